@@ -1,0 +1,351 @@
+"""The allocation problem of shared/problem-format.md: parsed, validated, frozen, hashed.
+
+Everything the solver, the verifier and the service exchange goes through `parse_problem`,
+so a problem that breaks a rule of the format is refused in one place, with messages that
+name the field and the offending id, before anything is built or solved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+MAX_UNITS = 10**9
+"""Largest unit count accepted anywhere: a billion units is beyond any factory's month."""
+MAX_MONEY = Decimal("1000000000")
+"""Largest price or cost per unit, and per setup, accepted."""
+MAX_BUDGET = Decimal("1000000000000000")
+PROBABILITY_TOLERANCE = Decimal("1e-9")
+DEFAULT_CURRENCY = "CNY"
+DEFAULT_MARGIN_FLOOR = Decimal("0.10")
+DEFAULT_CAPACITY_SHARE = Decimal("0.20")
+DEFAULT_MIP_GAP = Decimal("0.001")
+
+
+def _refuse_bool(value: object) -> object:
+    # JSON true is not 1 unit or 1 yuan; pydantic's lax mode would take it as such.
+    if isinstance(value, bool):
+        raise ValueError("a number is required, not a boolean")
+    return value
+
+
+def _none_as_zero(value: object) -> object:
+    # problem-format.md: for optional numbers, absent, null and 0 mean the same thing.
+    return 0 if value is None else value
+
+
+def _zero_as_none(value: object) -> object:
+    if value is None:
+        return None
+    if not isinstance(value, bool) and isinstance(value, int | float | Decimal) and value == 0:
+        return None
+    if isinstance(value, str):
+        try:
+            if Decimal(value) == 0:
+                return None
+        except ArithmeticError:
+            return value
+    return value
+
+
+Units = Annotated[int, BeforeValidator(_refuse_bool), Field(ge=0, le=MAX_UNITS)]
+PositiveUnits = Annotated[int, BeforeValidator(_refuse_bool), Field(gt=0, le=MAX_UNITS)]
+OptionalUnits = Annotated[
+    int, BeforeValidator(_none_as_zero), BeforeValidator(_refuse_bool), Field(ge=0, le=MAX_UNITS)
+]
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_refuse_bool),
+    Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False),
+]
+OptionalMoney = Annotated[
+    Decimal,
+    BeforeValidator(_none_as_zero),
+    BeforeValidator(_refuse_bool),
+    Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False),
+]
+OptionalPositiveMoney = Annotated[
+    Annotated[Decimal, Field(gt=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False)] | None,
+    BeforeValidator(_zero_as_none),
+    BeforeValidator(_refuse_bool),
+]
+Budget = Annotated[
+    Annotated[Decimal, Field(ge=0, le=MAX_BUDGET, decimal_places=2, allow_inf_nan=False)] | None,
+    BeforeValidator(_refuse_bool),
+]
+Fraction = Annotated[
+    Decimal, BeforeValidator(_refuse_bool), Field(decimal_places=9, allow_inf_nan=False)
+]
+Share = Annotated[
+    Decimal,
+    BeforeValidator(_refuse_bool),
+    Field(gt=0, le=1, decimal_places=9, allow_inf_nan=False),
+]
+OptionalShare = Annotated[
+    Annotated[Decimal, Field(gt=0, le=1, decimal_places=9, allow_inf_nan=False)] | None,
+    BeforeValidator(_zero_as_none),
+    BeforeValidator(_refuse_bool),
+]
+Id = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RoundTerms(_Frozen):
+    """The round's parameters (SPEC 2): margin floor m, capacity share alpha, budget, gap."""
+
+    id: Id
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = DEFAULT_CURRENCY
+    margin_floor: Annotated[Fraction, Field(ge=0, lt=1)] = DEFAULT_MARGIN_FLOOR
+    capacity_share: Share = DEFAULT_CAPACITY_SHARE
+    budget: Budget = None
+    mip_gap: Annotated[Fraction, Field(ge=0, lt=1)] = DEFAULT_MIP_GAP
+
+
+class Factory(_Frozen):
+    """A factory as the round sees it: capacity, newcomer terms, units already committed."""
+
+    id: Id
+    monthly_capacity: PositiveUnits
+    is_new: bool = False
+    guaranteed_units: OptionalUnits = 0
+    capacity_share: OptionalShare = None
+    committed_units: OptionalUnits = 0
+
+
+class Scenario(_Frozen):
+    """One demand scenario of an item: units sold with this probability."""
+
+    units: Units
+    probability: Annotated[Fraction, Field(gt=0, le=1)]
+
+
+class Item(_Frozen):
+    """A hot-selling item in the round, with its prices, demand scenarios and round terms."""
+
+    id: Id
+    retail_price: Money
+    handling_cost: Money
+    salvage_value: Money
+    demand: Annotated[tuple[Scenario, ...], Field(min_length=1, max_length=1000)]
+    min_fill: OptionalUnits = 0
+    max_factory_share: OptionalShare = None
+
+
+class Bid(_Frozen):
+    """A factory's sealed bid on one item: unit cost, capacity, and optional terms."""
+
+    id: Id
+    factory: Id
+    item: Id
+    unit_cost: Money
+    capacity: PositiveUnits
+    ask_price: OptionalPositiveMoney = None
+    min_lot: OptionalUnits = 0
+    setup_cost: OptionalMoney = Decimal(0)
+
+
+class Problem(_Frozen):
+    """A closed round ready to solve. Lists are in canonical order: sorted by id."""
+
+    round: RoundTerms
+    factories: tuple[Factory, ...]
+    items: tuple[Item, ...]
+    bids: tuple[Bid, ...]
+
+    def factory_share(self, factory: Factory) -> Decimal:
+        """The capacity share alpha_f that applies to this factory."""
+        return (
+            factory.capacity_share
+            if factory.capacity_share is not None
+            else self.round.capacity_share
+        )
+
+    @property
+    def has_binaries(self) -> bool:
+        """True where the model needs binaries (a minimum lot or a setup cost): a MILP."""
+        return any(b.min_lot > 0 or b.setup_cost > 0 for b in self.bids)
+
+    def input_hash(self) -> str:
+        """sha256 of the canonical problem: same problem, same hash, whatever its spelling."""
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def canonical(self) -> dict[str, Any]:
+        """The problem as plain JSON data, every number normalised, every list in id order."""
+        data = self.model_dump(mode="python")
+        data["items"] = [
+            {**item, "demand": sorted(item["demand"], key=lambda s: (s["units"], s["probability"]))}
+            for item in data["items"]
+        ]
+        return _normalise(data)  # type: ignore[no-any-return]
+
+    def to_json(self) -> str:
+        """The problem in the exchange format, canonical and stable (numbers as strings)."""
+        return json.dumps(self.canonical(), sort_keys=True, indent=2) + "\n"
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalise(v) for v in value]
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    raise TypeError(f"unexpected value in a problem: {value!r}")
+
+
+def format_decimal(value: Decimal) -> str:
+    """The shortest plain spelling of a number: 1, 1.0 and "1.00" all give "1"."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+@dataclass(frozen=True)
+class ProblemIssue:
+    """One reason a problem is refused: where (field and id) and why."""
+
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+class ProblemError(ValueError):
+    """A problem file that breaks the exchange format; nothing may be solved from it."""
+
+    def __init__(self, issues: Sequence[ProblemIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("invalid problem:\n" + "\n".join(f"  {i}" for i in self.issues))
+
+
+_LISTS = ("factories", "items", "bids")
+
+
+def parse_problem(data: Mapping[str, Any] | str | bytes) -> Problem:
+    """Validate a problem (JSON text or parsed data) and return it frozen, lists sorted by id.
+
+    Raises ProblemError listing every field at fault, each named by list, id and field.
+    """
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data, parse_float=Decimal, parse_constant=_refuse_constant)
+        except ValueError as exc:
+            raise ProblemError([ProblemIssue("$", f"not valid JSON: {exc}")]) from exc
+    if not isinstance(data, Mapping):
+        raise ProblemError([ProblemIssue("$", "a problem is a JSON object")])
+    try:
+        problem = Problem.model_validate(_sorted_lists(data))
+    except ValidationError as exc:
+        raise ProblemError(_issues_from_validation(exc, data)) from exc
+    issues = check_problem(problem)
+    if issues:
+        raise ProblemError(issues)
+    return problem
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number this format accepts")
+
+
+def _sorted_lists(data: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for key in _LISTS:
+        rows = out.get(key)
+        if isinstance(rows, list) and all(isinstance(r, Mapping) for r in rows):
+            out[key] = sorted(rows, key=lambda r: str(r.get("id", "")))
+    return out
+
+
+def _issues_from_validation(exc: ValidationError, raw: Mapping[str, Any]) -> list[ProblemIssue]:
+    sorted_raw = _sorted_lists(raw)
+    issues = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        parts: list[str] = []
+        i = 0
+        while i < len(loc):
+            part = loc[i]
+            if isinstance(part, str) and part in _LISTS and i + 1 < len(loc):
+                index = loc[i + 1]
+                rows = sorted_raw.get(part)
+                row_id = None
+                if isinstance(index, int) and isinstance(rows, list) and index < len(rows):
+                    row = rows[index]
+                    row_id = row.get("id") if isinstance(row, Mapping) else None
+                parts.append(f"{part}[{row_id if row_id is not None else index}]")
+                i += 2
+                continue
+            parts.append(f"[{part}]" if isinstance(part, int) else f".{part}" if parts else part)
+            i += 1
+        location = "".join(parts) or "$"
+        issues.append(ProblemIssue(location, error["msg"]))
+    return issues
+
+
+def check_problem(problem: Problem) -> list[ProblemIssue]:
+    """The rules of the format that relate fields and lists to one another."""
+    issues: list[ProblemIssue] = []
+    for key in _LISTS:
+        rows: Sequence[Factory | Item | Bid] = getattr(problem, key)
+        for row_id, count in Counter(r.id for r in rows).items():
+            if count > 1:
+                issues.append(ProblemIssue(f"{key}[{row_id}].id", f"duplicate id ({count} times)"))
+    factory_ids = {f.id for f in problem.factories}
+    item_ids = {i.id for i in problem.items}
+    for item in problem.items:
+        where = f"items[{item.id}]"
+        if item.handling_cost > item.retail_price:
+            issues.append(ProblemIssue(f"{where}.handling_cost", "is above the retail price"))
+        elif item.salvage_value > item.retail_price - item.handling_cost:
+            issues.append(
+                ProblemIssue(
+                    f"{where}.salvage_value",
+                    f"must be at most retail_price - handling_cost "
+                    f"({item.retail_price - item.handling_cost}), got {item.salvage_value}",
+                )
+            )
+        total = sum((s.probability for s in item.demand), Decimal(0))
+        if abs(total - 1) > PROBABILITY_TOLERANCE:
+            issues.append(ProblemIssue(f"{where}.demand", f"probabilities sum to {total}, not 1"))
+    for factory in problem.factories:
+        if factory.committed_units > factory.monthly_capacity:
+            issues.append(
+                ProblemIssue(
+                    f"factories[{factory.id}].committed_units",
+                    "exceeds the factory's monthly capacity",
+                )
+            )
+    seen_pairs: dict[tuple[str, str], str] = {}
+    for bid in problem.bids:
+        where = f"bids[{bid.id}]"
+        if bid.factory not in factory_ids:
+            issues.append(ProblemIssue(f"{where}.factory", f"unknown factory {bid.factory!r}"))
+        if bid.item not in item_ids:
+            issues.append(ProblemIssue(f"{where}.item", f"unknown item {bid.item!r}"))
+        if bid.min_lot > bid.capacity:
+            issues.append(ProblemIssue(f"{where}.min_lot", "exceeds the bid's capacity"))
+        pair = (bid.factory, bid.item)
+        if pair in seen_pairs:
+            issues.append(
+                ProblemIssue(
+                    f"{where}.item",
+                    f"second bid of factory {bid.factory!r} on item {bid.item!r} "
+                    f"(first: {seen_pairs[pair]})",
+                )
+            )
+        else:
+            seen_pairs[pair] = bid.id
+    return issues
