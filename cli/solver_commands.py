@@ -1,0 +1,7 @@
+"""The solver commands of `supplybid`."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the `supplybid` app."""
