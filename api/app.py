@@ -1,0 +1,129 @@
+"""The FastAPI application: routers, the problem+json error mapping, the OpenAPI text."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyMiddleware
+from api.problems import PROBLEM_MEDIA_TYPE, bidding_error_response, problem_response
+from api.routes import api_keys, audit, bids, factories, health, items, rounds
+from bidding.db import make_engine
+from bidding.errors import BiddingError
+from bidding.settings import Settings, get_settings
+
+DESCRIPTION = """
+Sealed factory bids on allocation rounds of a consignment supply model.
+
+Every request but `/healthz` carries `Authorization: Bearer <api key>`. Roles: `admin`,
+`manager`, `finance`, `factory` (bound to one factory). Refusals are RFC 9457
+`application/problem+json` with a stable `code`. Money is a decimal string with at most
+two decimals (`"18.50"`), fractions are decimal strings, units are integers. Lists take
+`limit` (1..500) and `cursor` and answer `{"data": [...], "next_cursor": ...}`.
+A creating `POST` may carry an `Idempotency-Key` (scoped to the API key, method and
+path; kept 24 hours): a replay returns the first response, another body with the same
+key is a 422 `idempotency_key_reused`, a replay while the first runs a 409
+`idempotency_in_flight`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API on the database the settings name."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="supplybid",
+        version="0.1.0",
+        description=DESCRIPTION,
+    )
+    app.state.engine = make_engine(settings.database_url)
+    app.add_exception_handler(BiddingError, _bidding_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(IdempotencyMiddleware)
+    for module in (health, api_keys, factories, items, rounds, bids, audit):
+        app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = _document_idempotency_key(_problems_as_problem_json(schema))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+async def _bidding_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BiddingError)
+    return bidding_error_response(exc)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Never echo the input: a NaN in it would make the default handler answer 500.
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": ".".join(str(part) for part in error["loc"]), "message": str(error["msg"])}
+        for error in exc.errors()
+    ]
+    return problem_response(
+        status=422,
+        code="invalid_input",
+        title="Invalid input",
+        detail="; ".join(f"{e['field']}: {e['message']}" for e in errors),
+        errors=errors,
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Routing refusals (no such path, method not allowed) in the same problem shape.
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # a body FastAPI could not even decode: invalid input too
+        return problem_response(
+            status=422,
+            code="invalid_input",
+            title="Invalid input",
+            detail=str(exc.detail),
+            errors=[{"field": "body", "message": str(exc.detail)}],
+        )
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return problem_response(
+        status=exc.status_code,
+        code=code,
+        title=str(exc.detail),
+        detail=str(exc.detail),
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+def _problems_as_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
+    # FastAPI documents every response as application/json; refusals are problem+json.
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[0] in "45" and "application/json" in content:
+                    response["content"] = {PROBLEM_MEDIA_TYPE: content["application/json"]}
+    return schema
+
+
+def _document_idempotency_key(schema: dict[str, Any]) -> dict[str, Any]:
+    # The header is handled by IdempotencyMiddleware, outside the routes: say so here.
+    header = {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "Makes the POST safe to retry: a replay returns the first response.",
+        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+    }
+    for path in schema.get("paths", {}).values():
+        if "post" in path:
+            path["post"].setdefault("parameters", []).append(header)
+    return schema

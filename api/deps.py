@@ -1,0 +1,119 @@
+"""Dependencies of the routes: the session, the caller, role checks, pagination."""
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from api.schemas import ID_PATTERN
+from bidding import keys
+from bidding.errors import Forbidden, InvalidCursor
+from bidding.models import Role
+from bidding.principal import Principal
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request, on the app's engine, closed when the request ends."""
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sbk_...`.")
+
+
+def get_principal(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller behind the bearer key (401 without a valid one)."""
+    return keys.authenticate(
+        session=session, secret=credentials.credentials if credentials else None
+    )
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets only these roles through (403 for the others)."""
+    allowed = frozenset(roles)
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(allowed))
+            raise Forbidden(f"this needs the role {names}; the key is {principal.role}")
+        return principal
+
+    return check
+
+
+Admin = Annotated[Principal, Depends(require(Role.admin))]
+Manager = Annotated[Principal, Depends(require(Role.manager))]
+FactoryRole = Annotated[Principal, Depends(require(Role.factory))]
+AdminOrManager = Annotated[Principal, Depends(require(Role.admin, Role.manager))]
+AdminManagerOrFactory = Annotated[
+    Principal, Depends(require(Role.admin, Role.manager, Role.factory))
+]
+FinanceOrAdmin = Annotated[Principal, Depends(require(Role.finance, Role.admin))]
+ManagerOrFinance = Annotated[Principal, Depends(require(Role.manager, Role.finance))]
+BidReader = Annotated[Principal, Depends(require(Role.factory, Role.manager, Role.finance))]
+
+IdPath = Annotated[str, Path(pattern=ID_PATTERN, description="An id this service made.")]
+
+
+@dataclass(frozen=True)
+class PageParams:
+    """Where a list page starts (after the cursor's key) and how long it is."""
+
+    after: str | None
+    limit: int
+
+    def after_seq(self) -> int:
+        """The cursor's key as a sequence number (lists ordered by number)."""
+        if self.after is None:
+            return 0
+        if not self.after.isdigit() or len(self.after) > 18:
+            raise InvalidCursor()
+        return int(self.after)
+
+    def next_cursor(self, last_key: str | int | None, count: int) -> str | None:
+        """The cursor of the next page, or None when this page is the last."""
+        if last_key is None or count < self.limit:
+            return None
+        raw = json.dumps({"after": str(last_key)}).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+_CURSOR_KEY = re.compile(ID_PATTERN)
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=500, description="Page length.")] = 100,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="`next_cursor` of the previous page."),
+    ] = None,
+) -> PageParams:
+    """Pagination: an opaque cursor and a limit."""
+    if cursor is None:
+        return PageParams(after=None, limit=limit)
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after = decoded["after"]
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise InvalidCursor() from exc
+    if not isinstance(after, str) or not _CURSOR_KEY.match(after):
+        raise InvalidCursor()
+    return PageParams(after=str(after), limit=limit)
+
+
+Pagination = Annotated[PageParams, Depends(page_params)]

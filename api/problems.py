@@ -1,0 +1,50 @@
+"""application/problem+json responses (RFC 9457): one shape for every refusal."""
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from bidding.errors import BiddingError, InvalidInput
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    """A problem document with a stable `code` and, for a 422, every field at fault."""
+    body: dict[str, Any] = {
+        "type": f"urn:supplybid:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body.update({k: v for k, v in extra.items() if k not in body})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def bidding_error_response(exc: BiddingError) -> JSONResponse:
+    """The response for a domain refusal: its status, code and detail."""
+    errors = None
+    if isinstance(exc, InvalidInput):
+        errors = [{"field": field, "message": message} for field, message in exc.errors]
+    return problem_response(
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        errors=errors,
+        headers=exc.headers or None,
+        extra={k: str(v) for k, v in exc.extra.items()},
+    )

@@ -1,0 +1,350 @@
+"""Bids: submit, amend (a new version), withdraw, read; sealed until the round closes.
+
+Each write re-reads its round under `lock_round` and checks it is open in the same
+transaction as the write, so no bid is accepted, changed or withdrawn after the close
+(SPEC 4), however the two race. The audit log gets a salted commitment to a bid's
+content, never the content, while the round is open.
+"""
+
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bidding.audit import record_event
+from bidding.db import use_case
+from bidding.errors import (
+    BidExists,
+    BidNotFound,
+    BidWithdrawn,
+    Forbidden,
+    InvalidInput,
+    RoundNotClosed,
+    RoundNotFound,
+    RoundNotOpen,
+)
+from bidding.models import Bid, BidStatus, BidVersion, Role, Round, RoundItem, RoundState, utcnow
+from bidding.principal import Principal
+from bidding.rounds import can_see_round, lock_round
+from bidding.values import from_cents, new_id, to_cents
+
+
+@dataclass(frozen=True)
+class BidTerms:
+    """A bid's content: what a version holds."""
+
+    unit_cost: Decimal
+    capacity: int
+    ask_price: Decimal | None = None
+    min_lot: int = 0
+    setup_cost: Decimal = Decimal(0)
+
+
+def terms_of(version: BidVersion) -> BidTerms:
+    """The content of a stored version."""
+    ask = version.ask_price_cents
+    return BidTerms(
+        unit_cost=from_cents(version.unit_cost_cents),
+        capacity=version.capacity,
+        ask_price=None if ask is None else from_cents(ask),
+        min_lot=version.min_lot,
+        setup_cost=from_cents(version.setup_cost_cents),
+    )
+
+
+def commitment(bid: Bid, version: int, terms: BidTerms, nonce: str) -> str:
+    """sha256 over a random nonce and the canonical content: binds the bid, reveals nothing."""
+    content = json.dumps(
+        {
+            "bid": bid.id,
+            "round": bid.round_id,
+            "factory": bid.factory_id,
+            "item": bid.item_id,
+            "version": version,
+            "unit_cost": str(terms.unit_cost),
+            "capacity": terms.capacity,
+            "ask_price": None if terms.ask_price is None else str(terms.ask_price),
+            "min_lot": terms.min_lot,
+            "setup_cost": str(terms.setup_cost),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return "sha256:" + hashlib.sha256(f"{nonce}\n{content}".encode()).hexdigest()
+
+
+def _check_terms(terms: BidTerms) -> None:
+    if terms.min_lot > terms.capacity:
+        raise InvalidInput([("body.min_lot", "must be at most the bid's capacity")])
+
+
+def _add_version(session: Session, bid: Bid, version: int, terms: BidTerms) -> BidVersion:
+    nonce = secrets.token_hex(16)
+    row = BidVersion(
+        bid_id=bid.id,
+        version=version,
+        unit_cost_cents=to_cents(terms.unit_cost),
+        capacity=terms.capacity,
+        ask_price_cents=None if terms.ask_price is None else to_cents(terms.ask_price),
+        min_lot=terms.min_lot,
+        setup_cost_cents=to_cents(terms.setup_cost),
+        nonce=nonce,
+        commitment=commitment(bid, version, terms, nonce),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _sealed_state(bid: Bid, version: BidVersion) -> dict[str, Any]:
+    # What the audit log may hold while the round is open: who, which item, a commitment.
+    return {
+        "round": bid.round_id,
+        "factory": bid.factory_id,
+        "item": bid.item_id,
+        "status": str(bid.status),
+        "version": version.version,
+        "commitment": version.commitment,
+    }
+
+
+def _open_round_for(session: Session, actor: Principal, round_id: str) -> Round:
+    row = lock_round(session, round_id)
+    if not can_see_round(session, actor, row):
+        raise RoundNotFound(f"no round {round_id!r}")
+    if row.state != RoundState.open:
+        raise RoundNotOpen(row.state)
+    return row
+
+
+@use_case
+def submit_bid(
+    *, session: Session, actor: Principal, round_id: str, item_id: str, terms: BidTerms
+) -> tuple[Bid, BidVersion]:
+    """Submit a factory's bid on one item of an open round (one live bid per item)."""
+    row = _open_round_for(session, actor, round_id)
+    _check_row(session, row, item_id, terms, where="body")
+    if _live_bid_on(session, row, actor, item_id) is not None:
+        raise BidExists(f"factory already has a live bid on item {item_id!r}")
+    bid, version = _submit(session, actor, row, item_id, terms)
+    session.commit()
+    return bid, version
+
+
+def _check_row(
+    session: Session, row: Round, item_id: str, terms: BidTerms, *, where: str
+) -> list[tuple[str, str]]:
+    """The rules a bid breaks against its round: raised where `where` is the body."""
+    errors = []
+    if session.get(RoundItem, (row.id, item_id)) is None:
+        errors.append((f"{where}.item", f"{item_id!r} is not an item of this round"))
+    if terms.min_lot > terms.capacity:
+        errors.append((f"{where}.min_lot", "must be at most the bid's capacity"))
+    if errors and where == "body":
+        raise InvalidInput(errors)
+    return errors
+
+
+def _slot(row: Round, actor: Principal, item_id: str) -> str:
+    return f"{row.id}/{actor.factory_id}/{item_id}"
+
+
+def _live_bid_on(session: Session, row: Round, actor: Principal, item_id: str) -> Bid | None:
+    return session.exec(select(Bid).where(Bid.live_slot == _slot(row, actor, item_id))).first()
+
+
+def _submit(
+    session: Session, actor: Principal, row: Round, item_id: str, terms: BidTerms
+) -> tuple[Bid, BidVersion]:
+    if actor.factory_id is None:
+        raise Forbidden("only a factory submits bids")
+    bid = Bid(
+        id=new_id("bid"),
+        round_id=row.id,
+        factory_id=actor.factory_id,
+        item_id=item_id,
+        live_slot=_slot(row, actor, item_id),
+    )
+    session.add(bid)
+    session.flush()
+    version = _add_version(session, bid, 1, terms)
+    record_event(
+        session,
+        actor=actor,
+        action="bid.submit",
+        entity_type="bid",
+        entity_id=bid.id,
+        after=_sealed_state(bid, version),
+    )
+    return bid, version
+
+
+@use_case
+def import_bids(
+    *,
+    session: Session,
+    actor: Principal,
+    round_id: str,
+    rows: Sequence[tuple[int, str, BidTerms]],
+) -> list[tuple[Bid, BidVersion]]:
+    """A bid sheet, all rows or none: a new bid per item, or an amendment of the live one.
+
+    `rows` are (sheet line, item, terms); errors name the line: `rows[3].min_lot`.
+    """
+    row = _open_round_for(session, actor, round_id)
+    errors: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+    for line, item_id, terms in rows:
+        errors += _check_row(session, row, item_id, terms, where=f"rows[{line}]")
+        if item_id in seen:
+            errors.append((f"rows[{line}].item", f"item also on line {seen[item_id]}"))
+        seen.setdefault(item_id, line)
+    if not rows:
+        errors.append(("file", "the sheet has no bid rows"))
+    if errors:
+        raise InvalidInput(errors)
+    done = []
+    for _, item_id, terms in rows:
+        live = _live_bid_on(session, row, actor, item_id)
+        done.append(
+            _submit(session, actor, row, item_id, terms)
+            if live is None
+            else _amend(session, actor, live, terms)
+        )
+    session.commit()
+    return done
+
+
+def _own_live_bid(session: Session, actor: Principal, row: Round, bid_id: str) -> Bid:
+    bid = session.get(Bid, bid_id)
+    if bid is None or bid.round_id != row.id or bid.factory_id != actor.factory_id:
+        raise BidNotFound(f"no bid {bid_id!r} in round {row.id!r}")
+    if bid.status != BidStatus.live:
+        raise BidWithdrawn()
+    return bid
+
+
+def _latest(session: Session, bid: Bid) -> BidVersion:
+    version = session.exec(
+        select(BidVersion).where(BidVersion.bid_id == bid.id, BidVersion.version == bid.version)
+    ).one()
+    return version
+
+
+@use_case
+def amend_bid(
+    *, session: Session, actor: Principal, round_id: str, bid_id: str, terms: BidTerms
+) -> tuple[Bid, BidVersion]:
+    """Amend a live bid of an open round: a new version; the old ones are kept."""
+    row = _open_round_for(session, actor, round_id)
+    bid = _own_live_bid(session, actor, row, bid_id)
+    _check_terms(terms)
+    result = _amend(session, actor, bid, terms)
+    session.commit()
+    return result
+
+
+def _amend(session: Session, actor: Principal, bid: Bid, terms: BidTerms) -> tuple[Bid, BidVersion]:
+    before = _sealed_state(bid, _latest(session, bid))
+    bid.version += 1
+    bid.updated_at = utcnow()
+    session.add(bid)
+    version = _add_version(session, bid, bid.version, terms)
+    record_event(
+        session,
+        actor=actor,
+        action="bid.amend",
+        entity_type="bid",
+        entity_id=bid.id,
+        before=before,
+        after=_sealed_state(bid, version),
+    )
+    return bid, version
+
+
+@use_case
+def withdraw_bid(
+    *, session: Session, actor: Principal, round_id: str, bid_id: str
+) -> tuple[Bid, BidVersion]:
+    """Withdraw a live bid of an open round; the factory may then submit afresh."""
+    row = _open_round_for(session, actor, round_id)
+    bid = _own_live_bid(session, actor, row, bid_id)
+    version = _latest(session, bid)
+    before = _sealed_state(bid, version)
+    bid.status = BidStatus.withdrawn
+    bid.live_slot = None
+    bid.updated_at = utcnow()
+    session.add(bid)
+    record_event(
+        session,
+        actor=actor,
+        action="bid.withdraw",
+        entity_type="bid",
+        entity_id=bid.id,
+        before=before,
+        after=_sealed_state(bid, version),
+    )
+    session.commit()
+    return bid, version
+
+
+def _readable_round(session: Session, principal: Principal, round_id: str) -> Round:
+    """The round whose bids the caller may read: its own bids for a factory, all once closed."""
+    row = session.get(Round, round_id)
+    if principal.role == Role.factory:
+        # A round the factory cannot bid in has no bids of its: answer as for a bid.
+        if row is None or not can_see_round(session, principal, row):
+            raise BidNotFound(f"no bids of yours in round {round_id!r}")
+        return row
+    if row is None:
+        raise RoundNotFound(f"no round {round_id!r}")
+    if row.closed_at is None:  # sealed until the close (forever, if cancelled before it)
+        raise RoundNotClosed(row.state)
+    return row
+
+
+def get_bid(
+    *, session: Session, principal: Principal, round_id: str, bid_id: str
+) -> tuple[Bid, BidVersion]:
+    """One bid, latest version: its factory's, or anyone's to staff once the round closed."""
+    row = _readable_round(session, principal, round_id)
+    bid = session.get(Bid, bid_id)
+    if bid is None or bid.round_id != row.id:
+        raise BidNotFound(f"no bid {bid_id!r} in round {round_id!r}")
+    if principal.role == Role.factory and bid.factory_id != principal.factory_id:
+        raise BidNotFound(f"no bid {bid_id!r} in round {round_id!r}")
+    return bid, _latest(session, bid)
+
+
+def list_bids(
+    *, session: Session, principal: Principal, round_id: str, after: str | None, limit: int
+) -> list[tuple[Bid, BidVersion]]:
+    """Bids with their latest versions in id order: a factory's own, or all once closed."""
+    row = _readable_round(session, principal, round_id)
+    query = (
+        select(Bid, BidVersion)
+        .join(BidVersion, (col(BidVersion.bid_id) == Bid.id) & (BidVersion.version == Bid.version))
+        .where(Bid.round_id == row.id)
+        .order_by(col(Bid.id))
+        .limit(limit)
+    )
+    if principal.role == Role.factory:
+        query = query.where(Bid.factory_id == principal.factory_id)
+    if after is not None:
+        query = query.where(col(Bid.id) > after)
+    return [(bid, version) for bid, version in session.exec(query).all()]
+
+
+def list_versions(
+    *, session: Session, principal: Principal, round_id: str, bid_id: str
+) -> Sequence[BidVersion]:
+    """A bid's amendment history, oldest first."""
+    bid, _ = get_bid(session=session, principal=principal, round_id=round_id, bid_id=bid_id)
+    return session.exec(
+        select(BidVersion).where(BidVersion.bid_id == bid.id).order_by(col(BidVersion.version))
+    ).all()

@@ -1,0 +1,106 @@
+"""Engines and sessions for SQLite and PostgreSQL, with the locking each needs.
+
+Races (a bid against the close, two writers of the audit chain) are settled in the
+database: on PostgreSQL by row and advisory locks, on SQLite by taking the write lock at
+the start of every use case's transaction (BEGIN IMMEDIATE), which serialises writers.
+Reads on SQLite begin deferred, so they never hold the write lock.
+"""
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlmodel import Session, create_engine
+
+from bidding.settings import get_settings
+
+_WRITING: ContextVar[bool] = ContextVar("supplybid_writing", default=False)
+# More connections than the web threadpool has threads (40): a request never waits for a
+# connection while the holder of one waits for a thread to finish and give it back.
+_MIN_OVERFLOW = 50
+
+
+def use_case[**P, R](function: Callable[P, R]) -> Callable[P, R]:
+    """Mark a domain function as one use case: one write transaction, rolled back on refusal.
+
+    It starts its own transaction (ending a read-only one the caller left open, such as
+    the key lookup), so on SQLite that transaction takes the write lock first
+    (BEGIN IMMEDIATE) and the round it reads cannot change under it. A refusal rolls back
+    at once, so no lock outlives the call.
+    """
+
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        session = kwargs.get("session")
+        if not isinstance(session, Session):
+            raise TypeError(f"{function.__name__} takes its session as the keyword `session`")
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError(f"{function.__name__} must start its own transaction")
+        if session.in_transaction():
+            session.rollback()
+        token = _WRITING.set(True)
+        try:
+            return function(*args, **kwargs)
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            _WRITING.reset(token)
+
+    return run
+
+
+def make_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
+    """An engine for `url`; on SQLite with WAL, a busy timeout and BEGIN IMMEDIATE writes."""
+    parsed = make_url(url)
+    overflow = max(_MIN_OVERFLOW, 2 * pool_size)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True)
+    timeout = get_settings().sqlite_busy_timeout_s
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        parsed,
+        connect_args={"check_same_thread": False, "timeout": timeout},
+        pool_size=pool_size,
+        max_overflow=overflow,
+    )
+    _use_begin_immediate(engine, timeout)
+    return engine
+
+
+def _use_begin_immediate(engine: Engine, timeout: float) -> None:
+    # SQLAlchemy's documented recipe: pysqlite's own transaction handling starts
+    # transactions late and deferred; turn it off and emit BEGIN ourselves: IMMEDIATE in a
+    # use case, so it holds the write lock from its first read (the round it checks).
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _WRITING.get() else "BEGIN")
+
+
+@lru_cache
+def get_engine() -> Engine:
+    """The process's engine for the configured database."""
+    return make_engine(get_settings().database_url)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session for one unit of work outside a request (CLI, scripts); closed at the end."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session

@@ -1,0 +1,136 @@
+"""Every refusal of the service: one root, a subclass each, with its HTTP status and code."""
+
+from typing import Any, ClassVar
+
+
+class BiddingError(Exception):
+    """A refusal the caller can act on; the API renders it as application/problem+json."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        self.detail = detail or self.title
+        self.extra = extra
+        super().__init__(self.detail)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers the response must carry (WWW-Authenticate for a 401)."""
+        return {}
+
+
+class NotAuthenticated(BiddingError):  # noqa: N818
+    status, code, title = 401, "not_authenticated", "No valid API key"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="supplybid"'}
+
+
+class Forbidden(BiddingError):  # noqa: N818
+    status, code, title = 403, "forbidden", "This role may not do that"
+
+
+class NotFound(BiddingError):  # noqa: N818
+    status, code, title = 404, "not_found", "Not found"
+
+
+class FactoryNotFound(NotFound):
+    code, title = "factory_not_found", "Factory not found"
+
+
+class ItemNotFound(NotFound):
+    code, title = "item_not_found", "Item not found"
+
+
+class RoundNotFound(NotFound):
+    code, title = "round_not_found", "Round not found"
+
+
+class RoundItemNotFound(NotFound):
+    code, title = "round_item_not_found", "Item not in this round"
+
+
+class InvitationNotFound(NotFound):
+    code, title = "invitation_not_found", "Factory not invited to this round"
+
+
+class BidNotFound(NotFound):
+    code, title = "bid_not_found", "Bid not found"
+
+
+class ApiKeyNotFound(NotFound):
+    code, title = "api_key_not_found", "API key not found"
+
+
+class Conflict(BiddingError):  # noqa: N818
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class WrongRoundState(Conflict):
+    """The round is not in the state the action needs; the code names the state needed."""
+
+    code, title = "round_wrong_state", "The round is not in the right state"
+
+    def __init__(self, state: str, detail: str | None = None) -> None:
+        super().__init__(detail or f"{self.title}: it is {state}", state=state)
+
+
+class RoundNotDraft(WrongRoundState):
+    code, title = "round_not_draft", "The round is not in draft"
+
+
+class RoundNotOpen(WrongRoundState):
+    code, title = "round_not_open", "The round is not open for bids"
+
+
+class RoundNotClosed(WrongRoundState):
+    code, title = "round_not_closed", "The round is not closed yet: bids are sealed"
+
+
+class RoundNotCancellable(WrongRoundState):
+    code, title = "round_not_cancellable", "The round can no longer be cancelled"
+
+
+class BidExists(Conflict):
+    code, title = "bid_exists", "A live bid on this item exists: amend it instead"
+
+
+class BidWithdrawn(Conflict):
+    code, title = "bid_withdrawn", "The bid is withdrawn: submit a new one"
+
+
+class RoundEmpty(Conflict):
+    code, title = "round_has_no_items", "Put at least one item in the round before opening it"
+
+
+class FactoryNotInvited(Conflict):
+    code, title = "factory_not_invited", "This round accepts bids from invited factories only"
+
+
+class IdempotencyInFlight(Conflict):
+    code, title = "idempotency_in_flight", "A request with this Idempotency-Key is in progress"
+
+
+class InvalidInput(BiddingError):  # noqa: N818
+    """A rule that needs the database or relates fields broke; `errors` name the fields."""
+
+    status, code, title = 422, "invalid_input", "Invalid input"
+
+    def __init__(self, errors: list[tuple[str, str]], detail: str | None = None) -> None:
+        self.errors = errors
+        super().__init__(detail or "; ".join(f"{f}: {m}" for f, m in errors))
+
+
+class IdempotencyKeyReused(BiddingError):  # noqa: N818
+    status, code, title = 422, "idempotency_key_reused", "Idempotency-Key reused with another body"
+
+
+class InvalidCursor(BiddingError):  # noqa: N818
+    status, code, title = 422, "invalid_cursor", "The cursor is not one this list gave"
+
+
+class SnapshotInvalid(Conflict):
+    code, title = "round_snapshot_invalid", "The round cannot be frozen as a valid problem"

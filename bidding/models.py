@@ -1,0 +1,236 @@
+"""Every table of the service, in one file.
+
+Money is stored as integer minor units (cents) and fractions as integer parts per
+billion: exact on SQLite and PostgreSQL alike, never a binary float.
+"""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Column, ForeignKey, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+PPB = 10**9
+"""Parts per billion: a fraction f is stored as round(f * PPB), exact to 9 decimals."""
+
+
+def utcnow() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A stored time as aware UTC: SQLite hands times back naive, PostgreSQL aware."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class Role(StrEnum):
+    """Who acts: the four roles of an API key, and the command line."""
+
+    admin = "admin"
+    manager = "manager"
+    finance = "finance"
+    factory = "factory"
+    system = "system"  # the command line (demo seed, first key); never a key's role
+
+
+class RoundState(StrEnum):
+    """SPEC 2's lifecycle; solved, published and settled arrive with the allocation."""
+
+    draft = "draft"
+    open = "open"
+    closed = "closed"
+    solved = "solved"
+    published = "published"
+    settled = "settled"
+    cancelled = "cancelled"
+
+
+class BidStatus(StrEnum):
+    """A bid is live until its factory withdraws it."""
+
+    live = "live"
+    withdrawn = "withdrawn"
+
+
+def _big(**kwargs: object) -> Column[int]:
+    return Column(BigInteger, **kwargs)  # type: ignore[arg-type]
+
+
+class Factory(SQLModel, table=True):
+    """A factory that may bid: its monthly capacity and whether it is new to the platform."""
+
+    __tablename__ = "factory"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    monthly_capacity: int = Field(sa_column=_big(nullable=False))
+    is_new: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Item(SQLModel, table=True):
+    """A hot-selling item: prices in cents; its demand scenarios are rows of `scenario`."""
+
+    __tablename__ = "item"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    retail_price_cents: int = Field(sa_column=_big(nullable=False))
+    handling_cost_cents: int = Field(sa_column=_big(nullable=False))
+    salvage_value_cents: int = Field(sa_column=_big(nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Scenario(SQLModel, table=True):
+    """One demand scenario of an item: units sold with a probability (in ppb)."""
+
+    __tablename__ = "scenario"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: str = Field(
+        sa_column=Column(
+            String(64), ForeignKey("item.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    position: int
+    units: int = Field(sa_column=_big(nullable=False))
+    probability_ppb: int = Field(sa_column=_big(nullable=False))
+
+
+class Round(SQLModel, table=True):
+    """An allocation round: its terms, its state, and the snapshot frozen at its close."""
+
+    __tablename__ = "round"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    category: str = Field(max_length=200)
+    period: str = Field(max_length=7)
+    currency: str = Field(max_length=3)
+    margin_floor_ppb: int = Field(sa_column=_big(nullable=False))
+    capacity_share_ppb: int = Field(sa_column=_big(nullable=False))
+    budget_cents: int | None = Field(default=None, sa_column=_big(nullable=True))
+    state: RoundState = Field(default=RoundState.draft, sa_type=String(16), index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    opened_at: datetime | None = None
+    closed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    snapshot: str | None = Field(default=None, sa_type=Text)
+    """The problem-format document of the round as it stood at its close."""
+    input_hash: str | None = Field(default=None, max_length=80)
+
+
+class RoundItem(SQLModel, table=True):
+    """An item in a round, with the round's terms for it."""
+
+    __tablename__ = "round_item"
+
+    round_id: str = Field(foreign_key="round.id", primary_key=True, max_length=64)
+    item_id: str = Field(foreign_key="item.id", primary_key=True, max_length=64)
+    min_fill: int = Field(default=0, sa_column=_big(nullable=False))
+    max_factory_share_ppb: int | None = Field(default=None, sa_column=_big(nullable=True))
+
+
+class Invitation(SQLModel, table=True):
+    """A factory invited to a round, with its own terms; a round with any accepts no others."""
+
+    __tablename__ = "invitation"
+
+    round_id: str = Field(foreign_key="round.id", primary_key=True, max_length=64)
+    factory_id: str = Field(foreign_key="factory.id", primary_key=True, max_length=64)
+    capacity_share_ppb: int | None = Field(default=None, sa_column=_big(nullable=True))
+    guaranteed_units: int = Field(default=0, sa_column=_big(nullable=False))
+
+
+class Bid(SQLModel, table=True):
+    """A factory's bid on one item of a round; its content lives in its versions."""
+
+    __tablename__ = "bid"
+    __table_args__ = (UniqueConstraint("live_slot", name="uq_bid_live_slot"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    round_id: str = Field(foreign_key="round.id", index=True, max_length=64)
+    factory_id: str = Field(foreign_key="factory.id", index=True, max_length=64)
+    item_id: str = Field(foreign_key="item.id", max_length=64)
+    status: BidStatus = Field(default=BidStatus.live, sa_type=String(16))
+    version: int = 1
+    live_slot: str | None = Field(default=None, max_length=200)
+    """round/factory/item while live, null once withdrawn: one live bid per slot, in SQL."""
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class BidVersion(SQLModel, table=True):
+    """One version of a bid's content; amendments add versions and never change old ones."""
+
+    __tablename__ = "bid_version"
+    __table_args__ = (UniqueConstraint("bid_id", "version", name="uq_bid_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    bid_id: str = Field(foreign_key="bid.id", index=True, max_length=64)
+    version: int
+    unit_cost_cents: int = Field(sa_column=_big(nullable=False))
+    capacity: int = Field(sa_column=_big(nullable=False))
+    ask_price_cents: int | None = Field(default=None, sa_column=_big(nullable=True))
+    min_lot: int = Field(default=0, sa_column=_big(nullable=False))
+    setup_cost_cents: int = Field(default=0, sa_column=_big(nullable=False))
+    nonce: str = Field(max_length=64)
+    """Random salt of the commitment, so a low-entropy bid cannot be guessed from its hash."""
+    commitment: str = Field(max_length=80)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key: only its sha256 is stored, with a short prefix to recognise it by."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(default="", max_length=200)
+    role: Role = Field(sa_type=String(16))
+    factory_id: str | None = Field(default=None, foreign_key="factory.id", max_length=64)
+    key_hash: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class AuditEvent(SQLModel, table=True):
+    """One state change, chained to the one before by its hash; never updated."""
+
+    __tablename__ = "audit_event"
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    occurred_at: str = Field(max_length=40)
+    """ISO 8601 UTC text, so the hashed spelling is what both databases store."""
+    actor_key_id: str | None = Field(default=None, max_length=64)
+    actor_role: str = Field(max_length=16)
+    action: str = Field(max_length=64)
+    entity_type: str = Field(max_length=32)
+    entity_id: str = Field(max_length=64, index=True)
+    before: str | None = Field(default=None, sa_type=Text)
+    after: str | None = Field(default=None, sa_type=Text)
+    prev_hash: str = Field(max_length=80)
+    hash: str = Field(max_length=80)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """A creating POST seen under an Idempotency-Key, and the response it got."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (
+        UniqueConstraint("api_key_id", "method", "path", "key", name="uq_idempotency_scope"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    api_key_id: str = Field(max_length=64)
+    method: str = Field(max_length=8)
+    path: str = Field(max_length=500)
+    key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    status_code: int | None = None
+    content_type: str | None = Field(default=None, max_length=100)
+    response_body: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)

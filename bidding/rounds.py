@@ -1,0 +1,412 @@
+"""Rounds and their lifecycle (SPEC 2): draft -> open -> closed, or cancelled.
+
+Every transition re-reads the round under a lock (`lock_round`), so an action and a
+close racing each other are ordered by the database: whichever locks first wins, and
+the other sees the state it left.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bidding.audit import record_event
+from bidding.db import use_case
+from bidding.errors import (
+    FactoryNotFound,
+    InvitationNotFound,
+    ItemNotFound,
+    RoundEmpty,
+    RoundItemNotFound,
+    RoundNotCancellable,
+    RoundNotClosed,
+    RoundNotDraft,
+    RoundNotFound,
+    RoundNotOpen,
+    SnapshotInvalid,
+)
+from bidding.models import (
+    Bid,
+    BidStatus,
+    Factory,
+    Invitation,
+    Item,
+    Role,
+    Round,
+    RoundItem,
+    RoundState,
+    utcnow,
+)
+from bidding.principal import Principal
+from bidding.snapshot import build_round_problem
+from bidding.values import from_cents, from_ppb, new_id, to_cents, to_ppb
+from solver.problem import ProblemError
+
+CANCELLABLE_STATES = frozenset(
+    {RoundState.draft, RoundState.open, RoundState.closed, RoundState.solved}
+)
+
+
+def lock_round(session: Session, round_id: str) -> Round:
+    """The round, re-read under a row lock held to the end of the transaction.
+
+    PostgreSQL: SELECT ... FOR UPDATE. SQLite: a use case's transaction holds the
+    database's write lock from its first statement (BEGIN IMMEDIATE, see bidding.db).
+    """
+    row = session.exec(
+        select(Round)
+        .where(Round.id == round_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        raise RoundNotFound(f"no round {round_id!r}")
+    return row
+
+
+def round_state(row: Round) -> dict[str, Any]:
+    """The round's terms and state as the audit log records them."""
+    return {
+        "name": row.name,
+        "category": row.category,
+        "period": row.period,
+        "currency": row.currency,
+        "margin_floor": str(from_ppb(row.margin_floor_ppb)),
+        "capacity_share": str(from_ppb(row.capacity_share_ppb)),
+        "budget": None if row.budget_cents is None else str(from_cents(row.budget_cents)),
+        "state": str(row.state),
+    }
+
+
+def _audit(
+    session: Session,
+    actor: Principal,
+    action: str,
+    row: Round,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    record_event(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="round",
+        entity_id=row.id,
+        before=before,
+        after=after,
+    )
+
+
+@use_case
+def create_round(
+    *,
+    session: Session,
+    actor: Principal,
+    name: str,
+    category: str,
+    period: str,
+    currency: str,
+    margin_floor: Decimal,
+    capacity_share: Decimal,
+    budget: Decimal | None,
+) -> Round:
+    """Create a round in draft."""
+    row = Round(
+        id=new_id("rnd"),
+        name=name,
+        category=category,
+        period=period,
+        currency=currency,
+        margin_floor_ppb=to_ppb(margin_floor),
+        capacity_share_ppb=to_ppb(capacity_share),
+        budget_cents=None if budget is None else to_cents(budget),
+    )
+    session.add(row)
+    session.flush()
+    _audit(session, actor, "round.create", row, None, round_state(row))
+    session.commit()
+    return row
+
+
+def can_see_round(session: Session, principal: Principal, row: Round) -> bool:
+    """Staff see every round; a factory sees rounds past draft that are open to it."""
+    if principal.role != Role.factory:
+        return True
+    if row.state == RoundState.draft:
+        return False
+    return factory_may_bid(session, row.id, principal.factory_id)
+
+
+def factory_may_bid(session: Session, round_id: str, factory_id: str | None) -> bool:
+    """A round without invitations is open to all; one with them, to invited factories."""
+    invitations = session.exec(select(Invitation).where(Invitation.round_id == round_id)).all()
+    return not invitations or any(i.factory_id == factory_id for i in invitations)
+
+
+def get_round(*, session: Session, principal: Principal, round_id: str) -> Round:
+    """One round, if the caller may see it (404 otherwise)."""
+    row = session.get(Round, round_id)
+    if row is None or not can_see_round(session, principal, row):
+        raise RoundNotFound(f"no round {round_id!r}")
+    return row
+
+
+def list_rounds(
+    *, session: Session, principal: Principal, after: str | None, limit: int
+) -> list[Round]:
+    """Rounds in id order after the cursor; a factory gets those open to it."""
+    query = select(Round).order_by(col(Round.id)).limit(limit)
+    if after is not None:
+        query = query.where(col(Round.id) > after)
+    if principal.role == Role.factory:
+        invited_elsewhere = (
+            select(Invitation.round_id)
+            .where(Invitation.round_id == Round.id)
+            .where(Invitation.factory_id != principal.factory_id)
+        )
+        invited_here = (
+            select(Invitation.round_id)
+            .where(Invitation.round_id == Round.id)
+            .where(Invitation.factory_id == principal.factory_id)
+        )
+        query = query.where(Round.state != RoundState.draft).where(
+            col(Round.id).in_(invited_here) | ~select(invited_elsewhere.exists()).scalar_subquery()
+        )
+    return list(session.exec(query).all())
+
+
+@dataclass(frozen=True)
+class RoundDetail:
+    """What a round shows besides its row: its items, invitations and live bid count."""
+
+    items: list[RoundItem]
+    invitations: list[Invitation]
+    bid_count: int
+
+
+def round_details(*, session: Session, round_ids: Sequence[str]) -> dict[str, RoundDetail]:
+    """Items, invitations and live bid counts of these rounds, in three queries."""
+    ids = list(round_ids)
+    items = session.exec(
+        select(RoundItem).where(col(RoundItem.round_id).in_(ids)).order_by(col(RoundItem.item_id))
+    ).all()
+    invitations = session.exec(
+        select(Invitation)
+        .where(col(Invitation.round_id).in_(ids))
+        .order_by(col(Invitation.factory_id))
+    ).all()
+    counts = session.exec(
+        select(Bid.round_id, func.count())
+        .where(col(Bid.round_id).in_(ids), Bid.status == BidStatus.live)
+        .group_by(col(Bid.round_id))
+    ).all()
+    count_by_round = dict(counts)
+    return {
+        round_id: RoundDetail(
+            items=[i for i in items if i.round_id == round_id],
+            invitations=[i for i in invitations if i.round_id == round_id],
+            bid_count=count_by_round.get(round_id, 0),
+        )
+        for round_id in ids
+    }
+
+
+def _draft_round(session: Session, round_id: str) -> Round:
+    row = lock_round(session, round_id)
+    if row.state != RoundState.draft:
+        raise RoundNotDraft(row.state)
+    return row
+
+
+@use_case
+def update_round(
+    *, session: Session, actor: Principal, round_id: str, changes: Mapping[str, Any]
+) -> Round:
+    """Change a draft round's terms."""
+    row = _draft_round(session, round_id)
+    before = round_state(row)
+    for field in ("name", "category", "period", "currency"):
+        if field in changes:
+            setattr(row, field, changes[field])
+    if "margin_floor" in changes:
+        row.margin_floor_ppb = to_ppb(changes["margin_floor"])
+    if "capacity_share" in changes:
+        row.capacity_share_ppb = to_ppb(changes["capacity_share"])
+    if "budget" in changes:
+        budget = changes["budget"]
+        row.budget_cents = None if budget is None else to_cents(budget)
+    session.add(row)
+    _audit(session, actor, "round.update", row, before, round_state(row))
+    session.commit()
+    return row
+
+
+@use_case
+def put_round_item(
+    *,
+    session: Session,
+    actor: Principal,
+    round_id: str,
+    item_id: str,
+    min_fill: int,
+    max_factory_share: Decimal | None,
+) -> RoundItem:
+    """Put an item in a draft round with its terms (or change them)."""
+    row = _draft_round(session, round_id)
+    if session.get(Item, item_id) is None:
+        raise ItemNotFound(f"no item {item_id!r}")
+    entry = session.get(RoundItem, (row.id, item_id))
+    before = None if entry is None else _round_item_state(entry)
+    if entry is None:
+        entry = RoundItem(round_id=row.id, item_id=item_id)
+    entry.min_fill = min_fill
+    entry.max_factory_share_ppb = None if max_factory_share is None else to_ppb(max_factory_share)
+    session.add(entry)
+    session.flush()
+    _audit(session, actor, "round.item.put", row, before, _round_item_state(entry))
+    session.commit()
+    return entry
+
+
+def _round_item_state(entry: RoundItem) -> dict[str, Any]:
+    share = entry.max_factory_share_ppb
+    return {
+        "item": entry.item_id,
+        "min_fill": entry.min_fill,
+        "max_factory_share": None if share is None else str(from_ppb(share)),
+    }
+
+
+@use_case
+def remove_round_item(*, session: Session, actor: Principal, round_id: str, item_id: str) -> None:
+    """Take an item out of a draft round."""
+    row = _draft_round(session, round_id)
+    entry = session.get(RoundItem, (row.id, item_id))
+    if entry is None:
+        raise RoundItemNotFound(f"item {item_id!r} is not in round {round_id!r}")
+    before = _round_item_state(entry)
+    session.delete(entry)
+    _audit(session, actor, "round.item.remove", row, before, None)
+    session.commit()
+
+
+def _invitation_state(entry: Invitation) -> dict[str, Any]:
+    share = entry.capacity_share_ppb
+    return {
+        "factory": entry.factory_id,
+        "capacity_share": None if share is None else str(from_ppb(share)),
+        "guaranteed_units": entry.guaranteed_units,
+    }
+
+
+@use_case
+def invite_factory(
+    *,
+    session: Session,
+    actor: Principal,
+    round_id: str,
+    factory_id: str,
+    capacity_share: Decimal | None,
+    guaranteed_units: int,
+) -> Invitation:
+    """Invite a factory to a draft round with its own terms (or change them)."""
+    row = _draft_round(session, round_id)
+    if session.get(Factory, factory_id) is None:
+        raise FactoryNotFound(f"no factory {factory_id!r}")
+    entry = session.get(Invitation, (row.id, factory_id))
+    before = None if entry is None else _invitation_state(entry)
+    if entry is None:
+        entry = Invitation(round_id=row.id, factory_id=factory_id)
+    entry.capacity_share_ppb = None if capacity_share is None else to_ppb(capacity_share)
+    entry.guaranteed_units = guaranteed_units
+    session.add(entry)
+    session.flush()
+    _audit(session, actor, "round.factory.invite", row, before, _invitation_state(entry))
+    session.commit()
+    return entry
+
+
+@use_case
+def uninvite_factory(*, session: Session, actor: Principal, round_id: str, factory_id: str) -> None:
+    """Withdraw a draft round's invitation to a factory."""
+    row = _draft_round(session, round_id)
+    entry = session.get(Invitation, (row.id, factory_id))
+    if entry is None:
+        raise InvitationNotFound(f"factory {factory_id!r} is not invited to {round_id!r}")
+    before = _invitation_state(entry)
+    session.delete(entry)
+    _audit(session, actor, "round.factory.uninvite", row, before, None)
+    session.commit()
+
+
+@use_case
+def open_round(*, session: Session, actor: Principal, round_id: str) -> Round:
+    """Open a draft round for bids; it needs at least one item."""
+    row = _draft_round(session, round_id)
+    has_item = session.exec(select(RoundItem).where(RoundItem.round_id == row.id)).first()
+    if has_item is None:
+        raise RoundEmpty()
+    before = round_state(row)
+    row.state = RoundState.open
+    row.opened_at = utcnow()
+    session.add(row)
+    _audit(session, actor, "round.open", row, before, round_state(row))
+    session.commit()
+    return row
+
+
+@use_case
+def close_round(*, session: Session, actor: Principal, round_id: str) -> Round:
+    """Close an open round and freeze its problem snapshot, in one transaction.
+
+    The round is locked first, so every bid committed before this point is in the
+    snapshot and every bid attempted after it finds the round closed.
+    """
+    row = lock_round(session, round_id)
+    if row.state != RoundState.open:
+        raise RoundNotOpen(row.state)
+    before = round_state(row)
+    try:
+        problem = build_round_problem(session=session, row=row)
+    except ProblemError as exc:
+        raise SnapshotInvalid(str(exc)) from exc
+    row.snapshot = problem.to_json()
+    row.input_hash = problem.input_hash()
+    row.state = RoundState.closed
+    row.closed_at = utcnow()
+    session.add(row)
+    after = round_state(row) | {
+        "input_hash": row.input_hash,
+        "bids": sorted(b.id for b in problem.bids),
+    }
+    _audit(session, actor, "round.close", row, before, after)
+    session.commit()
+    return row
+
+
+@use_case
+def cancel_round(*, session: Session, actor: Principal, round_id: str) -> Round:
+    """Cancel a round that is not yet published."""
+    row = lock_round(session, round_id)
+    if row.state not in CANCELLABLE_STATES:
+        raise RoundNotCancellable(row.state)
+    before = round_state(row)
+    row.state = RoundState.cancelled
+    row.cancelled_at = utcnow()
+    session.add(row)
+    _audit(session, actor, "round.cancel", row, before, round_state(row))
+    session.commit()
+    return row
+
+
+def round_problem(*, session: Session, round_id: str) -> str:
+    """The problem-format document frozen at the round's close."""
+    row = session.get(Round, round_id)
+    if row is None:
+        raise RoundNotFound(f"no round {round_id!r}")
+    if row.snapshot is None:
+        raise RoundNotClosed(row.state)
+    return row.snapshot

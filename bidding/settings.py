@@ -1,0 +1,26 @@
+"""The service's settings: environment variables prefixed SUPPLYBID_, or a .env file."""
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment, in one place."""
+
+    model_config = SettingsConfigDict(env_prefix="SUPPLYBID_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./var/supplybid.db"
+    """A SQLAlchemy URL: sqlite:///... or postgresql+psycopg://..."""
+    sqlite_busy_timeout_s: float = 30.0
+    """How long a SQLite writer waits for the database lock before giving up."""
+    idempotency_ttl_hours: int = 24
+    """How long an Idempotency-Key is remembered (API.md: at least 24 hours)."""
+    idempotency_stale_after_s: int = 300
+    """An in-flight idempotent request older than this is taken as crashed and may be retried."""
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings, read once per process."""
+    return Settings()

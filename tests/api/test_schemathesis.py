@@ -1,0 +1,106 @@
+"""Property-based run over the app's own OpenAPI: no 5xx, no response that breaks the schema.
+
+Requests go in-process (ASGI) with a valid key of the role each operation is for, so they
+get past the role check and exercise validation and the domain. The figures (operations,
+requests, failures) are printed at the end and written to var/test-reports/.
+"""
+
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis import checks
+from sqlmodel import Session, SQLModel
+
+from api.app import create_app
+from bidding.models import Role
+from bidding.settings import Settings
+from tests import factories as builders
+from tests.conftest import report_figures
+
+MAX_EXAMPLES = 30
+
+_figures: Counter[str] = Counter()
+_operations: set[str] = set()
+_failed: set[str] = set()
+
+
+# Loaded at import, as schemathesis' pytest plugin needs; the database is filled by `keys`.
+_DATABASE = Path(tempfile.gettempdir()) / f"supplybid-schemathesis-{os.getpid()}.db"
+APP = create_app(Settings(database_url=f"sqlite:///{_DATABASE}"))
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+
+
+@pytest.fixture(scope="module")
+def keys() -> Iterator[dict[str, str]]:
+    """Tables, demo-like data and a key per role in the app's database."""
+    SQLModel.metadata.create_all(APP.state.engine)
+    with Session(APP.state.engine, expire_on_commit=False) as session:
+        factory = builders.a_factory(session)
+        item = builders.an_item(session)
+        builders.an_open_round(session, item_list=[item])
+        made = {
+            "admin": builders.a_key(session, Role.admin),
+            "manager": builders.a_key(session, Role.manager),
+            "factory": builders.a_key(session, Role.factory, factory),
+        }
+    yield made
+    APP.state.engine.dispose()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{_DATABASE}{suffix}").unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def report() -> Iterator[None]:
+    """Report the run's figures once every operation has run."""
+    yield
+    figures = {
+        "operations": len(_operations),
+        "requests": _figures["requests"],
+        "failed_operations": sorted(_failed),
+        "status_codes": {k[7:]: v for k, v in sorted(_figures.items()) if k.startswith("status:")},
+    }
+    report_figures("schemathesis", figures)
+
+
+def _role_for(method: str, path: str) -> str:
+    if path.startswith(("/v1/api-keys", "/v1/audit")):
+        return "admin"
+    if "/bids" in path:
+        return "factory"
+    return "manager"
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_the_api_answers_every_generated_request_without_a_server_error(
+    case: Any, keys: dict[str, str], report: None
+) -> None:
+    _operations.add(case.operation.label)
+    role = _role_for(case.method, case.path)
+    _figures["requests"] += 1
+    try:
+        response = case.call_and_validate(
+            headers={"Authorization": f"Bearer {keys[role]}"},
+            checks=[
+                checks.not_a_server_error,
+                checks.status_code_conformance,
+                checks.content_type_conformance,
+                checks.response_schema_conformance,
+            ],
+        )
+    except BaseException:
+        _failed.add(case.operation.label)
+        raise
+    _figures[f"status:{response.status_code}"] += 1
