@@ -1,0 +1,251 @@
+"""The allocator benchmark: `supplybid solve` against the plain form handed to HiGHS directly.
+
+Both sides run as whole processes on the same problem file, so start-up, parsing and
+writing count, and peak memory is each process's own maximum resident set (from
+`os.wait4`). Runs are interleaved, alternating which side goes first, so the noise of a
+shared machine hits both; figures are medians over `--repeat` runs. Each size also checks
+that the two optima agree and that `supplybid verify` passes on our result.
+
+    python -m bench.allocator                  # 1k, 10k, 100k bids LP; 1k, 10k MILP
+    python -m bench.allocator --large          # and 1,000,000 bids LP (one run)
+    python -m bench.allocator --sizes 10k --kinds lp --repeat 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from solver.generate import generate_problem
+
+SEED = 2026
+SCENARIOS = 10
+
+
+@dataclass(frozen=True)
+class Size:
+    """Fixed generator settings for one benchmark size: about 40 bids per item."""
+
+    name: str
+    factories: int
+    items: int
+    bids_per_factory: int
+
+    @property
+    def bids(self) -> int:
+        """Number of bids in the generated problem."""
+        return self.factories * self.bids_per_factory
+
+
+SIZES = {
+    "1k": Size("1k", factories=50, items=50, bids_per_factory=20),
+    "10k": Size("10k", factories=200, items=250, bids_per_factory=50),
+    "100k": Size("100k", factories=1000, items=2500, bids_per_factory=100),
+    "1M": Size("1M", factories=10_000, items=25_000, bids_per_factory=100),
+}
+MILP_SIZES = ("1k", "10k")
+"""Sizes at which the MILP (lots, setup costs, new factories) is benchmarked by default."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One whole-process run: wall time, phases it reported, peak memory, exit code."""
+
+    wall_s: float
+    build_s: float
+    solve_s: float
+    peak_mb: float
+    exit_code: int
+    objective: float | None
+
+
+def run_process(command: list[str], stdout: Path) -> tuple[float, float, int]:
+    """Run a command to completion: its wall seconds, its own peak RSS (MB), exit code."""
+    with stdout.open("wb") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE)
+        assert process.stderr is not None
+        error = process.stderr.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        sys.stderr.write(error.decode(errors="replace"))
+    # ru_maxrss is in KiB on Linux.
+    return wall, usage.ru_maxrss / 1024, process.returncode
+
+
+def supplybid() -> list[str]:
+    """The `supplybid` command of this interpreter's environment."""
+    script = Path(sys.executable).with_name("supplybid")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from cli.main import app; app()"]
+
+
+def run_ours(problem: Path, result: Path) -> Run:
+    """`supplybid solve PROBLEM -o RESULT`: parse, build, solve, whole units, explain, write."""
+    wall, peak, code = run_process(
+        [*supplybid(), "solve", str(problem), "-o", str(result)], result.with_suffix(".out")
+    )
+    if code != 0:
+        return Run(wall, 0.0, 0.0, peak, code, None)
+    data = json.loads(result.read_text())
+    timings = data.get("timings", {})
+    continuous = data.get("continuous_objective")
+    return Run(
+        wall_s=wall,
+        build_s=float(timings.get("build_s", 0.0)),
+        solve_s=float(timings.get("solve_s", 0.0)),
+        peak_mb=peak,
+        exit_code=code,
+        objective=float(Decimal(continuous)) if continuous is not None else None,
+    )
+
+
+def run_baseline(problem: Path, report: Path) -> Run:
+    """`python -m solver.direct PROBLEM`: json.loads, numpy build, highspy solve."""
+    wall, peak, code = run_process([sys.executable, "-m", "solver.direct", str(problem)], report)
+    data: dict[str, Any] = json.loads(report.read_text() or "{}")
+    return Run(
+        wall_s=wall,
+        build_s=float(data.get("build_s", 0.0)),
+        solve_s=float(data.get("solve_s", 0.0)),
+        peak_mb=peak,
+        exit_code=code,
+        objective=data.get("objective"),
+    )
+
+
+def verify_ok(problem: Path, result: Path) -> bool:
+    """`supplybid verify` on our result: no finding."""
+    done = subprocess.run(
+        [*supplybid(), "verify", str(problem), str(result)], capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout.decode(errors="replace")[:2000])
+    return done.returncode == 0
+
+
+def median(runs: list[Run], field: str) -> float:
+    """Median of one field over runs."""
+    return float(statistics.median(float(getattr(r, field)) for r in runs))
+
+
+def bench_case(size: Size, kind: str, repeat: int, workdir: Path) -> dict[str, Any]:
+    """Generate one problem, run both sides `repeat` times interleaved, summarise."""
+    problem = workdir / f"problem-{size.name}-{kind}.json"
+    data = generate_problem(
+        factories=size.factories,
+        items=size.items,
+        bids_per_factory=size.bids_per_factory,
+        scenarios=SCENARIOS,
+        seed=SEED,
+        milp=kind == "milp",
+    )
+    problem.write_text(json.dumps(data, separators=(",", ":")))
+    del data
+    result = workdir / f"result-{size.name}-{kind}.json"
+    report = workdir / f"direct-{size.name}-{kind}.json"
+    ours: list[Run] = []
+    base: list[Run] = []
+    for k in range(repeat):
+        # Alternate who goes first, so a noisy neighbour does not favour one side.
+        if k % 2 == 0:
+            ours.append(run_ours(problem, result))
+            base.append(run_baseline(problem, report))
+        else:
+            base.append(run_baseline(problem, report))
+            ours.append(run_ours(problem, result))
+    failed = any(r.exit_code != 0 for r in ours + base)
+    ours_obj, base_obj = ours[-1].objective, base[-1].objective
+    agree = None
+    if ours_obj is not None and base_obj is not None:
+        agree = abs(ours_obj - base_obj) / max(1.0, abs(base_obj))
+    return {
+        "size": size.name,
+        "kind": kind,
+        "bids": size.bids,
+        "runs": repeat,
+        "ours_build_s": median(ours, "build_s"),
+        "ours_solve_s": median(ours, "solve_s"),
+        "ours_total_s": median(ours, "wall_s"),
+        "ours_peak_mb": median(ours, "peak_mb"),
+        "base_build_s": median(base, "build_s"),
+        "base_solve_s": median(base, "solve_s"),
+        "base_total_s": median(base, "wall_s"),
+        "base_peak_mb": median(base, "peak_mb"),
+        "ratio_total": median(ours, "wall_s") / median(base, "wall_s"),
+        "ratio_peak": median(ours, "peak_mb") / median(base, "peak_mb"),
+        "optimum_rel_diff": agree,
+        "verified": (not failed) and verify_ok(problem, result),
+        "failed": failed,
+    }
+
+
+HEADER = (
+    "| size | kind | bids | ours build s | ours solve s | ours total s | ours peak MB "
+    "| direct build s | direct solve s | direct total s | direct peak MB "
+    "| total ratio | memory ratio | optimum rel. diff | verify |"
+)
+
+
+def table_row(row: dict[str, Any]) -> str:
+    """One markdown row of the benchmark table."""
+    diff = row["optimum_rel_diff"]
+    return (
+        f"| {row['size']} | {row['kind'].upper()} | {row['bids']:,} "
+        f"| {row['ours_build_s']:.2f} | {row['ours_solve_s']:.2f} | {row['ours_total_s']:.2f} "
+        f"| {row['ours_peak_mb']:.0f} "
+        f"| {row['base_build_s']:.2f} | {row['base_solve_s']:.2f} | {row['base_total_s']:.2f} "
+        f"| {row['base_peak_mb']:.0f} "
+        f"| {row['ratio_total']:.2f} | {row['ratio_peak']:.2f} "
+        f"| {'n/a' if diff is None else f'{diff:.1e}'} "
+        f"| {'FAILED RUN' if row['failed'] else 'ok' if row['verified'] else 'FINDINGS'} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its table (markdown), one row per size and kind."""
+    parser = argparse.ArgumentParser(prog="python -m bench.allocator", description=__doc__)
+    parser.add_argument("--large", action="store_true", help="add the 1,000,000-bid LP")
+    parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES), help="sizes to run")
+    parser.add_argument("--kinds", nargs="+", choices=["lp", "milp"], default=["lp", "milp"])
+    parser.add_argument("--repeat", type=int, help="runs per case (default 3, 1 at 1M)")
+    parser.add_argument("--workdir", type=Path, default=Path("var/bench"))
+    args = parser.parse_args(argv)
+    sizes = args.sizes or ["1k", "10k", "100k", *(["1M"] if args.large else [])]
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    cases = [
+        (SIZES[name], kind)
+        for name in sizes
+        for kind in args.kinds
+        if kind == "lp" or name in MILP_SIZES or args.sizes
+    ]
+    print(f"seed {SEED}, {SCENARIOS} scenarios per item, medians over runs; times in seconds")
+    print(HEADER)
+    print("|" + "---|" * (HEADER.count("|") - 1))
+    rows = []
+    worst = 0
+    for size, kind in cases:
+        repeat = args.repeat or (1 if size.bids >= 1_000_000 else 3)
+        row = bench_case(size, kind, repeat, args.workdir)
+        rows.append(row)
+        print(table_row(row), flush=True)
+        if row["failed"] or not row["verified"]:
+            worst = 1
+    (args.workdir / "results.json").write_text(json.dumps(rows, indent=2))
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())

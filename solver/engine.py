@@ -1,0 +1,464 @@
+"""The solver behind a built model: HiGHS (through highspy) or CBC, both driven through PuLP.
+
+The first solve always goes through PuLP (`LpProblem.solve` with an explicitly configured
+solver). The passes after it (binaries fixed, the tie-break over the optimal face, the
+whole-units MILP) change bounds, costs and integrality of the same model. With HiGHS they
+act on the solver's own model (`lp.solverModel`) with whole numpy arrays, so a pass never
+rebuilds or re-exports the model, and the simplex warm-starts from the last basis. With
+CBC they go through PuLP's variables one by one: CBC is the optional, small-problem path.
+
+Duals follow HiGHS's convention for a maximisation: a column's dual is its objective
+coefficient minus the row duals it meets, so a positive dual at a lower bound means one
+more unit would raise the objective.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal, Protocol
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+import pulp
+from pulp import _rustcore
+from pulp.apis.core import clocks
+from pulp.core.lp_stats import LpSolveStats
+
+from solver.model import AllocationModel, ModelArrays
+
+_COIN_CMD: Any = pulp.COIN_CMD  # untyped in PuLP
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+RunStatus = Literal["optimal", "feasible", "infeasible", "error"]
+SolverName = Literal["highs", "cbc"]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Every option a solver is given; reported verbatim in Result.solver."""
+
+    solver: SolverName
+    time_limit: float
+    mip_rel_gap: float
+    threads: int
+    random_seed: int
+    presolve: bool
+
+
+class SolverError(RuntimeError):
+    """The solver could not run or gave an answer that cannot be used."""
+
+
+class Engine(Protocol):
+    """What solve() needs from a solver: run, read, and change bounds, costs, integrality."""
+
+    name: str
+    version: str
+    status_message: str
+    has_ranging: bool
+
+    def run(
+        self, *, mip: bool, mip_rel_gap: float | None = None, presolve: bool | None = None
+    ) -> RunStatus: ...
+    def values(self) -> FloatArray: ...
+    def col_duals(self) -> FloatArray: ...
+    def row_duals(self) -> FloatArray: ...
+    def row_values(self) -> FloatArray: ...
+    def objective(self) -> float: ...
+    def original_bounds(self) -> tuple[FloatArray, FloatArray]: ...
+    def original_costs(self) -> FloatArray: ...
+    def set_col_bounds(self, lower: FloatArray, upper: FloatArray) -> None: ...
+    def set_integer(self, integer: BoolArray) -> None: ...
+    def set_costs(self, costs: FloatArray) -> None: ...
+    def set_rows_equal(self, equal: BoolArray) -> None: ...
+    def cost_up(self) -> FloatArray | None: ...
+
+
+def make_engine(model: AllocationModel, settings: EngineSettings) -> Engine:
+    """The engine named by the settings; CBC needs the `cbc` extra (cbcbox)."""
+    if settings.solver == "highs":
+        return HighsEngine(model, settings)
+    if settings.solver == "cbc":
+        return CbcEngine(model.lp, settings)
+    raise SolverError(f"unknown solver {settings.solver!r}")
+
+
+class BulkHiGHS(pulp.HiGHS):
+    """PuLP's HiGHS solver, handed the model as whole arrays instead of term by term.
+
+    PuLP's own `buildSolverModel` walks every term of every row in Python and
+    `findSolutionValues` writes every value back into a Python variable object; at
+    100,000 bids and more that costs as much as the simplex. The arrays are the ones the
+    model builders recorded while writing the same rows into PuLP, so the two are the
+    same model; the CBC path (and the tests comparing it) goes through PuLP's own export.
+    """
+
+    def __init__(self, arrays: ModelArrays, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.arrays = arrays
+
+    def buildSolverModel(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
+        a = self.arrays
+        vt = highspy.HighsVarType
+        integer = a.integer if self.mip else np.zeros_like(a.integer)
+        sense = highspy.ObjSense.kMaximize if a.maximise else highspy.ObjSense.kMinimize
+        inf = highspy.kHighsInf
+        h = lp.solverModel
+        assert h is not None
+        h.passModel(
+            len(a.cost),
+            len(a.row_lower),
+            len(a.value),
+            int(highspy.MatrixFormat.kRowwise),
+            int(sense),
+            0.0,
+            a.cost,
+            a.lower,
+            np.clip(a.upper, -inf, inf),
+            np.clip(a.row_lower, -inf, inf),
+            np.clip(a.row_upper, -inf, inf),
+            a.start[:-1].astype(np.int32),
+            a.index.astype(np.int32),
+            a.value,
+            np.where(integer, int(vt.kInteger), int(vt.kContinuous)).astype(np.uint8),
+        )
+
+    def buildStats(  # noqa: N802 - PuLP's name
+        self,
+        lp: pulp.LpProblem,
+        status: int,
+        has_solution: bool,
+        *,
+        start: tuple[float, float],
+        best_bound: float | None = None,
+    ) -> LpSolveStats:
+        # PuLP's version counts variables by making a Python object for each one.
+        h = lp.solverModel
+        assert h is not None
+        wall, cpu = clocks()
+        return LpSolveStats(
+            solver=self.name,
+            status=pulp.LpSolveStatus(status),
+            has_solution=has_solution,
+            time=wall - start[0],
+            cpu_time=cpu - start[1],
+            objective=float(h.getInfo().objective_function_value) if has_solution else None,
+            best_bound=best_bound,
+            num_variables=lp._model.num_variables,
+            num_constraints=lp._model.num_constraints,
+            is_mip=bool(self.arrays.integer.any() and self.mip),
+        )
+
+    def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, bool]:  # noqa: N802
+        # Status only: the engine reads values and duals from the solver model in bulk.
+        h = lp.solverModel
+        assert h is not None
+        status = h.getModelStatus()
+        ms = highspy.HighsModelStatus
+        s = pulp.LpSolveStatus
+        if status == ms.kOptimal:
+            return s.Optimal, True
+        if status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
+            return s.Infeasible, False
+        has_solution = h.getInfo().primal_solution_status == 2
+        return (s.TimeLimit if status == ms.kTimeLimit else s.Undefined), has_solution
+
+
+class HighsEngine:
+    """HiGHS through PuLP's `HiGHS` API, then through the same highspy model for later passes."""
+
+    name = "HiGHS"
+    has_ranging = True
+
+    def __init__(self, model: AllocationModel, settings: EngineSettings) -> None:
+        self.lp = model.lp
+        self.arrays = model.arrays()
+        self.settings = settings
+        self.highs: highspy.Highs | None = None
+        self.status_message = ""
+        self.version = highs_version()
+        self._lower: FloatArray | None = None
+        self._upper: FloatArray | None = None
+        self._costs: FloatArray | None = None
+        self._row_lower: FloatArray | None = None
+        self._row_upper: FloatArray | None = None
+        self._ncols = 0
+        self._nrows = 0
+        self._started = 0.0
+
+    def run(
+        self, *, mip: bool, mip_rel_gap: float | None = None, presolve: bool | None = None
+    ) -> RunStatus:
+        """First call: build and solve through PuLP; later calls: re-run the changed model.
+
+        `presolve` overrides the setting for one later run (the whole-units MILP, where
+        presolve removes the fixed columns).
+        """
+        gap = self.settings.mip_rel_gap if mip_rel_gap is None else mip_rel_gap
+        if self.highs is None:
+            solver = BulkHiGHS(
+                self.arrays,
+                mip=mip,
+                msg=False,
+                timeLimit=self.settings.time_limit,
+                gapRel=gap,
+                threads=self.settings.threads,
+                random_seed=self.settings.random_seed,
+                presolve="on" if self.settings.presolve else "off",
+                output_flag=False,
+            )
+            self._started = time.perf_counter()
+            self.lp.solve(solver)
+            self.highs = self.lp.solverModel
+            self._capture_original()
+        else:
+            # later passes share what is left of the time limit
+            spent = time.perf_counter() - self._started
+            self.highs.setOptionValue("time_limit", max(1.0, self.settings.time_limit - spent))
+            self.highs.setOptionValue("mip_rel_gap", gap)
+            on = self.settings.presolve if presolve is None else presolve
+            self.highs.setOptionValue("presolve", "on" if on else "off")
+            self.highs.run()
+        return self._status()
+
+    def _h(self) -> highspy.Highs:
+        if self.highs is None:  # pragma: no cover - run() always comes first
+            raise SolverError("the model has not been solved yet")
+        return self.highs
+
+    def _capture_original(self) -> None:
+        a = self.arrays
+        inf = highspy.kHighsInf
+        self._ncols = len(a.cost)
+        self._nrows = len(a.row_lower)
+        self._lower = a.lower.copy()
+        self._upper = np.clip(a.upper, -inf, inf)
+        self._costs = a.cost.copy()
+        self._row_lower = np.clip(a.row_lower, -inf, inf)
+        self._row_upper = np.clip(a.row_upper, -inf, inf)
+
+    def _status(self) -> RunStatus:
+        h = self._h()
+        status = h.getModelStatus()
+        self.status_message = h.modelStatusToString(status)
+        ms = highspy.HighsModelStatus
+        if status == ms.kOptimal:
+            return "optimal"
+        if status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
+            return "infeasible"
+        if status in (ms.kTimeLimit, ms.kIterationLimit, ms.kInterrupt, ms.kSolutionLimit):
+            has_solution = h.getInfo().primal_solution_status == 2
+            return "feasible" if has_solution else "error"
+        return "error"
+
+    def values(self) -> FloatArray:
+        """Column values, indexed by PuLP variable id."""
+        return np.array(self._h().getSolution().col_value, dtype=np.float64)
+
+    def col_duals(self) -> FloatArray:
+        """Column duals (reduced costs), HiGHS's sign for a maximisation."""
+        return np.array(self._h().getSolution().col_dual, dtype=np.float64)
+
+    def row_duals(self) -> FloatArray:
+        """Row duals, indexed as AllocationModel.row_meta."""
+        return np.array(self._h().getSolution().row_dual, dtype=np.float64)
+
+    def row_values(self) -> FloatArray:
+        """Row activities."""
+        return np.array(self._h().getSolution().row_value, dtype=np.float64)
+
+    def objective(self) -> float:
+        """The solver's objective value (floating point, for logs and checks only)."""
+        return float(self._h().getInfo().objective_function_value)
+
+    def original_bounds(self) -> tuple[FloatArray, FloatArray]:
+        """Column bounds as first built."""
+        assert self._lower is not None
+        assert self._upper is not None
+        return self._lower.copy(), self._upper.copy()
+
+    def original_costs(self) -> FloatArray:
+        """Objective coefficients as first built."""
+        assert self._costs is not None
+        return self._costs.copy()
+
+    def set_col_bounds(self, lower: FloatArray, upper: FloatArray) -> None:
+        """Replace every column's bounds in one call."""
+        idx = np.arange(self._ncols, dtype=np.int32)
+        self._h().changeColsBounds(self._ncols, idx, lower, upper)
+
+    def set_integer(self, integer: BoolArray) -> None:
+        """Mark the given columns integer and all others continuous."""
+        vt = highspy.HighsVarType
+        kinds = np.where(integer, int(vt.kInteger), int(vt.kContinuous)).astype(np.uint8)
+        idx = np.arange(self._ncols, dtype=np.int32)
+        self._h().changeColsIntegrality(self._ncols, idx, kinds)
+
+    def set_costs(self, costs: FloatArray) -> None:
+        """Replace every objective coefficient in one call."""
+        idx = np.arange(self._ncols, dtype=np.int32)
+        self._h().changeColsCost(self._ncols, idx, costs)
+
+    def set_rows_equal(self, equal: BoolArray) -> None:
+        """Make the marked rows equalities at their finite side; the others as built."""
+        assert self._row_lower is not None
+        assert self._row_upper is not None
+        lower = self._row_lower.copy()
+        upper = self._row_upper.copy()
+        side = np.where(np.isfinite(upper), upper, lower)
+        lower[equal] = side[equal]
+        upper[equal] = side[equal]
+        idx = np.arange(self._nrows, dtype=np.int32)
+        self._h().changeRowsBounds(self._nrows, idx, lower, upper)  # type: ignore[attr-defined]
+
+    def cost_up(self) -> FloatArray | None:
+        """HiGHS cost ranging: per column, the objective coefficient above which it grows."""
+        status, ranging = self._h().getRanging()
+        if status != highspy.HighsStatus.kOk or not ranging.valid:
+            return None
+        return np.array(ranging.col_cost_up.value_, dtype=np.float64)
+
+
+class CbcEngine:
+    """CBC through PuLP's COIN_CMD (the cbcbox binary); every pass re-solves through PuLP."""
+
+    name = "CBC"
+    has_ranging = False
+
+    def __init__(self, lp: pulp.LpProblem, settings: EngineSettings) -> None:
+        self.lp = lp
+        self.settings = settings
+        self.status_message = ""
+        self.version = cbc_version()
+        self.variables = lp.variables()
+        self.constraints = lp.constraints()
+        self._lower = np.array([v.lowBound for v in self.variables], dtype=np.float64)
+        self._upper = np.array([v.upBound for v in self.variables], dtype=np.float64)
+        self._integer = np.array([v.cat == pulp.LpInteger for v in self.variables])
+        self._senses = [c.sense for c in self.constraints]
+        costs = np.zeros(len(self.variables))
+        objective = lp.objective
+        if objective is not None:
+            for var, coef in objective.items():
+                costs[var.id] = coef
+        self._costs = costs
+        self._sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+        if not _COIN_CMD(msg=False).available():
+            raise SolverError("CBC is not installed: install the `cbc` extra (cbcbox)")
+
+    def run(
+        self, *, mip: bool, mip_rel_gap: float | None = None, presolve: bool | None = None
+    ) -> RunStatus:
+        """Solve the PuLP problem as it stands with CBC."""
+        gap = self.settings.mip_rel_gap if mip_rel_gap is None else mip_rel_gap
+        solver = _COIN_CMD(
+            mip=mip,
+            msg=False,
+            timeLimit=self.settings.time_limit,
+            gapRel=gap,
+            threads=self.settings.threads,
+            randomSeed=self.settings.random_seed,
+            presolve=self.settings.presolve if presolve is None else presolve,
+        )
+        try:
+            stats = self.lp.solve(solver)
+        except pulp.PulpSolverError as exc:
+            raise SolverError(f"CBC failed: {exc}") from exc
+        status = stats.status
+        self.status_message = status.name
+        if status == pulp.LpSolveStatus.Infeasible:
+            return "infeasible"
+        if not stats.has_solution:
+            return "error"
+        return "optimal" if status == pulp.LpSolveStatus.Optimal else "feasible"
+
+    def values(self) -> FloatArray:
+        """Column values, indexed by PuLP variable id."""
+        return np.array([v.varValue or 0.0 for v in self.variables], dtype=np.float64)
+
+    def col_duals(self) -> FloatArray:
+        """Reduced costs in HiGHS's sign convention."""
+        return self._sign * np.array([v.dj or 0.0 for v in self.variables], dtype=np.float64)
+
+    def row_duals(self) -> FloatArray:
+        """Row duals in HiGHS's sign convention."""
+        return self._sign * np.array([c.pi or 0.0 for c in self.constraints], dtype=np.float64)
+
+    def row_values(self) -> FloatArray:
+        """Row activities."""
+        return np.array([c.value() or 0.0 for c in self.constraints], dtype=np.float64)
+
+    def objective(self) -> float:
+        """The objective value of the current solution."""
+        return float(pulp.value(self.lp.objective) or 0.0)
+
+    def original_bounds(self) -> tuple[FloatArray, FloatArray]:
+        """Column bounds as first built."""
+        return self._lower.copy(), self._upper.copy()
+
+    def original_costs(self) -> FloatArray:
+        """Objective coefficients as first built."""
+        return self._costs.copy()
+
+    def set_col_bounds(self, lower: FloatArray, upper: FloatArray) -> None:
+        """Replace every column's bounds (one PuLP call per variable)."""
+        for var, lo, up in zip(self.variables, lower.tolist(), upper.tolist(), strict=True):
+            var._var.set_lb(lo)
+            var._var.set_ub(up)
+
+    def set_integer(self, integer: BoolArray) -> None:
+        """Mark the given columns integer and all others continuous."""
+        for var, flag in zip(self.variables, integer.tolist(), strict=True):
+            var._var.set_category(
+                _rustcore.Category.Integer if flag else _rustcore.Category.Continuous
+            )
+
+    def set_costs(self, costs: FloatArray) -> None:
+        """Replace the objective."""
+        ids = np.flatnonzero(costs).astype(np.uint64)
+        expr = _rustcore.AffineExpr()
+        expr.add_term_ids_coeffs(self.lp._model, ids, costs[ids.astype(np.int64)])
+        self.lp._model.set_objective(expr)
+
+    def set_rows_equal(self, equal: BoolArray) -> None:
+        """Make the marked rows equalities; the others as built."""
+        for row, sense, flag in zip(self.constraints, self._senses, equal.tolist(), strict=True):
+            row.sense = pulp.LpConstraintEQ if flag else sense
+
+    def cost_up(self) -> FloatArray | None:
+        """CBC gives no cost ranging through PuLP."""
+        return None
+
+
+@cache
+def highs_version() -> str:
+    """The exact HiGHS version (and git hash) that highspy links."""
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    return f"{h.version()} ({h.githash()})"
+
+
+@cache
+def cbc_version() -> str:
+    """The CBC binary's own version line, and the cbcbox wheel that ships it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        box = f"cbcbox {version('cbcbox')}"
+    except PackageNotFoundError:
+        box = "cbc on PATH"
+    path = _COIN_CMD(msg=False).path
+    try:
+        out = subprocess.run(
+            [path, "-quit"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except OSError:
+        return box
+    fields = dict(line.strip().split(":", 1) for line in out.splitlines() if line.count(":") == 1)
+    cbc = fields.get("Version", "").strip()
+    built = fields.get("Build Date", "").strip()
+    return f"{cbc}, built {built} ({box})" if cbc else box

@@ -1,0 +1,169 @@
+"""Why each bid got what it got (SPEC 3 "Explanations"): a reason and cost_to_win_more.
+
+Reasons come from the whole-unit allocation together with the duals of the continuous LP
+(for a MILP, the LP with its binaries fixed). A bound is named as the reason only when it
+both holds in whole units (one more unit would break it) and matters in the LP: the bid's
+reduced cost with that row's dual added back says one more unit would raise the profit.
+
+`cost_to_win_more` comes from HiGHS's cost ranging of that LP, not from a single dual: at
+a scenario demand the item's dual is not unique, but the range over which the current
+basis stays optimal is. The objective coefficient of x_b is -p_b; if it can rise to `hi`
+before the basis changes, the bid gets more units exactly when its price falls strictly
+below P* = -hi. Translated to a unit cost c with p = ceil_cent(c / (1 - m)): the price is
+at most Pmax (the highest cent strictly below P*) exactly when c <= Pmax (1 - m), so the
+bid wins more strictly below c* = floor_cent(Pmax (1 - m)) + 0.01. At exactly the
+threshold price the bid ties, and the tie rule (solver/solve.py TIE_RULE) decides.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+import numpy as np
+import numpy.typing as npt
+
+from solver.model import AllocationModel
+from solver.pricing import CENT, ask_sets_price
+from solver.result import Allocation, Reason, Result
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+DUAL_TOL = 1e-7
+CENT_SNAP = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Per bid, in canonical order: its reason and its cost_to_win_more (or None)."""
+
+    reasons: list[Reason]
+    cost_to_win_more: list[Decimal | None]
+
+
+def _duals_by_bid(
+    model: AllocationModel, row_dual: FloatArray, family: str, bid_factory: IntArray
+) -> FloatArray:
+    """Per bid, the dual of the row of `family` that holds it (0 where it has none)."""
+    problem = model.problem
+    out = np.zeros(len(problem.bids))
+    if family == "cap_share":
+        per_factory = np.zeros(len(problem.factories))
+        for k, f in enumerate(problem.factories):
+            index = model.rows.get(f"cap_share[{f.id}]")
+            if index is not None:
+                per_factory[k] = row_dual[index]
+        return per_factory[bid_factory] if len(out) else out
+    for k, bid in enumerate(problem.bids):
+        index = model.rows.get(f"{family}[{bid.id}]")
+        if index is not None:
+            out[k] = row_dual[index]
+    return out
+
+
+def explain(
+    model: AllocationModel,
+    units: IntArray,
+    col_dual: FloatArray,
+    row_dual: FloatArray,
+    cost_up: FloatArray | None,
+    *,
+    mip: bool,
+    tied: npt.NDArray[np.bool_] | None = None,
+) -> Explanation:
+    """Reasons by SPEC 3 precedence and cost_to_win_more for every bid.
+
+    `cost_up` is the ranging of the LP's first optimal basis. `tied` marks the bids whose
+    units the tie rule changed: they tie with other bids at their own price, so one cent
+    less wins them more units and their threshold is their price (the first basis
+    describes another optimum for them).
+    """
+    problem = model.problem
+    bids = problem.bids
+    n = len(bids)
+    factory_pos = {f.id: k for k, f in enumerate(problem.factories)}
+    bid_factory = np.fromiter((factory_pos[b.factory] for b in bids), np.int64, n)
+    used = np.bincount(bid_factory, weights=units, minlength=len(problem.factories))
+    room = np.array([model.room[f.id] for f in problem.factories], dtype=np.float64)
+    cap_binds = used[bid_factory] >= room[bid_factory] if n else np.zeros(0, np.bool_)
+    dj = col_dual[model.x_col]
+    x = units.astype(np.float64)
+    # "wants more": one more unit would raise the profit but for the row named
+    wants_cap = dj + _duals_by_bid(model, row_dual, "cap_share", bid_factory) > DUAL_TOL
+    reason = np.full(n, "lost_on_price", dtype=object)
+    reason[x > 0] = "won_partial"
+    budget = problem.round.budget
+    if budget is not None and n:
+        spend = sum(
+            (p * int(u) for p, u in zip(model.prices, units.tolist(), strict=True)),
+            Decimal(0),
+        ) + sum((f for f, u in zip(model.fees, units.tolist(), strict=True) if u > 0), Decimal(0))
+        budget_dual = float(row_dual[model.rows[f"budget[{problem.round.id}]"]])
+        wants_budget = dj + model.price * budget_dual > DUAL_TOL
+        for k in np.flatnonzero(wants_budget & (x < model.capacity)):
+            if spend + model.prices[k] > budget:
+                reason[k] = "budget_bound"
+    if any(i.max_factory_share is not None and i.max_factory_share < 1 for i in problem.items):
+        wants_beta = dj + _duals_by_bid(model, row_dual, "item_share", bid_factory) > DUAL_TOL
+        item_units = {i.id: int(units[model.bids_by_item[i.id]].sum()) for i in problem.items}
+        betas = {i.id: i.max_factory_share for i in problem.items}
+        for k in np.flatnonzero(wants_beta & (x < model.capacity)):
+            beta = betas[bids[k].item]
+            if beta is not None and Decimal(int(units[k]) + 1) > beta * (
+                item_units[bids[k].item] + 1
+            ):
+                reason[k] = "item_share_bound"
+    reason[cap_binds & wants_cap] = "capacity_bound"
+    reason[x >= model.capacity] = "won_full"
+    if model.binary.any():
+        wants_lot = dj + _duals_by_bid(model, row_dual, "bid_cap", bid_factory) > DUAL_TOL
+        reason[(model.min_lot > 0) & (x == 0) & wants_lot] = "below_min_lot"
+    costs: list[Decimal | None] = [None] * n
+    if cost_up is not None:
+        m = problem.round.margin_floor
+        eligible = (x < model.capacity) & ~cap_binds
+        if mip:
+            eligible &= ~(model.binary & (x == 0))
+        up = cost_up[model.x_col].copy()
+        if tied is not None:
+            up[tied] = -model.price[tied]
+        for k in np.flatnonzero(eligible):
+            bid = bids[k]
+            if not ask_sets_price(bid, m):
+                costs[k] = threshold_cost(float(up[k]), m, bid.ask_price)
+    return Explanation(reasons=reason.tolist(), cost_to_win_more=costs)
+
+
+def threshold_cost(coef_up: float, margin_floor: Decimal, ask: Decimal | None) -> Decimal | None:
+    """The unit cost strictly below which the bid wins more, from its cost ranging.
+
+    `coef_up` is the highest objective coefficient (-price) at which the basis stays
+    optimal. None where no price can win more (no upper range, or it needs a negative
+    price, or the ask alone keeps the price above it).
+    """
+    if not math.isfinite(coef_up):
+        return None
+    threshold = Decimal(repr(-coef_up))
+    on_cent = threshold.quantize(CENT, rounding=ROUND_HALF_UP)
+    if abs(threshold - on_cent) <= CENT_SNAP:
+        highest = on_cent - CENT
+    else:
+        highest = threshold.quantize(CENT, rounding=ROUND_FLOOR)
+    if highest < 0 or (ask is not None and ask > highest):
+        return None
+    return (highest * (1 - margin_floor)).quantize(CENT, rounding=ROUND_FLOOR) + CENT
+
+
+def mark_excluded(result: Result, bid_ids: Iterable[str]) -> Result:
+    """A result with the given bids marked `excluded` (by a what-if), which tops precedence."""
+    excluded = set(bid_ids)
+    rows: list[Allocation] = [
+        a.model_copy(update={"reason": "excluded", "cost_to_win_more": None})
+        if a.bid in excluded
+        else a
+        for a in result.allocations
+    ]
+    return result.model_copy(update={"allocations": tuple(rows)})

@@ -1,0 +1,159 @@
+"""Infeasible rounds explained (SPEC 3): the rules in conflict, found by a relaxation re-solve.
+
+The model is rebuilt elastic: every soft-able rule (capacity share, minimum fill, item
+share, budget, new-factory guarantee) gets a violation slack, and the total violation is
+minimised (units for unit rules; budget money divided by the highest supply price, so one
+unit's worth of money weighs about one unit). The rules left violated at that minimum are
+the conflicts; the rules that hold them there are the rows and bid capacities with a
+non-zero dual in the same solve (for a MILP, the LP with its binaries fixed). Nothing is
+guessed: each entry names what the solver's answer names.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+
+from solver.engine import EngineSettings, SolverError, make_engine
+from solver.model import AllocationModel, Formulation, build_model
+from solver.problem import Problem
+from solver.result import Conflict
+
+VIOLATION_TOL = 1e-6
+DUAL_TOL = 1e-7
+
+RULE_NAMES = {
+    "cap_share": "capacity_share",
+    "min_fill": "min_fill",
+    "item_share": "item_share",
+    "budget": "budget",
+    "guarantee": "guarantee",
+    "bid_cap": "bid_capacity",
+    "min_lot": "min_lot",
+}
+"""Model row families as rules in a Conflict; item_total and item_sales are definitions."""
+
+
+def find_conflicts(
+    problem: Problem, settings: EngineSettings, formulation: Formulation = "segments"
+) -> list[Conflict]:
+    """The rules in conflict: violated ones first (with their shortfall), then those binding."""
+    model = build_model(problem, formulation, elastic=True)
+    engine = make_engine(model, settings)
+    mip = problem.has_binaries
+    status = engine.run(mip=mip)
+    if status not in ("optimal", "feasible"):
+        raise SolverError(f"the relaxation re-solve failed: {engine.status_message}")
+    if mip:
+        values = engine.values()
+        lower, upper = engine.original_bounds()
+        z_cols = model.z_col[model.binary]
+        lower[z_cols] = upper[z_cols] = np.round(values[z_cols])
+        engine.set_col_bounds(lower, upper)
+        engine.set_integer(np.zeros(model.n_cols, dtype=np.bool_))
+        if engine.run(mip=False) != "optimal":
+            raise SolverError("the relaxation re-solve failed with the binaries fixed")
+    values = engine.values()
+    row_dual = engine.row_duals()
+    col_dual = engine.col_duals()
+    violated: list[Conflict] = []
+    binding: list[Conflict] = []
+    for name, slack in model.slack.items():
+        amount = float(values[slack.id])
+        if amount > VIOLATION_TOL:
+            family, key = model.row_meta[model.rows[name]]
+            violated.append(_conflict(model, family, key, values, amount))
+    violated_names = {n for n, s in model.slack.items() if float(values[s.id]) > VIOLATION_TOL}
+    for index, (family, key) in enumerate(model.row_meta):
+        if family not in RULE_NAMES or f"{family}[{key}]" in violated_names:
+            continue
+        if abs(float(row_dual[index])) > DUAL_TOL:
+            binding.append(_conflict(model, family, key, values, None))
+    x = values[model.x_col]
+    full = (x >= model.capacity - VIOLATION_TOL) & (np.abs(col_dual[model.x_col]) > DUAL_TOL)
+    if full.any():
+        bids = [model.problem.bids[k] for k in np.flatnonzero(full)]
+        binding.append(
+            Conflict(
+                rule="bid_capacity",
+                items=tuple(sorted({b.item for b in bids})),
+                factories=tuple(sorted({b.factory for b in bids})),
+                bids=tuple(b.id for b in bids),
+                detail=f"{len(bids)} bid(s) supply all the units they offer",
+            )
+        )
+    return sorted(violated, key=_order) + sorted(binding, key=_order)
+
+
+def _order(conflict: Conflict) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    return (conflict.rule, conflict.items, conflict.factories, conflict.bids)
+
+
+def _conflict(
+    model: AllocationModel,
+    family: str,
+    key: str,
+    values: np.typing.NDArray[np.float64],
+    shortfall: float | None,
+) -> Conflict:
+    problem = model.problem
+    rule = RULE_NAMES[family]
+    amount: Decimal | None = None
+    if shortfall is not None:
+        places = Decimal("0.01") if family == "budget" else Decimal("1")
+        amount = Decimal(repr(shortfall)).quantize(places, rounding=ROUND_HALF_UP)
+    x = values[model.x_col]
+    bids_by_id = {b.id: k for k, b in enumerate(problem.bids)}
+    items: tuple[str, ...] = ()
+    factories: tuple[str, ...] = ()
+    bid_ids: tuple[str, ...] = ()
+    if family in ("cap_share", "guarantee"):
+        factories = (key,)
+        members = model.bids_by_factory[key]
+        bid_ids = tuple(problem.bids[k].id for k in members)
+        items = tuple(sorted({problem.bids[k].item for k in members}))
+    elif family == "min_fill":
+        items = (key,)
+        members = model.bids_by_item[key]
+        bid_ids = tuple(problem.bids[k].id for k in members)
+        factories = tuple(sorted({problem.bids[k].factory for k in members}))
+    elif family in ("item_share", "bid_cap", "min_lot"):
+        bid = problem.bids[bids_by_id[key]]
+        items, factories, bid_ids = (bid.item,), (bid.factory,), (bid.id,)
+    elif family == "budget":
+        members = np.flatnonzero(x > VIOLATION_TOL)
+        bid_ids = tuple(problem.bids[k].id for k in members)
+        items = tuple(sorted({problem.bids[k].item for k in members}))
+        factories = tuple(sorted({problem.bids[k].factory for k in members}))
+    return Conflict(
+        rule=rule,
+        items=items,
+        factories=factories,
+        bids=bid_ids,
+        shortfall=amount,
+        detail=_detail(model, family, key, amount),
+    )
+
+
+def _detail(model: AllocationModel, family: str, key: str, amount: Decimal | None) -> str:
+    problem = model.problem
+    if family == "min_fill":
+        item = next(i for i in problem.items if i.id == key)
+        text = f"item {key} must get at least {item.min_fill} units"
+    elif family == "cap_share":
+        text = f"factory {key} may take at most {model.room[key]} more units this period"
+    elif family == "guarantee":
+        text = f"new factory {key} is guaranteed {model.guarantee[key]} units"
+    elif family == "budget":
+        text = f"the round's spend is capped at {problem.round.budget}"
+    elif family == "item_share":
+        text = f"bid {key} may take at most its item's factory share"
+    elif family == "bid_cap":
+        text = f"bid {key} offers a limited capacity"
+    else:
+        text = f"bid {key} must win its minimum lot or nothing"
+    if amount is None:
+        return text + "; it binds against the rules violated"
+    unit = "" if family == "budget" else " units"
+    return f"{text}; it cannot hold with the others: short by {amount}{unit}"

@@ -1,0 +1,550 @@
+"""The allocation model of SPEC 3, built with PuLP 4 from a parsed Problem.
+
+One builder per constraint family, called in SPEC order. Each indexes first (bids by
+item, bids by factory, computed once), then writes every row as one bulk expression:
+variable ids and coefficients as numpy arrays handed to PuLP's Rust core in one call, so
+no per-term Python object is made and no row scans all bids. Rows are named by family and
+id (`cap_share[F001]`) and recorded in `AllocationModel.row_meta`, so duals map straight
+back to the business. Bids, items and factories come in canonical order (sorted by id):
+the model, and so the allocation, does not depend on the order of the input lists.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pulp
+from pulp import _rustcore
+
+from solver.pricing import bid_prices
+from solver.problem import Item, Problem
+
+Formulation = Literal["segments", "scenarios"]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+ELASTIC_FAMILIES = ("cap_share", "min_fill", "item_share", "budget", "guarantee")
+"""Families that get a violation slack in the elastic (infeasibility) model."""
+
+_LE = _rustcore.Sense.LessEqual
+_GE = _rustcore.Sense.GreaterEqual
+_EQ = _rustcore.Sense.Equal
+
+
+@dataclass
+class AllocationModel:
+    """A built model and the maps from business ids to its columns and rows."""
+
+    problem: Problem
+    lp: pulp.LpProblem
+    formulation: Formulation
+    elastic: bool
+    prices: list[Decimal]
+    fees: list[Decimal]
+    price: FloatArray
+    fee: FloatArray
+    capacity: FloatArray
+    min_lot: FloatArray
+    binary: npt.NDArray[np.bool_]
+    bids_by_item: dict[str, IntArray]
+    bids_by_factory: dict[str, IntArray]
+    room: dict[str, int]
+    guarantee: dict[str, int]
+    x: Mapping[str, pulp.LpVariable] = field(default_factory=dict)
+    z: Mapping[str, pulp.LpVariable] = field(default_factory=dict)
+    total: Mapping[str, pulp.LpVariable] = field(default_factory=dict)
+    sales: Mapping[str, list[pulp.LpVariable]] = field(default_factory=dict)
+    sales_col: dict[str, IntArray] = field(default_factory=dict)
+    _segments: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)
+    slack: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    x_col: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    z_col: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    total_col: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    row_meta: list[tuple[str, str]] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    n_cols: int = 0
+    # The same model as arrays, recorded as it is built, for a bulk hand-over to HiGHS.
+    row_cols: list[IntArray] = field(default_factory=list)
+    row_coefs: list[FloatArray] = field(default_factory=list)
+    row_lower: list[float] = field(default_factory=list)
+    row_upper: list[float] = field(default_factory=list)
+    upper_cols: list[IntArray] = field(default_factory=list)
+    upper_values: list[FloatArray] = field(default_factory=list)
+    cost_cols: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    cost_values: FloatArray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+
+    @property
+    def num_rows(self) -> int:
+        """Number of rows, in the order the solver sees them."""
+        return len(self.row_meta)
+
+    def segments(self, item: Item) -> list[tuple[Decimal, Decimal]]:
+        """demand_segments(item), computed once per item."""
+        found = self._segments.get(item.id)
+        if found is None:
+            found = self._segments[item.id] = demand_segments(item)
+        return found
+
+    def arrays(self) -> ModelArrays:
+        """The model as sparse arrays (row-wise), columns indexed by PuLP variable id."""
+        n = self.n_cols
+        cost = np.zeros(n)
+        cost[self.cost_cols] = self.cost_values
+        upper = np.full(n, math.inf)
+        for cols, values in zip(self.upper_cols, self.upper_values, strict=True):
+            upper[cols] = values
+        integer = np.zeros(n, dtype=np.bool_)
+        integer[self.z_col[self.binary]] = True
+        lengths = np.fromiter((len(c) for c in self.row_cols), np.int64, len(self.row_cols))
+        start = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=start[1:])
+        empty_i = np.zeros(0, dtype=np.int64)
+        return ModelArrays(
+            maximise=not self.elastic,
+            cost=cost,
+            lower=np.zeros(n),
+            upper=upper,
+            integer=integer,
+            row_lower=np.array(self.row_lower, dtype=np.float64),
+            row_upper=np.array(self.row_upper, dtype=np.float64),
+            start=start,
+            index=np.concatenate(self.row_cols) if self.row_cols else empty_i,
+            value=np.concatenate(self.row_coefs) if self.row_coefs else np.zeros(0),
+        )
+
+
+class VariableMap(Mapping[str, pulp.LpVariable]):
+    """Business id -> PuLP variable, wrapping a variable only when it is looked up.
+
+    A dict of 100,000 wrappers made up front cost a tenth of the whole build.
+    """
+
+    def __init__(self, lp: pulp.LpProblem, ids: list[str], cols: IntArray) -> None:
+        self._lp = lp
+        self._index = dict(zip(ids, cols.tolist(), strict=True))
+
+    def __getitem__(self, key: str) -> pulp.LpVariable:
+        return pulp.LpVariable(self._lp._model.get_variable(self._index[key]))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+class LazySales(Mapping[str, list[pulp.LpVariable]]):
+    """Item id -> its sales variables (segments or scenarios), wrapped on lookup."""
+
+    def __init__(self, lp: pulp.LpProblem, cols: dict[str, IntArray]) -> None:
+        self._lp = lp
+        self._cols = cols
+
+    def __getitem__(self, key: str) -> list[pulp.LpVariable]:
+        core = self._lp._model
+        return [pulp.LpVariable(core.get_variable(c)) for c in self._cols[key].tolist()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cols)
+
+    def __len__(self) -> int:
+        return len(self._cols)
+
+
+@dataclass(frozen=True)
+class ModelArrays:
+    """A model as the arrays a solver takes: costs, bounds, integrality, CSR rows."""
+
+    maximise: bool
+    cost: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    integer: npt.NDArray[np.bool_]
+    row_lower: FloatArray
+    row_upper: FloatArray
+    start: IntArray
+    index: IntArray
+    value: FloatArray
+
+
+def build_model(
+    problem: Problem, formulation: Formulation = "segments", *, elastic: bool = False
+) -> AllocationModel:
+    """Build SPEC 3's model; with `elastic`, soft rules get slacks and violation is minimised.
+
+    `formulation="segments"` writes E[min(X_i, D_i)] with one row per item (segment
+    variables between sorted distinct demands); `"scenarios"` writes it plainly with one
+    variable and one row per scenario. Both have the same optimum (tests prove it).
+    """
+    if formulation not in ("segments", "scenarios"):
+        raise ValueError(f"unknown formulation {formulation!r}")
+    prices, fees = bid_prices(problem)
+    bids = problem.bids
+    item_pos = {item.id: k for k, item in enumerate(problem.items)}
+    factory_pos = {f.id: k for k, f in enumerate(problem.factories)}
+    bid_item = np.fromiter((item_pos[b.item] for b in bids), dtype=np.int64, count=len(bids))
+    bid_factory = np.fromiter(
+        (factory_pos[b.factory] for b in bids), dtype=np.int64, count=len(bids)
+    )
+    model = AllocationModel(
+        problem=problem,
+        lp=pulp.LpProblem("allocation", pulp.LpMinimize if elastic else pulp.LpMaximize),
+        formulation=formulation,
+        elastic=elastic,
+        prices=prices,
+        fees=fees,
+        price=np.array([float(p) for p in prices], dtype=np.float64),
+        fee=np.array([float(f) for f in fees], dtype=np.float64),
+        capacity=np.fromiter((b.capacity for b in bids), dtype=np.float64, count=len(bids)),
+        min_lot=np.fromiter((b.min_lot for b in bids), dtype=np.float64, count=len(bids)),
+        binary=np.fromiter(
+            (b.min_lot > 0 or b.setup_cost > 0 for b in bids), dtype=np.bool_, count=len(bids)
+        ),
+        bids_by_item=_group(bid_item, [i.id for i in problem.items]),
+        bids_by_factory=_group(bid_factory, [f.id for f in problem.factories]),
+        room={},
+        guarantee={},
+    )
+    _add_columns(model)
+    # SPEC 3 "Maximise expected platform profit", then "Subject to", in the SPEC's order.
+    _objective(model)
+    _expected_sales(model)
+    _item_totals(model)
+    _capacity_share(model)
+    _bid_capacity(model)
+    _minimum_lot(model)
+    _minimum_fill(model)
+    _item_share(model)
+    _budget(model)
+    _new_factory_guarantee(model)
+    if elastic:
+        _elastic_objective(model)
+    model.n_cols = model.lp._model.num_variables
+    return model
+
+
+def _group(keys: IntArray, names: list[str]) -> dict[str, IntArray]:
+    """Positions of the bids under each key, by one stable sort (no scan per key)."""
+    order = np.argsort(keys, kind="stable")
+    bounds = np.searchsorted(keys[order], np.arange(len(names) + 1))
+    return {name: order[bounds[k] : bounds[k + 1]] for k, name in enumerate(names)}
+
+
+def _add_row(
+    model: AllocationModel,
+    family: str,
+    key: str,
+    cols: IntArray,
+    coefs: FloatArray,
+    sense: _rustcore.Sense,
+    rhs: float,
+) -> int:
+    """Add one row as a single bulk expression; returns its index (its solver row)."""
+    name = f"{family}[{key}]"
+    if model.elastic and family in ELASTIC_FAMILIES:
+        slack = model.lp.add_variable(f"slack_{name}", lowBound=0)
+        model.slack[name] = slack
+        model.n_cols = slack.id + 1
+        # a >= row is relaxed upwards by +s, a <= row downwards by -s
+        cols = np.append(cols, slack.id)
+        coefs = np.append(coefs, 1.0 if sense == _GE else -1.0)
+    cols = np.ascontiguousarray(cols, dtype=np.int64)
+    coefs = np.ascontiguousarray(coefs, dtype=np.float64)
+    expr = _rustcore.AffineExpr()
+    expr.add_term_ids_coeffs(model.lp._model, cols.astype(np.uint64), coefs)
+    expr.set_constant(-rhs)
+    expr.set_sense(sense)
+    expr.set_name(name)
+    # Straight to the Rust core: LpProblem.addConstraint re-checks every term in Python.
+    row = model.lp._model.add_constraint(expr)
+    index = len(model.row_meta)
+    if row.id() != index:  # pragma: no cover - PuLP numbers rows in order of addition
+        raise RuntimeError("row numbering out of step with PuLP")
+    model.row_meta.append((family, key))
+    model.rows[name] = index
+    model.row_cols.append(cols)
+    model.row_coefs.append(coefs)
+    model.row_lower.append(-math.inf if sense == _LE else rhs)
+    model.row_upper.append(math.inf if sense == _GE else rhs)
+    return index
+
+
+def _add_columns(model: AllocationModel) -> None:
+    """x_b in [0, q_b] (bid capacity as a bound), z_b binary where a lot or setup exists, X_i.
+
+    Each kind of variable is made in one batch; PuLP numbers them consecutively, so their
+    ids are ranges, and the business-id -> variable maps wrap a variable only when asked.
+    """
+    problem = model.problem
+    cont = _rustcore.Category.Continuous
+    model.x_col = _batch(model, [f"x[{b.id}]" for b in problem.bids], cont, model.capacity)
+    model.x = VariableMap(model.lp, [b.id for b in problem.bids], model.x_col)
+    binary_ids = [b.id for b, is_bin in zip(problem.bids, model.binary, strict=True) if is_bin]
+    z = _batch(
+        model, [f"z[{b}]" for b in binary_ids], _rustcore.Category.Integer, np.ones(len(binary_ids))
+    )
+    model.z = VariableMap(model.lp, binary_ids, z)
+    model.z_col = np.full(len(problem.bids), -1, dtype=np.int64)
+    model.z_col[model.binary] = z
+    item_ids = [i.id for i in problem.items]
+    model.total_col = _batch(model, [f"X[{i}]" for i in item_ids], cont, None)
+    model.total = VariableMap(model.lp, item_ids, model.total_col)
+    names: list[str] = []
+    upper: list[float] = []
+    counts: list[int] = []
+    for item in problem.items:
+        bounds = _sales_bounds(model, item)
+        letter = "u" if model.formulation == "segments" else "y"
+        names.extend(f"{letter}[{item.id},{k}]" for k in range(len(bounds)))
+        upper.extend(bounds)
+        counts.append(len(bounds))
+    cols = _batch(model, names, cont, np.array(upper, dtype=np.float64))
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    model.sales_col = {
+        item.id: cols[offsets[k] : offsets[k + 1]] for k, item in enumerate(problem.items)
+    }
+    model.sales = LazySales(model.lp, model.sales_col)
+
+
+def _batch(
+    model: AllocationModel,
+    names: list[str],
+    category: _rustcore.Category,
+    upper: FloatArray | None,
+) -> IntArray:
+    """Variables made in one call, lower bound 0, upper bounds (inf where None); their ids."""
+    variables = model.lp._model.add_variables_batch(names, 0.0, math.inf, category)
+    if not variables:
+        return np.zeros(0, dtype=np.int64)
+    first, last = variables[0].id(), variables[-1].id()
+    if last - first != len(variables) - 1:  # pragma: no cover - PuLP numbers in order
+        raise RuntimeError("variable numbering out of step with PuLP")
+    ids = np.arange(first, last + 1, dtype=np.int64)
+    if upper is not None:
+        finite = np.isfinite(upper)
+        for var, value in zip(variables, upper.tolist(), strict=True):
+            if value != math.inf:
+                var.set_ub(value)
+        model.upper_cols.append(ids[finite])
+        model.upper_values.append(upper[finite])
+    return ids
+
+
+def _sales_bounds(model: AllocationModel, item: Item) -> list[float]:
+    """Upper bounds of an item's sales variables: segment lengths (last one unbounded)."""
+    if model.formulation == "segments":
+        ends = [float(upper) for upper, _ in model.segments(item)]
+        return [b - a for a, b in zip([0.0, *ends], ends, strict=False)] + [math.inf]
+    return [float(s.units) for s in item.demand]
+
+
+def demand_segments(item: Item) -> list[tuple[Decimal, Decimal]]:
+    """(upper end, P(D >= upper end)) per segment of sorted distinct positive demands.
+
+    On the segment (d_{k-1}, d_k], d/dX E[min(X, D)] = P(D > X) = P(D >= d_k): the slope
+    of expected sales there. The unbounded segment beyond the largest demand has slope 0.
+    """
+    mass: dict[int, Decimal] = {}
+    for s in item.demand:
+        if s.units > 0:
+            mass[s.units] = mass.get(s.units, Decimal(0)) + s.probability
+    tail = sum(mass.values(), Decimal(0))  # P(D >= smallest positive demand)
+    out = []
+    for units in sorted(mass):
+        out.append((Decimal(units), tail))
+        tail -= mass[units]
+    return out
+
+
+def sales_coefficients(model: AllocationModel, item: Item) -> FloatArray:
+    """Objective coefficients of an item's sales variables: (r - h - s) times a probability."""
+    margin = item.retail_price - item.handling_cost - item.salvage_value
+    if model.formulation == "segments":
+        slopes = [margin * p for _, p in model.segments(item)] + [Decimal(0)]
+    else:
+        slopes = [margin * s.probability for s in item.demand]
+    return np.array([float(v) for v in slopes], dtype=np.float64)
+
+
+def _objective(model: AllocationModel) -> None:
+    """SPEC 3: max sum_i [(r-h-s) E[min(X_i, D_i)] + s_i X_i] - sum p_b x_b - sum fee_b z_b."""
+    if model.elastic:
+        return
+    problem = model.problem
+    sales_coefs = [sales_coefficients(model, item) for item in problem.items]
+    salvage = np.array([float(i.salvage_value) for i in problem.items], dtype=np.float64)
+    binary = model.binary
+    cols = np.concatenate(
+        [
+            model.x_col,
+            model.z_col[binary],
+            model.total_col,
+            *(model.sales_col[item.id] for item in problem.items),
+        ]
+    )
+    coefs = np.concatenate([-model.price, -model.fee[binary], salvage, *sales_coefs])
+    _set_objective(model, cols, np.ascontiguousarray(coefs, dtype=np.float64))
+
+
+def _set_objective(model: AllocationModel, cols: IntArray, coefs: FloatArray) -> None:
+    """The objective as one bulk expression, recorded for the bulk hand-over."""
+    expr = _rustcore.AffineExpr()
+    expr.add_term_ids_coeffs(model.lp._model, cols.astype(np.uint64), coefs)
+    model.lp._model.set_objective(expr)
+    model.cost_cols = cols
+    model.cost_values = coefs
+
+
+def _expected_sales(model: AllocationModel) -> None:
+    """SPEC 3 E[min(X_i, D_i)]: X_i = sum of segments, or y_ik <= X_i per scenario."""
+    for item_pos, item in enumerate(model.problem.items):
+        sales = model.sales_col[item.id]
+        total = int(model.total_col[item_pos])
+        if model.formulation == "segments":
+            cols = np.concatenate([[total], sales]).astype(np.int64)
+            coefs = np.concatenate([[1.0], -np.ones(len(sales))])
+            _add_row(model, "item_sales", item.id, cols, coefs, _EQ, 0.0)
+        else:
+            for k, var in enumerate(sales.tolist()):
+                cols = np.array([var, total], dtype=np.int64)
+                _add_row(
+                    model, "item_sales", f"{item.id},{k}", cols, np.array([1.0, -1.0]), _LE, 0.0
+                )
+
+
+def _item_totals(model: AllocationModel) -> None:
+    """SPEC 3 "X_i the total units of item i": X_i - sum of its bids' x_b = 0."""
+    for k, item in enumerate(model.problem.items):
+        members = model.bids_by_item[item.id]
+        cols = np.concatenate([[model.total_col[k]], model.x_col[members]])
+        coefs = np.concatenate([[1.0], -np.ones(len(members))])
+        _add_row(model, "item_total", item.id, cols.astype(np.int64), coefs, _EQ, 0.0)
+
+
+def capacity_room(problem: Problem) -> dict[str, int]:
+    """floor(alpha_f * capacity_f - committed_f), at least 0: the units a factory may still take.
+
+    Units are whole, so the floor loses nothing; a factory already past its share in this
+    period gets no more units rather than making the round infeasible.
+    """
+    room = {}
+    for f in problem.factories:
+        limit = problem.factory_share(f) * f.monthly_capacity - f.committed_units
+        room[f.id] = max(0, math.floor(limit))
+    return room
+
+
+def _capacity_share(model: AllocationModel) -> None:
+    """SPEC 3 capacity share: sum of factory f's x_b <= alpha_f * capacity_f - committed_f."""
+    model.room = capacity_room(model.problem)
+    for factory in model.problem.factories:
+        members = model.bids_by_factory[factory.id]
+        if len(members) == 0:
+            continue
+        _add_row(
+            model,
+            "cap_share",
+            factory.id,
+            model.x_col[members],
+            np.ones(len(members)),
+            _LE,
+            float(model.room[factory.id]),
+        )
+
+
+def _bid_capacity(model: AllocationModel) -> None:
+    """SPEC 3 bid capacity: x_b <= q_b z_b where z_b exists (elsewhere x_b's upper bound)."""
+    for k in np.flatnonzero(model.binary):
+        bid = model.problem.bids[k]
+        cols = np.array([model.x_col[k], model.z_col[k]], dtype=np.int64)
+        _add_row(model, "bid_cap", bid.id, cols, np.array([1.0, -float(bid.capacity)]), _LE, 0.0)
+
+
+def _minimum_lot(model: AllocationModel) -> None:
+    """SPEC 3 minimum lot: x_b >= l_b z_b."""
+    for k in np.flatnonzero(model.min_lot > 0):
+        bid = model.problem.bids[k]
+        cols = np.array([model.x_col[k], model.z_col[k]], dtype=np.int64)
+        _add_row(model, "min_lot", bid.id, cols, np.array([1.0, -float(bid.min_lot)]), _GE, 0.0)
+
+
+def _minimum_fill(model: AllocationModel) -> None:
+    """SPEC 3 optional: X_i >= minfill_i."""
+    for k, item in enumerate(model.problem.items):
+        if item.min_fill <= 0:
+            continue
+        cols = np.array([model.total_col[k]], dtype=np.int64)
+        _add_row(model, "min_fill", item.id, cols, np.ones(1), _GE, float(item.min_fill))
+
+
+def _item_share(model: AllocationModel) -> None:
+    """SPEC 3 optional: x_b <= beta_i X_i for every bid on an item with a cap beta."""
+    for i, item in enumerate(model.problem.items):
+        if item.max_factory_share is None or item.max_factory_share >= 1:
+            continue
+        beta = float(item.max_factory_share)
+        total = model.total_col[i]
+        for k in model.bids_by_item[item.id]:
+            cols = np.array([model.x_col[k], total], dtype=np.int64)
+            bid_id = model.problem.bids[k].id
+            _add_row(model, "item_share", bid_id, cols, np.array([1.0, -beta]), _LE, 0.0)
+
+
+def _budget(model: AllocationModel) -> None:
+    """SPEC 3 optional: sum p_b x_b + sum fee_b z_b <= budget."""
+    budget = model.problem.round.budget
+    if budget is None or len(model.problem.bids) == 0:
+        return
+    binary = model.binary
+    cols = np.concatenate([model.x_col, model.z_col[binary]])
+    coefs = np.concatenate([model.price, model.fee[binary]])
+    _add_row(model, "budget", model.problem.round.id, cols, coefs, _LE, float(budget))
+
+
+def guaranteed_units(
+    problem: Problem, room: dict[str, int], supply: dict[str, int]
+) -> dict[str, int]:
+    """g_f = min(guaranteed_f, floor(alpha_f capacity_f - committed_f), sum of f's q_b)."""
+    return {
+        f.id: min(f.guaranteed_units, room[f.id], supply.get(f.id, 0))
+        for f in problem.factories
+        if f.is_new and f.guaranteed_units > 0
+    }
+
+
+def _new_factory_guarantee(model: AllocationModel) -> None:
+    """SPEC 3 optional, hard: sum of new factory f's x_b >= g_f."""
+    supply = {f: int(model.capacity[members].sum()) for f, members in model.bids_by_factory.items()}
+    model.guarantee = guaranteed_units(model.problem, model.room, supply)
+    for factory_id, g in model.guarantee.items():
+        members = model.bids_by_factory[factory_id]
+        if g <= 0 or len(members) == 0:
+            continue
+        _add_row(
+            model,
+            "guarantee",
+            factory_id,
+            model.x_col[members],
+            np.ones(len(members)),
+            _GE,
+            float(g),
+        )
+
+
+def _elastic_objective(model: AllocationModel) -> None:
+    """Minimise total violation: units for unit rules, budget money over the top price."""
+    if not model.slack:
+        return
+    top_price = max(1.0, float(model.price.max(initial=1.0)))
+    cols = np.array([v.id for v in model.slack.values()], dtype=np.int64)
+    coefs = np.array(
+        [1.0 / top_price if name.startswith("budget[") else 1.0 for name in model.slack],
+        dtype=np.float64,
+    )
+    _set_objective(model, cols, coefs)

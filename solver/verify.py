@@ -1,0 +1,403 @@
+"""The independent verifier: a result checked against SPEC 3 and 4, as finance runs it.
+
+It trusts nothing in a result but each row's bid id and units. Prices, setup fees, margins,
+shares and the objective are recomputed here in exact decimal arithmetic, written apart
+from `solver.pricing` and `solver.model` on purpose: a mistake there must not be repeated
+here. Every broken promise becomes one `Finding`; an empty list means the allocation keeps
+every guarantee of SPEC 4 that an allocation can break.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from solver.problem import Bid, Factory, Item, Problem
+from solver.result import Allocation, Result
+
+CENT = Decimal("0.01")
+OBJECTIVE_TOLERANCE = CENT
+"""The objective is stated to the cent; allow one cent of rounding."""
+RATIO_TOLERANCE = 1e-4
+"""Stated margins and capacity shares are rounded for reading; allow that rounding."""
+GAP_TOLERANCE = 1e-6
+
+_EXACT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken guarantee or inconsistency in a result, named by rule and by id."""
+
+    rule: str
+    message: str
+    bid: str | None = None
+    factory: str | None = None
+    item: str | None = None
+
+    def __str__(self) -> str:
+        where = ", ".join(
+            f"{key} {value}"
+            for key, value in (("bid", self.bid), ("factory", self.factory), ("item", self.item))
+            if value is not None
+        )
+        return f"{self.rule} ({where}): {self.message}" if where else f"{self.rule}: {self.message}"
+
+
+def supply_price(bid: Bid, margin_floor: Decimal) -> Decimal:
+    """p_b = max(a_b, c_b / (1 - m)), rounded up to the cent (SPEC 3)."""
+    floor = price_floor(bid.unit_cost, margin_floor)
+    return max(bid.ask_price, floor) if bid.ask_price is not None else floor
+
+
+def price_floor(unit_cost: Decimal, margin_floor: Decimal) -> Decimal:
+    """c / (1 - m) rounded up to the cent: the lowest price that keeps the margin m."""
+    return _EXACT.divide(unit_cost, 1 - margin_floor).quantize(CENT, rounding=ROUND_CEILING)
+
+
+def setup_fee(bid: Bid, margin_floor: Decimal) -> Decimal:
+    """F_b / (1 - m) rounded up to the cent: the one-time fee of a bid with a setup cost."""
+    return price_floor(bid.setup_cost, margin_floor)
+
+
+def guaranteed_units(problem: Problem, factory: Factory, bids: Iterable[Bid]) -> int:
+    """g_f = min(guaranteed_f, floor(alpha_f capacity_f - committed_f), sum of f's q_b)."""
+    if not factory.is_new or factory.guaranteed_units <= 0:
+        return 0
+    room = _share_room(problem, factory).to_integral_value(rounding=ROUND_FLOOR)
+    return max(0, min(factory.guaranteed_units, int(room), sum(b.capacity for b in bids)))
+
+
+def expected_profit(problem: Problem, units: dict[str, int]) -> Decimal:
+    """The objective of SPEC 3 for whole units, exactly: expected sales, salvage, spend, fees."""
+    m = problem.round.margin_floor
+    total_units: dict[str, int] = defaultdict(int)
+    spend = Decimal(0)
+    for bid in problem.bids:
+        x = units.get(bid.id, 0)
+        if x <= 0:
+            continue
+        total_units[bid.item] += x
+        spend += supply_price(bid, m) * x
+        if bid.setup_cost > 0:
+            spend += setup_fee(bid, m)
+    revenue = Decimal(0)
+    for item in problem.items:
+        x_total = total_units.get(item.id, 0)
+        if x_total == 0:
+            continue
+        sold = sum(
+            (_EXACT.multiply(s.probability, min(x_total, s.units)) for s in item.demand),
+            Decimal(0),
+        )
+        gain = item.retail_price - item.handling_cost - item.salvage_value
+        revenue += _EXACT.multiply(gain, sold) + item.salvage_value * x_total
+    return revenue - spend
+
+
+def verify(problem: Problem, result: Result) -> list[Finding]:
+    """Every guarantee the result breaks, recomputed from the problem and the units alone."""
+    findings: list[Finding] = []
+    if result.round != problem.round.id:
+        findings.append(
+            Finding("round_mismatch", f"result of round {result.round!r}, not {problem.round.id!r}")
+        )
+    if result.input_hash != problem.input_hash():
+        findings.append(
+            Finding("input_hash_mismatch", "the result was not computed from this problem")
+        )
+    rows = _rows_by_bid(problem, result, findings)
+    units = {bid_id: row.units for bid_id, row in rows.items()}
+    if result.status in ("infeasible", "error"):
+        for bid_id, row in rows.items():
+            if row.units != 0:
+                findings.append(
+                    Finding(
+                        "units_without_solution",
+                        f"{row.units} units awarded in a result with status {result.status}",
+                        bid=bid_id,
+                    )
+                )
+        return findings
+
+    m = problem.round.margin_floor
+    bids_by_id = {b.id: b for b in problem.bids}
+    capacity = {f.id: f.monthly_capacity for f in problem.factories}
+    for bid_id, row in rows.items():
+        bid = bids_by_id[bid_id]
+        findings.extend(_check_bid(bid, row, m, capacity[bid.factory]))
+    findings.extend(_check_factories(problem, units, rows))
+    findings.extend(_check_items(problem, units))
+    findings.extend(_check_budget(problem, units))
+    findings.extend(_check_objective(problem, result, units))
+    return findings
+
+
+def _rows_by_bid(
+    problem: Problem, result: Result, findings: list[Finding]
+) -> dict[str, Allocation]:
+    """One row per bid: flag unknown, duplicate and missing rows and wrong factory or item."""
+    bids_by_id = {b.id: b for b in problem.bids}
+    rows: dict[str, Allocation] = {}
+    for row in result.allocations:
+        bid = bids_by_id.get(row.bid)
+        if bid is None:
+            findings.append(
+                Finding("unknown_bid", "a row for a bid not in the problem", bid=row.bid)
+            )
+            continue
+        if row.bid in rows:
+            findings.append(Finding("duplicate_row", "more than one row for the bid", bid=row.bid))
+            continue
+        if row.factory != bid.factory:
+            findings.append(
+                Finding(
+                    "wrong_factory",
+                    f"row names factory {row.factory!r}, the bid is from {bid.factory!r}",
+                    bid=row.bid,
+                    factory=bid.factory,
+                )
+            )
+        if row.item != bid.item:
+            findings.append(
+                Finding(
+                    "wrong_item",
+                    f"row names item {row.item!r}, the bid is on {bid.item!r}",
+                    bid=row.bid,
+                    item=bid.item,
+                )
+            )
+        rows[row.bid] = row
+    for bid in problem.bids:
+        if bid.id not in rows:
+            findings.append(
+                Finding(
+                    "missing_row", "no allocation row for the bid", bid=bid.id, factory=bid.factory
+                )
+            )
+    return rows
+
+
+def _check_bid(bid: Bid, row: Allocation, m: Decimal, monthly_capacity: int) -> list[Finding]:
+    """Units, price, fee, unit margin and the row's stated figures for one bid."""
+    out: list[Finding] = []
+
+    def flag(rule: str, message: str) -> None:
+        out.append(Finding(rule, message, bid=bid.id, factory=bid.factory, item=bid.item))
+
+    x = row.units
+    if x < 0:
+        flag("negative_units", f"{x} units")
+    if x > bid.capacity:
+        flag("bid_capacity_exceeded", f"{x} units above the bid's capacity of {bid.capacity}")
+    if 0 < x < bid.min_lot:
+        flag("below_min_lot", f"{x} units below the minimum lot of {bid.min_lot}")
+
+    floor = price_floor(bid.unit_cost, m)
+    price = supply_price(bid, m)
+    if row.supply_price < floor:
+        flag(
+            "price_below_floor",
+            f"supply price {row.supply_price} below c/(1-m) = {floor} rounded up to the cent",
+        )
+    elif row.supply_price != price:
+        flag("price_mismatch", f"supply price {row.supply_price}, expected {price}")
+    fee = setup_fee(bid, m) if bid.setup_cost > 0 else Decimal(0)
+    # A losing bid pays no fee; its row may state the fee it would have been paid.
+    if row.setup_fee != fee and not (x == 0 and row.setup_fee == 0):
+        flag("setup_fee_mismatch", f"setup fee {row.setup_fee}, expected {fee}")
+
+    used = x / monthly_capacity
+    if not math.isclose(row.capacity_share_used, used, abs_tol=RATIO_TOLERANCE):
+        flag(
+            "capacity_share_used_mismatch",
+            f"capacity share used stated {row.capacity_share_used}, expected {used:.6f}",
+        )
+    if x > 0:
+        # Margins on what the result pays (its stated price and fee), not on our prices:
+        # a price stated below the floor breaks the factory's guarantee, and says so here.
+        paid_price, paid_fee = row.supply_price, _paid_fee(bid, row)
+        if paid_price * (1 - m) < bid.unit_cost:
+            flag(
+                "unit_margin_below_floor",
+                f"({paid_price} - {bid.unit_cost}) / {paid_price} is below the margin floor {m}",
+            )
+        amount = paid_price * x + paid_fee
+        margin = (
+            ((paid_price - bid.unit_cost) * x + paid_fee - bid.setup_cost) / amount
+            if amount
+            else Decimal(0)
+        )
+        if amount and (
+            row.margin is None
+            or not math.isclose(row.margin, float(margin), abs_tol=RATIO_TOLERANCE)
+        ):
+            flag("margin_mismatch", f"margin stated {row.margin}, expected {float(margin):.6f}")
+    elif row.margin is not None:
+        flag("margin_mismatch", f"margin stated {row.margin} for a bid that wins nothing")
+    # SPEC 3 precedence: a bid at its full capacity is won_full, and only such a bid.
+    if (row.reason == "won_full") != (x == bid.capacity):
+        flag("reason_mismatch", f"reason {row.reason} with {x} of {bid.capacity} units")
+    if row.reason in ("excluded", "below_min_lot", "lost_on_price") and x != 0:
+        flag("reason_mismatch", f"reason {row.reason} with {x} units")
+    if row.cost_to_win_more is not None and x == bid.capacity:
+        flag("cost_to_win_more_mismatch", "a threshold stated for a bid at its full capacity")
+    if row.cost_to_win_more is not None and bid.ask_price is not None and bid.ask_price > floor:
+        flag("cost_to_win_more_mismatch", "a threshold stated for a bid priced by its ask")
+    return out
+
+
+def _paid_fee(bid: Bid, row: Allocation) -> Decimal:
+    """The setup fee a winning row pays: its stated fee where the bid has a setup cost."""
+    return row.setup_fee if bid.setup_cost > 0 and row.units > 0 else Decimal(0)
+
+
+def _share_room(problem: Problem, factory: Factory) -> Decimal:
+    """alpha_f * capacity_f - committed_f: what the factory may still give this period."""
+    return problem.factory_share(factory) * factory.monthly_capacity - factory.committed_units
+
+
+def _check_factories(
+    problem: Problem, units: dict[str, int], rows: dict[str, Allocation]
+) -> list[Finding]:
+    """Capacity share, guarantee, round margin with setup, and the stated shares."""
+    out: list[Finding] = []
+    m = problem.round.margin_floor
+    bids_by_factory: dict[str, list[Bid]] = defaultdict(list)
+    for bid in problem.bids:
+        bids_by_factory[bid.factory].append(bid)
+    for factory in problem.factories:
+        bids = bids_by_factory.get(factory.id, [])
+        total = sum(units.get(b.id, 0) for b in bids)
+        room = _share_room(problem, factory)
+        # A factory already past its share from earlier rounds breaks nothing with 0 units.
+        if total > 0 and total > room:
+            out.append(
+                Finding(
+                    "capacity_share_exceeded",
+                    f"{total} units above alpha * capacity - committed = {room}",
+                    factory=factory.id,
+                )
+            )
+        g = guaranteed_units(problem, factory, bids)
+        if total < g:
+            out.append(
+                Finding(
+                    "guarantee_not_met",
+                    f"{total} units below the new factory's guaranteed {g}",
+                    factory=factory.id,
+                )
+            )
+        paid = Decimal(0)
+        earned = Decimal(0)
+        for bid in bids:
+            x = units.get(bid.id, 0)
+            if x <= 0:
+                continue
+            row = rows[bid.id]
+            price, fee = row.supply_price, _paid_fee(bid, row)
+            paid += price * x + fee
+            earned += (price - bid.unit_cost) * x + fee - bid.setup_cost
+        if paid > 0 and earned < m * paid:
+            out.append(
+                Finding(
+                    "factory_margin_below_floor",
+                    f"round margin {_EXACT.divide(earned, paid):.6f} below {m}",
+                    factory=factory.id,
+                )
+            )
+    return out
+
+
+def _check_items(problem: Problem, units: dict[str, int]) -> list[Finding]:
+    """Minimum fills and the item share cap beta."""
+    out: list[Finding] = []
+    bids_by_item: dict[str, list[Bid]] = defaultdict(list)
+    for bid in problem.bids:
+        bids_by_item[bid.item].append(bid)
+    for item in problem.items:
+        bids = bids_by_item.get(item.id, [])
+        total = sum(units.get(b.id, 0) for b in bids)
+        if total < item.min_fill:
+            out.append(
+                Finding(
+                    "min_fill_not_met",
+                    f"{total} units below the minimum fill of {item.min_fill}",
+                    item=item.id,
+                )
+            )
+        out.extend(_check_item_share(item, bids, units, total))
+    return out
+
+
+def _check_item_share(
+    item: Item, bids: list[Bid], units: dict[str, int], total: int
+) -> list[Finding]:
+    beta = item.max_factory_share
+    if beta is None:
+        return []
+    return [
+        Finding(
+            "item_share_exceeded",
+            f"{units.get(b.id, 0)} of the item's {total} units, above its share cap {beta}",
+            bid=b.id,
+            factory=b.factory,
+            item=item.id,
+        )
+        for b in bids
+        if units.get(b.id, 0) > beta * total
+    ]
+
+
+def _check_budget(problem: Problem, units: dict[str, int]) -> list[Finding]:
+    """sum p_b x_b + setup fees <= budget."""
+    budget = problem.round.budget
+    if budget is None:
+        return []
+    m = problem.round.margin_floor
+    spend = Decimal(0)
+    for bid in problem.bids:
+        x = units.get(bid.id, 0)
+        if x > 0:
+            spend += supply_price(bid, m) * x
+            if bid.setup_cost > 0:
+                spend += setup_fee(bid, m)
+    if spend > budget:
+        return [Finding("budget_exceeded", f"spend {spend} above the budget {budget}")]
+    return []
+
+
+def _check_objective(problem: Problem, result: Result, units: dict[str, int]) -> list[Finding]:
+    """The stated objective against the exact expected profit; bound and gap consistent."""
+    out: list[Finding] = []
+    expected = expected_profit(problem, units)
+    if result.objective is None:
+        out.append(Finding("objective_mismatch", f"no objective stated, expected {expected:.2f}"))
+        return out
+    if abs(result.objective - expected) > OBJECTIVE_TOLERANCE:
+        out.append(
+            Finding(
+                "objective_mismatch",
+                f"objective stated {result.objective}, the units give {expected:.4f}",
+            )
+        )
+    bound = result.continuous_objective
+    if bound is not None:
+        if bound < result.objective - OBJECTIVE_TOLERANCE:
+            out.append(
+                Finding(
+                    "continuous_objective_below_objective",
+                    f"continuous optimum {bound} below the integer objective {result.objective}",
+                )
+            )
+        if result.gap is not None and bound != 0:
+            gap = float((bound - result.objective) / abs(bound))
+            # Both objectives are stated to the cent: allow what that rounding moves the gap.
+            slack = max(GAP_TOLERANCE, float(2 * OBJECTIVE_TOLERANCE / abs(bound)))
+            if not math.isclose(result.gap, gap, abs_tol=slack):
+                out.append(Finding("gap_mismatch", f"gap stated {result.gap}, expected {gap:.8f}"))
+    return out

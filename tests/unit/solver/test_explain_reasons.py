@@ -1,0 +1,168 @@
+"""Reasons by SPEC 3 precedence, and cost_to_win_more thresholds checked by re-solving.
+
+Arithmetic as in test_solve_small: r = 30, h = 2, s = 4, demand 60 or 100 (1/2 each),
+so a unit is worth 28 up to 60, 16 from 60 to 100, and 4 beyond; m = 10%.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from solver.explain import mark_excluded, threshold_cost
+from solver.result import Allocation
+from solver.solve import solve
+from tests.unit.solver.builders import bid, factory, item, make_problem
+
+
+def rows(bids: list[dict[str, Any]], **kwargs: Any) -> dict[str, Allocation]:
+    result = solve(make_problem(bids, **kwargs))
+    assert result.status == "optimal"
+    return {a.bid: a for a in result.allocations}
+
+
+def test_won_full_won_partial_and_lost_on_price() -> None:
+    # B1 (price 10) takes its 40; B2 (20) tops up to 60; B3 (30) is above every unit's value.
+    got = rows(
+        [
+            bid("B1", "F1", cost="9", capacity=40),
+            bid("B2", "F2", cost="18", capacity=80),
+            bid("B3", "F3", cost="27", capacity=80),
+        ]
+    )
+    assert [got[b].reason for b in ("B1", "B2", "B3")] == [
+        "won_full",
+        "won_partial",
+        "lost_on_price",
+    ]
+    assert got["B1"].cost_to_win_more is None  # full capacity: nothing more to win
+
+
+def test_capacity_bound_when_the_factory_share_cap_binds() -> None:
+    # F1 may give 30 units (half of 60); B1 would take 40 at price 10.
+    got = rows(
+        [bid("B1", "F1", cost="9", capacity=40), bid("B2", "F2", cost="18", capacity=80)],
+        factories=[factory("F1", 60), factory("F2")],
+    )
+    assert (got["B1"].units, got["B1"].reason) == (30, "capacity_bound")
+    assert got["B1"].cost_to_win_more is None  # its share cap binds, not its price
+
+
+def test_item_share_bound_when_beta_binds() -> None:
+    # beta = 0.5: x1 <= X / 2 and x2 <= X / 2, so X = 100 costs 15 a unit on average
+    # (below 16): x1 = x2 = 50. B1 would take more at price 10 but its share is capped.
+    got = rows(
+        [bid("B1", "F1", cost="9", capacity=100), bid("B2", "F2", cost="18", capacity=100)],
+        items=[item(max_factory_share="0.5")],
+    )
+    assert (got["B1"].units, got["B1"].reason) == (50, "item_share_bound")
+
+
+def test_budget_bound_when_the_budget_runs_out() -> None:
+    # Budget 300 buys 30 units at price 10, though 100 would be worth it.
+    got = rows([bid("B1", "F1", cost="9", capacity=100)], budget="300")
+    assert (got["B1"].units, got["B1"].reason) == (30, "budget_bound")
+
+
+def test_below_min_lot_when_a_lot_too_large_loses_a_bid_that_would_win_units() -> None:
+    # s = 0 and demand 60 for sure: a unit is worth 28 up to 60, nothing beyond.
+    # B1 (price 10) must take 200 or nothing: 28 * 60 - 2000 < 0. B2 (price 20) takes 60.
+    got = rows(
+        [
+            bid("B1", "F1", cost="9", capacity=200, min_lot=200),
+            bid("B2", "F2", cost="18", capacity=100),
+        ],
+        items=[item(salvage="0", demand=[(60, "1")])],
+    )
+    assert (got["B1"].units, got["B1"].reason) == (0, "below_min_lot")
+    assert got["B1"].cost_to_win_more is None  # in a MILP round its lot decides
+    assert (got["B2"].units, got["B2"].reason) == (60, "won_partial")
+
+
+def test_a_lost_bid_with_a_lot_it_could_not_fill_anyway_is_lost_on_price() -> None:
+    got = rows(
+        [
+            bid("B1", "F1", cost="27", capacity=200, min_lot=200),
+            bid("B2", "F2", cost="18", capacity=100),
+        ],
+        items=[item(salvage="0", demand=[(60, "1")])],
+    )
+    assert got["B1"].reason == "lost_on_price"
+
+
+def test_excluded_tops_precedence_and_clears_cost_to_win_more() -> None:
+    result = solve(make_problem([bid("B1", "F1", cost="18", capacity=80)]))
+    marked = mark_excluded(result, ["B1"])
+    assert marked.allocations[0].reason == "excluded"
+    assert marked.allocations[0].cost_to_win_more is None
+
+
+def test_ask_that_sets_the_price_has_no_cost_to_win_more() -> None:
+    got = rows([bid("B1", "F1", cost="9", capacity=100, ask_price="20")])
+    assert got["B1"].supply_price == Decimal("20.00")
+    assert got["B1"].units < 100
+    assert got["B1"].cost_to_win_more is None
+
+
+THRESHOLD_CASES = [
+    # (bid under test, expected threshold, by hand)
+    # B2 (partial, price 20) gets more only below the value 16 of units 61..100:
+    # highest price 15.99 -> cost 15.99 * 0.9 = 14.391 -> below 14.40.
+    ("B2", Decimal("14.40")),
+    # B3 (lost, price 30) gets units only by beating B2's price 20: highest price 19.99,
+    # cost 19.99 * 0.9 = 17.991 -> below 18.00.
+    ("B3", Decimal("18.00")),
+]
+
+
+def threshold_round(costs: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        bid("B1", "F1", cost=costs.get("B1", "9"), capacity=40),
+        bid("B2", "F2", cost=costs.get("B2", "18"), capacity=80),
+        bid("B3", "F3", cost=costs.get("B3", "27"), capacity=80),
+    ]
+
+
+@pytest.mark.parametrize(("bid_id", "expected"), THRESHOLD_CASES)
+def test_cost_to_win_more_is_the_threshold_found_by_re_solving(
+    bid_id: str, expected: Decimal
+) -> None:
+    base = rows(threshold_round({}))
+    threshold = base[bid_id].cost_to_win_more
+    assert threshold == expected
+    before = base[bid_id].units
+    below = rows(threshold_round({bid_id: str(threshold - Decimal("0.01"))}))
+    at = rows(threshold_round({bid_id: str(threshold)}))
+    assert below[bid_id].units > before
+    assert at[bid_id].units == before
+
+
+def test_threshold_cost_translates_a_price_range_into_a_unit_cost() -> None:
+    m = Decimal("0.10")
+    # coefficient -p may rise to -16: prices strictly below 16 win; 15.99 * 0.9 = 14.391
+    assert threshold_cost(-16.0, m, None) == Decimal("14.40")
+    # off-cent threshold 16.005: prices up to 16.00 win; 16.00 * 0.9 = 14.40 -> below 14.41
+    assert threshold_cost(-16.005, m, None) == Decimal("14.41")
+    assert threshold_cost(float("inf"), m, None) is None
+    assert threshold_cost(0.0, m, None) is None  # only a negative price would win
+    assert threshold_cost(-16.0, m, Decimal("17")) is None  # the ask keeps the price >= 17
+
+
+def tied_round(b2_cost: str) -> list[dict[str, Any]]:
+    return [
+        bid("B1", "F1", cost="9", capacity=50),
+        bid("B2", "F2", cost=b2_cost, capacity=50),
+    ]
+
+
+def test_a_bid_that_lost_a_tie_wins_more_one_cent_below_its_price() -> None:
+    # Both at price 10, demand 60 for sure (s = 0): the tie rule gives B1 50 and B2 10.
+    # One cent less (9.99, from a cost below 9.99 * 0.9 = 8.991) beats B1: threshold 9.00.
+    items = [item(salvage="0", demand=[(60, "1")])]
+    base = rows(tied_round("9"), items=items)
+    assert (base["B1"].units, base["B2"].units) == (50, 10)
+    assert base["B2"].cost_to_win_more == Decimal("9.00")
+    assert rows(tied_round("8.99"), items=items)["B2"].units == 50
+    assert rows(tied_round("9.00"), items=items)["B2"].units == 10

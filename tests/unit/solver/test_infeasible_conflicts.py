@@ -1,0 +1,109 @@
+"""Infeasible rounds name the rules, items and factories in conflict (relaxation re-solve)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from solver.solve import SolveOptions, solve
+from solver.verify import verify
+from tests.unit.solver.builders import bid, factory, item, make_problem
+
+
+def test_min_fill_beyond_what_the_bids_can_supply() -> None:
+    # The item needs 500 units; B1 and B2 offer 100 + 50: short by 350.
+    problem = make_problem(
+        [bid("B1", "F1", capacity=100), bid("B2", "F2", capacity=50)],
+        items=[item(min_fill=500)],
+    )
+    result = solve(problem)
+    assert result.status == "infeasible"
+    assert "min_fill" in (result.message or "")
+    violated = result.conflicts[0]
+    assert (violated.rule, violated.items, violated.shortfall) == (
+        "min_fill",
+        ("I1",),
+        Decimal(350),
+    )
+    assert violated.factories == ("F1", "F2")
+    binding = {c.rule: c for c in result.conflicts[1:]}
+    assert binding["bid_capacity"].bids == ("B1", "B2")
+    assert all(a.units == 0 for a in result.allocations)
+    assert verify(problem, result) == []
+
+
+def test_min_fill_beyond_the_capacity_shares() -> None:
+    # 100 units needed; each factory may give half of its month of 60: 30 + 30, short by 40.
+    problem = make_problem(
+        [bid("B1", "F1", capacity=100), bid("B2", "F2", capacity=100)],
+        factories=[factory("F1", 60), factory("F2", 60)],
+        items=[item(min_fill=100)],
+    )
+    result = solve(problem)
+    assert result.status == "infeasible"
+    rules = {c.rule for c in result.conflicts}
+    assert rules == {"min_fill", "capacity_share"}
+    shortfall = sum(c.shortfall or 0 for c in result.conflicts)
+    assert shortfall == 40
+    factories = {f for c in result.conflicts for f in c.factories}
+    assert factories == {"F1", "F2"}
+
+
+def test_budget_below_the_minimum_fills() -> None:
+    # 100 units at price 10 cost 1000; the budget is 500.
+    problem = make_problem(
+        [bid("B1", "F1", cost="9", capacity=200)], items=[item(min_fill=100)], budget="500"
+    )
+    result = solve(problem)
+    assert result.status == "infeasible"
+    rules = {c.rule: c for c in result.conflicts}
+    assert set(rules) == {"budget", "min_fill"}
+    # either 50 units short of the fill, or 500 over the budget: the violated one says which
+    violated = result.conflicts[0]
+    assert (violated.rule, violated.shortfall) in {("min_fill", 50), ("budget", Decimal("500.00"))}
+    assert rules["min_fill"].items == ("I1",)
+
+
+def test_new_factory_guarantee_beyond_the_budget() -> None:
+    # F2 is new and guaranteed 100 units (within its share of 500); at price 30 that is
+    # 3000, and the budget is 1000.
+    problem = make_problem(
+        [bid("B1", "F1", cost="9", capacity=40), bid("B2", "F2", cost="27", capacity=200)],
+        factories=[factory("F1"), factory("F2", is_new=True, guaranteed_units=100)],
+        budget="1000",
+    )
+    result = solve(problem)
+    assert result.status == "infeasible"
+    rules = {c.rule: c for c in result.conflicts}
+    assert {"guarantee", "budget"} <= set(rules)
+    assert rules["guarantee"].factories == ("F2",)
+    assert rules["guarantee"].bids == ("B2",)
+
+
+def test_new_factory_guarantee_against_the_item_share_cap() -> None:
+    # F1 is the only bidder and beta = 0.5: it may have at most half of the item, so any
+    # unit at all breaks the cap, and its guarantee of 10 cannot be met.
+    problem = make_problem(
+        [bid("B1", "F1", capacity=100)],
+        factories=[factory("F1", is_new=True, guaranteed_units=10)],
+        items=[item(max_factory_share="0.5")],
+    )
+    result = solve(problem)
+    assert result.status == "infeasible"
+    rules = {c.rule for c in result.conflicts}
+    assert rules == {"guarantee", "item_share"}
+    assert {f for c in result.conflicts for f in c.factories} == {"F1"}
+
+
+def test_cbc_names_the_same_conflict() -> None:
+    problem = make_problem(
+        [bid("B1", "F1", capacity=100), bid("B2", "F2", capacity=50)],
+        items=[item(min_fill=500)],
+    )
+    result = solve(problem, SolveOptions(solver="cbc"))
+    assert result.status == "infeasible"
+    violated = result.conflicts[0]
+    assert (violated.rule, violated.items, violated.shortfall) == (
+        "min_fill",
+        ("I1",),
+        Decimal(350),
+    )

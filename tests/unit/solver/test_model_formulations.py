@@ -1,0 +1,76 @@
+"""The model: both formulations of expected sales give the same optimum; rows are named."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from solver.model import build_model, demand_segments
+from solver.problem import parse_problem
+from solver.solve import SolveOptions, solve
+from solver.verify import verify
+from tests.unit.solver.builders import bid, factory, item, make_problem, random_problem_data
+
+
+def test_segments_are_sorted_distinct_demands_with_the_chance_of_reaching_them() -> None:
+    # demand 100 (0.25), 60 (0.5), 100 (0.25): P(D >= 60) = 1, P(D >= 100) = 0.5
+    it = make_problem(
+        [bid("B1", "F1")], items=[item(demand=[(100, "0.25"), (60, "0.5"), (100, "0.25")])]
+    ).items[0]
+    assert demand_segments(it) == [(Decimal(60), Decimal("1.00")), (Decimal(100), Decimal("0.50"))]
+
+
+def test_rows_are_named_by_family_and_id_in_spec_order() -> None:
+    problem = make_problem(
+        [
+            bid("B1", "F1", capacity=40, min_lot=10),
+            bid("B2", "F2", capacity=80),
+        ],
+        factories=[factory("F1"), factory("F2", is_new=True, guaranteed_units=5)],
+        items=[item(min_fill=10, max_factory_share="0.9")],
+        budget="5000",
+    )
+    model = build_model(problem)
+    names = list(model.rows)
+    assert names == [
+        "item_sales[I1]",
+        "item_total[I1]",
+        "cap_share[F1]",
+        "cap_share[F2]",
+        "bid_cap[B1]",
+        "min_lot[B1]",
+        "min_fill[I1]",
+        "item_share[B1]",
+        "item_share[B2]",
+        "budget[R1]",
+        "guarantee[F2]",
+    ]
+    assert model.lp.get_constraint_by_name("cap_share[F1]") is not None
+    assert set(model.x) == {"B1", "B2"}
+    assert set(model.z) == {"B1"}
+
+
+def test_an_lp_round_has_no_binaries_and_bid_capacity_is_a_bound() -> None:
+    model = build_model(make_problem([bid("B1", "F1", capacity=40)]))
+    assert model.z == {}
+    assert model.x["B1"].upBound == 40
+    assert "bid_cap[B1]" not in model.rows
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(min_value=0, max_value=10**6), milp=st.booleans())
+def test_segments_and_scenarios_give_the_same_optimum(seed: int, milp: bool) -> None:
+    problem = parse_problem(random_problem_data(seed, milp=milp))
+    segments = solve(problem, SolveOptions(formulation="segments"))
+    scenarios = solve(problem, SolveOptions(formulation="scenarios"))
+    assert segments.status == scenarios.status
+    if segments.status != "optimal":
+        return
+    assert segments.continuous_objective is not None
+    assert scenarios.continuous_objective is not None
+    tolerance = Decimal("0.01") + abs(segments.continuous_objective) * Decimal("1e-6")
+    assert abs(segments.continuous_objective - scenarios.continuous_objective) <= tolerance
+    assert verify(problem, segments) == []
+    assert verify(problem, scenarios) == []
