@@ -9,7 +9,7 @@ PORT ?= 8000
 ## Set up, migrate, seed the demo round, print one API key per role, and serve on SQLite.
 run: $(VENV)/.installed
 	$(BIN)/supplybid db upgrade
-	$(BIN)/supplybid demo seed
+	$(BIN)/supplybid demo seed --base-url http://$(HOST):$(PORT)
 	$(BIN)/supplybid serve --host $(HOST) --port $(PORT)
 
 ## Set up and run everything CI runs: lint, format check, types, and the tests

@@ -1,18 +1,33 @@
 """The FastAPI application: routers, the problem+json error mapping, the OpenAPI text."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.db_errors import database_busy
 from api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyMiddleware
 from api.problems import PROBLEM_MEDIA_TYPE, bidding_error_response, problem_response
-from api.routes import api_keys, audit, bids, factories, health, items, rounds
+from api.routes import (
+    allocations,
+    api_keys,
+    audit,
+    bids,
+    factories,
+    finance,
+    health,
+    items,
+    rounds,
+)
 from bidding.db import make_engine
 from bidding.errors import BiddingError
+from bidding.jobs import make_queue
 from bidding.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -27,23 +42,58 @@ A creating `POST` may carry an `Idempotency-Key` (scoped to the API key, method 
 path; kept 24 hours): a replay returns the first response, another body with the same
 key is a 422 `idempotency_key_reused`, a replay while the first runs a 409
 `idempotency_in_flight`.
+
+Solves run as jobs, never inside a request: `POST /v1/rounds/{id}/allocations` answers 202
+with an allocation to poll (`queued`, `running`, `done`, `failed`). On SQLite a worker
+thread of the server runs them; on PostgreSQL, `supplybid worker` processes
+(SUPPLYBID_JOB_QUEUE chooses: auto, embedded, procrastinate). One solve per round at a
+time. Awards are read from `GET /v1/rounds/{id}/awards` once an allocation is published.
+
+After the period, `POST /v1/rounds/{id}/settlement` records the units sold and settles the
+round; unsold units are taken over by the platform, attributed to the bids pro rata to
+their units by largest remainder (ties to the lower bid id); corrections are new, audited
+settlement versions. Statements, the platform's result, the margin audit and the takeover
+audit also answer `?format=csv` and `?format=xlsx`.
 """
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API on the database the settings name."""
     settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The embedded solve worker lives as long as the app; procrastinate's are processes.
+        app.state.jobs.start()
+        try:
+            yield
+        finally:
+            app.state.jobs.stop()
+
     app = FastAPI(
         title="supplybid",
         version="0.1.0",
         description=DESCRIPTION,
+        lifespan=lifespan,
     )
     app.state.engine = make_engine(settings.database_url)
+    app.state.jobs = make_queue(settings, app.state.engine)
     app.add_exception_handler(BiddingError, _bidding_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, database_busy)
     app.add_middleware(IdempotencyMiddleware)
-    for module in (health, api_keys, factories, items, rounds, bids, audit):
+    for module in (
+        health,
+        api_keys,
+        factories,
+        items,
+        rounds,
+        bids,
+        allocations,
+        audit,
+        finance,
+    ):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from api.schemas import ID_PATTERN
 from bidding import keys
+from bidding.allocation import JobQueue
 from bidding.errors import Forbidden, InvalidCursor
 from bidding.models import Role
 from bidding.principal import Principal
@@ -26,6 +27,15 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_jobs(request: Request) -> JobQueue:
+    """The app's solve job queue (embedded or procrastinate)."""
+    jobs: JobQueue = request.app.state.jobs
+    return jobs
+
+
+JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sbk_...`.")
 
@@ -81,7 +91,7 @@ class PageParams:
         """The cursor's key as a sequence number (lists ordered by number)."""
         if self.after is None:
             return 0
-        if not self.after.isdigit() or len(self.after) > 18:
+        if not re.fullmatch(r"[0-9]{1,18}", self.after):
             raise InvalidCursor()
         return int(self.after)
 
@@ -111,7 +121,7 @@ def page_params(
         after = decoded["after"]
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise InvalidCursor() from exc
-    if not isinstance(after, str) or not _CURSOR_KEY.match(after):
+    if not isinstance(after, str) or not _CURSOR_KEY.fullmatch(after):
         raise InvalidCursor()
     return PageParams(after=str(after), limit=limit)
 

@@ -2,29 +2,40 @@
 
 It sits outside the routes because it must see the whole response to replay it; the
 records live in bidding.idempotency, in their own short transactions, separate from the
-request's session.
+request's session. Only a success (2xx) is kept to replay: a refusal or a failure frees
+the key, so the client may fix the request and send it again under the same key.
 """
 
+import hashlib
+import json
 import re
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, UploadFile
+from starlette.requests import Request
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.db_errors import database_busy_response, is_database_busy
 from api.problems import bidding_error_response
 from bidding import idempotency, keys
 from bidding.errors import BiddingError, InvalidInput
+from bidding.models import IdempotencyRecord
 
 HEADER = "idempotency-key"
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,200}$"
 """1 to 200 printable ASCII characters, no spaces: a UUID, a ULID, an ERP's document number."""
+MAX_PATH = IdempotencyRecord.__table__.c.path.type.length  # type: ignore[attr-defined]
+STORABLE_PATH = re.compile(r"[!-~]+")
+"""Paths a key is recorded under: printable ASCII, as every path made of this API's ids is."""
 
 
 def _claim(
-    engine: Engine, secret: str, method: str, path: str, key: str, body: bytes
+    engine: Engine, secret: str, method: str, path: str, key: str, request_hash: str
 ) -> tuple[str | None, idempotency.StoredResponse | None]:
     with Session(engine, expire_on_commit=False) as session:
         api_key = keys.find_active_key(session=session, secret=secret)
@@ -38,7 +49,7 @@ def _claim(
             method=method,
             path=path,
             key=key,
-            request_hash=idempotency.body_hash(body),
+            request_hash=request_hash,
         )
         return api_key_id, stored
 
@@ -85,15 +96,31 @@ class IdempotencyMiddleware:
             )
             await bidding_error_response(error)(scope, receive, send)
             return
-        body = await _read_body(receive)
-        engine: Engine = scope["app"].state.engine
         method, path = scope["method"], scope["path"]
+        if not _matches_a_route(scope):
+            await self.app(scope, receive, send)  # a 404 or 405: nothing to remember
+            return
+        if len(path) > MAX_PATH or not STORABLE_PATH.fullmatch(path):
+            error = InvalidInput(
+                [("path", f"must be printable ASCII of at most {MAX_PATH} characters")]
+            )
+            await bidding_error_response(error)(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        fingerprint = await request_hash(headers.get("content-type", ""), body)
+        engine: Engine = scope["app"].state.engine
         try:
             api_key_id, stored = await run_in_threadpool(
-                _claim, engine, secret.strip(), method, path, key, body
+                _claim, engine, secret.strip(), method, path, key, fingerprint
             )
         except BiddingError as exc:
             await bidding_error_response(exc)(scope, receive, send)
+            return
+        except OperationalError as exc:
+            # Outside the routes, so outside their exception handlers: answer here.
+            if not is_database_busy(exc):
+                raise
+            await database_busy_response()(scope, receive, send)
             return
         if stored is not None:
             await _replay(stored, send)
@@ -109,6 +136,85 @@ class IdempotencyMiddleware:
             await run_in_threadpool(_complete, engine, api_key_id, method, path, key, None)
             raise
         await run_in_threadpool(_complete, engine, api_key_id, method, path, key, captured.stored())
+
+
+def _matches_a_route(scope: Scope) -> bool:
+    return any(route.matches(scope)[0] == Match.FULL for route in scope["app"].router.routes)
+
+
+async def request_hash(content_type: str, body: bytes) -> str:
+    """The fingerprint a retry must match: of what the body says, not how it is spelled.
+
+    JSON counts by its parsed value (spacing and key order aside), a multipart form by its
+    parts (names, file names, file bytes; a fresh boundary aside), anything else byte by
+    byte. A body that does not parse counts byte by byte too.
+    """
+    media_type = content_type.partition(";")[0].strip().lower()
+    canonical: str | None = None
+    if media_type == "application/json" or media_type.endswith("+json"):
+        canonical = _canonical_json(body)
+    elif media_type == "multipart/form-data":
+        canonical = await _canonical_form(content_type, body)
+    if canonical is None:
+        return idempotency.body_hash(body)
+    return idempotency.body_hash(f"{media_type}\n{canonical}".encode())
+
+
+class _Number(str):
+    """A JSON number kept as written: 18.50 and "18.50" stay different, as do 1 and 1.0."""
+
+    __slots__ = ()
+
+
+def _canonical_json(body: bytes) -> str | None:
+    try:
+        value = json.loads(body, parse_float=_Number, parse_int=_Number, parse_constant=_Number)
+    except (ValueError, RecursionError):
+        return None
+    try:
+        return _spelled(value)
+    except RecursionError:
+        return None
+
+
+def _spelled(value: Any) -> str:
+    if isinstance(value, _Number):
+        return str.__str__(value)
+    if isinstance(value, dict):
+        pairs = sorted(value.items())
+        return "{" + ",".join(json.dumps(k) + ":" + _spelled(v) for k, v in pairs) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_spelled(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+async def _canonical_form(content_type: str, body: bytes) -> str | None:
+    scope: Scope = {
+        "type": "http",
+        "method": "POST",
+        "headers": [(b"content-type", content_type.encode("latin-1"))],
+    }
+    request = Request(scope, _replaying(body, _no_more_body))
+    try:
+        form = await request.form()
+    except Exception:
+        # Whatever the multipart parser makes of a broken body, the bytes still fingerprint it.
+        return None
+    try:
+        parts: list[list[str | None]] = []
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                content = await value.read()
+                parts.append([name, value.filename, hashlib.sha256(content).hexdigest()])
+            else:
+                parts.append([name, None, value])
+        return json.dumps(parts, separators=(",", ":"))
+    finally:
+        await form.close()
+
+
+async def _no_more_body() -> Message:
+    return {"type": "http.disconnect"}
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -172,8 +278,8 @@ class _Captured:
         await self._send(message)
 
     def stored(self) -> idempotency.StoredResponse | None:
-        """What to replay; None for a server error, so a retry runs again."""
-        if self.status >= 500:
+        """What to replay: a success only; None frees the key, so a retry runs again."""
+        if not 200 <= self.status < 300:
             return None
         body: Any = b"".join(self.chunks)
         return idempotency.StoredResponse(

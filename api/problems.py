@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from bidding.errors import BiddingError, InvalidInput
+from bidding.errors import BiddingError, InvalidInput, PublicationRefused
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -39,6 +39,9 @@ def bidding_error_response(exc: BiddingError) -> JSONResponse:
     errors = None
     if isinstance(exc, InvalidInput):
         errors = [{"field": field, "message": message} for field, message in exc.errors]
+    extra: dict[str, Any] = {k: str(v) for k, v in exc.extra.items()}
+    if isinstance(exc, PublicationRefused):
+        extra["findings"] = exc.findings
     return problem_response(
         status=exc.status,
         code=exc.code,
@@ -46,5 +49,5 @@ def bidding_error_response(exc: BiddingError) -> JSONResponse:
         detail=exc.detail,
         errors=errors,
         headers=exc.headers or None,
-        extra={k: str(v) for k, v in exc.extra.items()},
+        extra=extra,
     )

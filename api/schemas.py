@@ -4,18 +4,33 @@ Field names follow problem-format.md. Money travels as decimal strings with at m
 decimals, fractions as decimal strings, units as integers; unknown fields are refused.
 """
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictBool,
+    field_serializer,
+)
 
+from bidding.allocation import Comparison, Overrides
 from bidding.audit import ChainReport
 from bidding.bids import terms_of
+from bidding.finance import AuditFinding, MarginAudit, Replay, TakeoverLine
 from bidding.items import DemandScenario
 from bidding.models import (
+    Allocation,
+    AllocationStatus,
     ApiKey,
     AuditEvent,
+    Award,
     Bid,
     BidVersion,
     Factory,
@@ -28,9 +43,18 @@ from bidding.models import (
     as_utc,
 )
 from bidding.principal import Principal
+from bidding.reports import margin_fraction, money
 from bidding.rounds import RoundDetail
-from bidding.values import from_cents, from_ppb
+from bidding.settlement import (
+    ItemOutcome,
+    PlatformResult,
+    PublishedRound,
+    RecordedSettlement,
+    RoundStatements,
+)
+from bidding.values import from_cents, from_ppb, plain
 from solver.problem import (
+    MAX_UNITS,
     Budget,
     Fraction,
     Money,
@@ -42,6 +66,7 @@ from solver.problem import (
     Share,
     Units,
 )
+from solver.result import Result
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 Ref = Annotated[str, Field(pattern=ID_PATTERN, examples=["itm_3vQk9Jw0bY2mT1pe"])]
@@ -71,7 +96,13 @@ class Input(BaseModel):
 
 
 class Output(BaseModel):
-    """A response body."""
+    """A response body: decimals as plain strings ("0.00000001", never "1E-8")."""
+
+    @field_serializer("*", mode="wrap", when_used="json")
+    def _plain_decimals(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        if isinstance(value, Decimal):
+            return plain(value)
+        return handler(value)
 
 
 class ProblemFieldError(Output):
@@ -507,19 +538,573 @@ class AuditEventPublic(Output):
 
 
 class AuditVerification(Output):
-    """The chain check: ok, how many events were checked, and the first broken link."""
+    """The chain check: ok, events checked, the first broken link, and the head to record.
+
+    Record `head_seq` and `head_hash` of an ok report and give them to the next
+    verification: it then also catches events removed from the end or a recomputed chain.
+    """
 
     ok: bool
     events_checked: int
     first_broken_seq: int | None
     reason: str | None
+    head_seq: int
+    head_hash: str
+    published_findings: list["MarginFindingPublic"]
+    """Published allocations whose award rows or result differ from what was published."""
 
     @classmethod
-    def of(cls, report: ChainReport) -> "AuditVerification":
-        """The public view of a report."""
+    def of(
+        cls, report: ChainReport, published_findings: Sequence[AuditFinding]
+    ) -> "AuditVerification":
+        """The public view of a report and of the published-allocation check."""
         return cls(
-            ok=report.ok,
+            ok=report.ok and not published_findings,
+            published_findings=[MarginFindingPublic(**vars(f)) for f in published_findings],
             events_checked=report.events_checked,
             first_broken_seq=report.first_broken_seq,
             reason=report.reason,
+            head_seq=report.head_seq,
+            head_hash=report.head_hash,
+        )
+
+
+# Allocations
+
+ScaleFactor = Annotated[
+    Decimal, Field(gt=0, le=1000, max_digits=15, decimal_places=6, allow_inf_nan=False)
+]
+
+
+class AllocationRequest(Input):
+    """A solve of the round; any field given makes it a what-if that leaves the round as is."""
+
+    margin_floor: MarginFloor | None = None
+    capacity_share: Share | None = None
+    budget: Annotated[Money, Field(gt=0)] | None = None
+    exclude_factories: Annotated[list[Ref], Field(max_length=10000)] = []
+    exclude_bids: Annotated[list[Ref], Field(max_length=100000)] = []
+    demand_scale: Annotated[dict[Ref, ScaleFactor], Field(max_length=10000)] = {}
+    """Per item: every demand scenario's units times this factor, rounded half up."""
+    min_fill: Annotated[dict[Ref, Units], Field(max_length=10000)] = {}
+
+    def overrides(self) -> Overrides:
+        """The domain's view of the body."""
+        return Overrides(
+            margin_floor=self.margin_floor,
+            capacity_share=self.capacity_share,
+            budget=self.budget,
+            exclude_factories=tuple(self.exclude_factories),
+            exclude_bids=tuple(self.exclude_bids),
+            demand_scale=dict(self.demand_scale),
+            min_fill=dict(self.min_fill),
+        )
+
+
+class AllocationTimings(Output):
+    """When the solve was asked for, started and finished, and how long each part took."""
+
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    published_at: datetime | None
+    queued_s: float | None
+    solve_s: float | None
+    total_s: float | None
+    attempts: int
+
+
+class AllocationSummary(Output):
+    """An allocation without its result: what lists show."""
+
+    id: str
+    round: str
+    status: AllocationStatus
+    what_if: bool
+    overrides: dict[str, Any] | None
+    input_hash: str
+    published: bool
+    error: str | None
+    timings: AllocationTimings
+
+    @classmethod
+    def of(cls, row: Allocation) -> "AllocationSummary":
+        """The public view of a row, without its result."""
+        created = as_utc(row.created_at)
+        started = None if row.started_at is None else as_utc(row.started_at)
+        finished = None if row.finished_at is None else as_utc(row.finished_at)
+        return cls(
+            id=row.id,
+            round=row.round_id,
+            status=row.status,
+            what_if=row.what_if,
+            overrides=json.loads(row.overrides) if row.overrides else None,
+            input_hash=row.input_hash,
+            published=row.published_at is not None,
+            error=row.error,
+            timings=AllocationTimings(
+                created_at=created,
+                started_at=started,
+                finished_at=finished,
+                published_at=None if row.published_at is None else as_utc(row.published_at),
+                queued_s=None if started is None else (started - created).total_seconds(),
+                solve_s=row.solve_s,
+                total_s=None if finished is None else (finished - created).total_seconds(),
+                attempts=row.attempts,
+            ),
+        )
+
+
+class AllocationPublic(AllocationSummary):
+    """An allocation with its result (result format; a what-if's excluded bids included)."""
+
+    result: Result | None
+
+    @classmethod
+    def with_result(cls, row: Allocation, result: Result | None) -> "AllocationPublic":
+        """The public view of a row and its presented result."""
+        return cls(**AllocationSummary.of(row).model_dump(), result=result)
+
+
+class AwardPublic(Output):
+    """One bid's award in the published allocation, and why it got what it got."""
+
+    bid: str
+    factory: str
+    item: str
+    units: int
+    supply_price: Decimal
+    setup_fee: Decimal
+    capacity_share_used: Decimal
+    margin: Decimal | None
+    reason: str
+    cost_to_win_more: Decimal | None
+
+    @classmethod
+    def of(cls, row: Award) -> "AwardPublic":
+        """The public view of an award row."""
+        return cls(
+            bid=row.bid_id,
+            factory=row.factory_id,
+            item=row.item_id,
+            units=row.units,
+            supply_price=from_cents(row.supply_price_cents),
+            setup_fee=from_cents(row.setup_fee_cents),
+            capacity_share_used=from_ppb(row.capacity_share_used_ppb),
+            margin=None if row.margin_ppb is None else from_ppb(row.margin_ppb),
+            reason=row.reason,
+            cost_to_win_more=None
+            if row.cost_to_win_more_cents is None
+            else from_cents(row.cost_to_win_more_cents),
+        )
+
+
+class UnitsChange(Output):
+    """Units in the base allocation, in the other, and the change (other minus base)."""
+
+    base: int
+    other: int
+    change: int
+
+
+class AmountChange(Output):
+    """An exact decimal figure in the base allocation, in the other, and the change."""
+
+    base: Decimal
+    other: Decimal
+    change: Decimal
+
+
+def _units(base: int, other: int) -> UnitsChange:
+    return UnitsChange(base=base, other=other, change=other - base)
+
+
+def _amount(base: Decimal, other: Decimal) -> AmountChange:
+    return AmountChange(base=base, other=other, change=other - base)
+
+
+class ItemComparison(Output):
+    """One item in two allocations: units, spend and expected takeover."""
+
+    item: str
+    units: UnitsChange
+    spend: AmountChange
+    expected_unsold_units: AmountChange
+    expected_takeover_cost: AmountChange
+    expected_salvage: AmountChange
+
+
+class FactoryComparison(Output):
+    """One factory in two allocations: units and what it is paid."""
+
+    factory: str
+    units: UnitsChange
+    spend: AmountChange
+
+
+class ComparisonPublic(Output):
+    """Two allocations of one round; totals are the sums of the per-item figures."""
+
+    round: str
+    base: str
+    other: str
+    objective: AmountChange
+    spend: AmountChange
+    units: UnitsChange
+    expected_unsold_units: AmountChange
+    expected_takeover_cost: AmountChange
+    expected_salvage: AmountChange
+    items: list[ItemComparison]
+    factories: list[FactoryComparison]
+
+    @classmethod
+    def of(cls, c: Comparison) -> "ComparisonPublic":
+        """The comparison, item by item and factory by factory, in id order."""
+        a, b = c.base_figures, c.other_figures
+        zero = Decimal("0.00")
+        item_ids = sorted(set(a.item_unsold) | set(b.item_unsold) | set(a.item_units))
+        factory_ids = sorted(set(a.factory_units) | set(b.factory_units))
+        return cls(
+            round=c.base.round_id,
+            base=c.base.id,
+            other=c.other.id,
+            objective=_amount(a.objective, b.objective),
+            spend=_amount(a.spend, b.spend),
+            units=_units(a.units, b.units),
+            expected_unsold_units=_amount(a.expected_unsold, b.expected_unsold),
+            expected_takeover_cost=_amount(a.takeover_cost, b.takeover_cost),
+            expected_salvage=_amount(a.salvage, b.salvage),
+            items=[
+                ItemComparison(
+                    item=i,
+                    units=_units(a.item_units.get(i, 0), b.item_units.get(i, 0)),
+                    spend=_amount(a.item_spend.get(i, zero), b.item_spend.get(i, zero)),
+                    expected_unsold_units=_amount(
+                        a.item_unsold.get(i, Decimal(0)), b.item_unsold.get(i, Decimal(0))
+                    ),
+                    expected_takeover_cost=_amount(
+                        a.item_takeover_cost.get(i, zero), b.item_takeover_cost.get(i, zero)
+                    ),
+                    expected_salvage=_amount(
+                        a.item_salvage.get(i, zero), b.item_salvage.get(i, zero)
+                    ),
+                )
+                for i in item_ids
+            ],
+            factories=[
+                FactoryComparison(
+                    factory=f,
+                    units=_units(a.factory_units.get(f, 0), b.factory_units.get(f, 0)),
+                    spend=_amount(a.factory_spend.get(f, zero), b.factory_spend.get(f, zero)),
+                )
+                for f in factory_ids
+            ],
+        )
+
+
+# Settlement and finance
+
+
+SoldUnits = Annotated[int, Field(strict=True, ge=0, le=MAX_UNITS)]
+"""Units sold: a whole number, never a bool, a float or a string."""
+
+
+class SettlementRequest(Input):
+    """The units sold per item: every item of the round, 0 where none sold."""
+
+    sold: dict[Ref, SoldUnits] = Field(
+        examples=[{"itm_3vQk9Jw0bY2mT1pe": 11500}],
+        description="Units sold per item id; every item of the published allocation, 0 if none.",
+    )
+
+
+class SettlementCorrectionRequest(SettlementRequest):
+    """Corrected units sold per item (every item again), and why."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
+
+
+class SettlementItemPublic(Output):
+    """One item in a settlement: units ordered, sold and taken over by the platform."""
+
+    item: str
+    allocated: int
+    sold: int
+    taken_over: int
+
+
+class SettlementPublic(Output):
+    """One version of a round's settlement (1 settles; each correction adds one)."""
+
+    id: str
+    round: str
+    allocation: str
+    version: int
+    reason: str | None
+    recorded_at: datetime
+    items: list[SettlementItemPublic]
+
+    @classmethod
+    def of(cls, recorded: RecordedSettlement) -> "SettlementPublic":
+        """The public view of a stored settlement version."""
+        s = recorded.settlement
+        return cls(
+            id=s.id,
+            round=s.round_id,
+            allocation=s.allocation_id,
+            version=s.version,
+            reason=s.reason,
+            recorded_at=as_utc(s.recorded_at),
+            items=[
+                SettlementItemPublic(
+                    item=i.item_id,
+                    allocated=i.allocated,
+                    sold=i.sold,
+                    taken_over=recorded.taken_over.get(i.item_id, 0),
+                )
+                for i in recorded.items
+            ],
+        )
+
+
+class SettlementHistoryPublic(Output):
+    """A round's settlement: the version in force and every version, oldest first."""
+
+    current: SettlementPublic
+    versions: list[SettlementPublic]
+
+
+class StatementPublic(Output):
+    """A factory's statement: units ordered and paid, amount due, cost, margin, takeover.
+
+    `margin` is (amount - cost - setup_cost) / amount, rounded down to 9 decimals.
+    `takeover_units` and `takeover_value` (those units at their supply price) are null
+    until the round is settled.
+    """
+
+    factory: str
+    units: int
+    amount: Decimal
+    cost: Decimal
+    setup_cost: Decimal
+    margin: Decimal | None
+    takeover_units: int | None
+    takeover_value: Decimal | None
+
+
+class StatementsPublic(Output):
+    """A round's statements (a factory's own only), and the settlement version they follow."""
+
+    round: str
+    currency: str
+    state: str
+    settlement_version: int | None
+    data: list[StatementPublic]
+
+    @classmethod
+    def of(cls, report: RoundStatements) -> "StatementsPublic":
+        """The public view of a round's statements."""
+        settled = report.settlement is not None
+        return cls(
+            round=report.round.id,
+            currency=report.round.currency,
+            state=str(report.round.state),
+            settlement_version=report.settlement.version if report.settlement else None,
+            data=[
+                StatementPublic(
+                    factory=line.factory,
+                    units=line.units,
+                    amount=money(line.amount),
+                    cost=money(line.cost),
+                    setup_cost=money(line.setup_cost),
+                    margin=margin_fraction(line.margin),
+                    takeover_units=line.takeover_units if settled else None,
+                    takeover_value=money(line.takeover_value) if settled else None,
+                )
+                for line in report.lines
+            ],
+        )
+
+
+class ResultFigures(Output):
+    """The platform's figures: `net` = revenue - handling - supply_spend + salvage.
+
+    Expected figures have exact decimal units; realised ones whole units.
+    `takeover_loss` = takeover_spend (the taken-over units at their supply prices) - salvage.
+    """
+
+    units_ordered: int
+    units_sold: Decimal
+    units_taken_over: Decimal
+    revenue: Decimal
+    handling: Decimal
+    supply_spend: Decimal
+    salvage: Decimal
+    takeover_spend: Decimal
+    takeover_loss: Decimal
+    net: Decimal
+
+    @classmethod
+    def of(cls, figures: PlatformResult | ItemOutcome) -> "ResultFigures":
+        """Figures with money to the cent."""
+        return cls(
+            units_ordered=figures.units_ordered,
+            units_sold=figures.units_sold.normalize(),
+            units_taken_over=figures.units_taken_over.normalize(),
+            revenue=money(figures.revenue),
+            handling=money(figures.handling),
+            supply_spend=money(figures.supply_spend),
+            salvage=money(figures.salvage),
+            takeover_spend=money(figures.takeover_spend),
+            takeover_loss=money(figures.takeover_loss),
+            net=money(figures.net),
+        )
+
+
+class ItemResultPublic(Output):
+    """One item's figures, expected and realised."""
+
+    item: str
+    expected: ResultFigures
+    realised: ResultFigures | None
+
+
+class RoundResultPublic(Output):
+    """The platform's result of a round: expected at publication, realised once settled."""
+
+    round: str
+    currency: str
+    state: str
+    allocation: str
+    settlement_version: int | None
+    expected: ResultFigures
+    realised: ResultFigures | None
+    items: list[ItemResultPublic]
+
+    @classmethod
+    def of(cls, published: PublishedRound) -> "RoundResultPublic":
+        """The public view of a published round's figures."""
+        expected = published.expected()
+        realised = published.realised()
+        realised_items = {o.item: o for o in realised.items} if realised else {}
+        return cls(
+            round=published.round.id,
+            currency=published.round.currency,
+            state=str(published.round.state),
+            allocation=published.allocation.id,
+            settlement_version=published.settlement.version if published.settlement else None,
+            expected=ResultFigures.of(expected),
+            realised=None if realised is None else ResultFigures.of(realised),
+            items=[
+                ItemResultPublic(
+                    item=o.item,
+                    expected=ResultFigures.of(o),
+                    realised=ResultFigures.of(realised_items[o.item])
+                    if o.item in realised_items
+                    else None,
+                )
+                for o in expected.items
+            ],
+        )
+
+
+class MarginFindingPublic(Output):
+    """One finding of the margin audit, with the allocation, bid and factory at fault."""
+
+    round: str
+    allocation: str
+    bid: str | None
+    factory: str | None
+    finding: str
+
+
+class MarginAuditPublic(Output):
+    """Every published award re-checked by the independent verifier; no findings: all kept."""
+
+    allocations_checked: int
+    awards_checked: int
+    findings: list[MarginFindingPublic]
+
+    @classmethod
+    def of(cls, audit: MarginAudit) -> "MarginAuditPublic":
+        """The public view of a margin audit."""
+        return cls(
+            allocations_checked=audit.allocations_checked,
+            awards_checked=audit.awards_checked,
+            findings=[MarginFindingPublic(**vars(f)) for f in audit.findings],
+        )
+
+
+class TakeoverLinePublic(Output):
+    """One item of a published round: its takeover expected at publication, and settled."""
+
+    round: str
+    period: str
+    currency: str
+    state: str
+    settlement_version: int | None
+    item: str
+    expected: ResultFigures
+    settled: ResultFigures | None
+
+
+class TakeoverAuditPublic(Output):
+    """Takeover liability per round and item."""
+
+    data: list[TakeoverLinePublic]
+
+    @classmethod
+    def of(cls, lines: list[TakeoverLine]) -> "TakeoverAuditPublic":
+        """The public view of the takeover audit."""
+        return cls(
+            data=[
+                TakeoverLinePublic(
+                    round=line.round,
+                    period=line.period,
+                    currency=line.currency,
+                    state=line.state,
+                    settlement_version=line.settlement_version,
+                    item=line.expected.item,
+                    expected=ResultFigures.of(line.expected),
+                    settled=None if line.settled is None else ResultFigures.of(line.settled),
+                )
+                for line in lines
+            ]
+        )
+
+
+class ReplayDifferencePublic(Output):
+    """A bid whose row differs: the stored row and the replayed one (null: no row)."""
+
+    bid: str
+    stored: dict[str, Any] | None
+    replayed: dict[str, Any] | None
+
+
+class ReplayPublic(Output):
+    """A replay: identical (the result byte for byte, timings apart), or the differences."""
+
+    allocation: str
+    identical: bool
+    input_hash: str
+    solver_version_differs: bool
+    stored_solver: dict[str, Any]
+    replayed_solver: dict[str, Any]
+    stored_objective: Decimal | None
+    replayed_objective: Decimal | None
+    differences: list[ReplayDifferencePublic]
+
+    @classmethod
+    def of(cls, replay: Replay) -> "ReplayPublic":
+        """The public view of a replay."""
+        return cls(
+            allocation=replay.allocation,
+            identical=replay.identical,
+            input_hash=replay.input_hash,
+            solver_version_differs=replay.solver_version_differs,
+            stored_solver=replay.stored_solver,
+            replayed_solver=replay.replayed_solver,
+            stored_objective=replay.stored_objective,
+            replayed_objective=replay.replayed_objective,
+            differences=[ReplayDifferencePublic(**vars(d)) for d in replay.differences],
         )

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import ValidationError
 
 from api.schemas import BidCreate
@@ -16,6 +15,9 @@ from bidding.errors import InvalidInput
 
 MAX_SHEET_BYTES = 5 * 1024 * 1024
 MAX_SHEET_ROWS = 5000
+MAX_XLSX_UNPACKED_BYTES = 50 * 1024 * 1024
+"""What an XLSX's parts may add up to once unpacked: a zip bomb is refused before reading."""
+MAX_XLSX_ENTRIES = 1000
 REQUIRED = ("item", "unit_cost", "capacity")
 COLUMNS = (*REQUIRED, "ask_price", "min_lot", "setup_cost")
 XLSX_MAGIC = b"PK\x03\x04"
@@ -32,16 +34,34 @@ def read_bid_sheet(filename: str | None, content: bytes) -> list[tuple[int, str,
     header = [str(cell or "").strip().lower() for cell in table[0]]
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c and c not in COLUMNS]
-    if missing or unknown:
+    named = [c for c in header if c]
+    duplicated = sorted({c for c in named if named.count(c) > 1})
+    if missing or unknown or duplicated:
         raise InvalidInput(
             [("file", f"missing column {c!r}") for c in missing]
             + [("file", f"unknown column {c!r} (known: {', '.join(COLUMNS)})") for c in unknown]
+            + [("file", f"column {c!r} appears more than once") for c in duplicated]
         )
     if len(table) - 1 > MAX_SHEET_ROWS:
         raise InvalidInput([("file", f"more than {MAX_SHEET_ROWS} rows")])
     rows: list[tuple[int, str, BidTerms]] = []
     errors: list[tuple[str, str]] = []
     for line, cells in enumerate(table[1:], start=2):
+        # A value under no column name would be dropped, and the others read shifted.
+        stray = [
+            position
+            for position, value in enumerate(cells, start=1)
+            if _cell(value) is not None and (position > len(header) or not header[position - 1])
+        ]
+        if stray:
+            errors.append(
+                (
+                    f"rows[{line}]",
+                    f"a value in column {stray[0]}, which has no header "
+                    f"(the header names {len(named)} columns)",
+                )
+            )
+            continue
         values = {
             name: _cell(value)
             for name, value in zip(header, cells, strict=False)
@@ -91,10 +111,34 @@ def _csv_rows(content: bytes) -> list[list[Any]]:
 
 
 def _xlsx_rows(content: bytes) -> list[list[Any]]:
+    _refuse_zip_bomb(content)
     try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        return _read_xlsx(content)
+    except Exception as exc:
+        # Untrusted bytes through a zip reader, an XML parser and openpyxl's cell readers:
+        # each fails in its own way (BadZipFile, ParseError, ValueError, IndexError, ...),
+        # and every one of them means the same thing to the caller.
         raise InvalidInput([("file", "not a readable XLSX workbook")]) from exc
+
+
+def _refuse_zip_bomb(content: bytes) -> None:
+    """Refuse a workbook whose parts unpack to more than the cap, before unpacking any."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise InvalidInput([("file", "not a readable XLSX workbook")]) from exc
+    # zipfile stops each part at its declared size, so the declared sizes bound the unpacking.
+    if len(entries) > MAX_XLSX_ENTRIES:
+        raise InvalidInput([("file", f"an XLSX workbook with more than {MAX_XLSX_ENTRIES} parts")])
+    if sum(entry.file_size for entry in entries) > MAX_XLSX_UNPACKED_BYTES:
+        raise InvalidInput(
+            [("file", f"an XLSX workbook larger than {MAX_XLSX_UNPACKED_BYTES} bytes unpacked")]
+        )
+
+
+def _read_xlsx(content: bytes) -> list[list[Any]]:
+    book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     try:
         sheet = book.worksheets[0]
         rows: list[list[Any]] = []

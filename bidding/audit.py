@@ -1,19 +1,23 @@
 """The append-only, hash-chained audit log: every state change, who, when, before, after.
 
 Each event's hash is sha256 over the previous event's hash and the event's canonical
-JSON, so changing, removing or reordering any stored event breaks the chain from there.
+JSON, so changing, removing or reordering any stored event breaks the chain from there;
+removing the last events, or rewriting the chain with every hash recomputed, is caught
+against an anchor (a head seq and hash) recorded by an earlier verification.
 Writers are serialised so two transactions cannot both extend the same head (a fork):
 on PostgreSQL by a transaction-level advisory lock, on SQLite by BEGIN IMMEDIATE.
 """
 
 import hashlib
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from bidding.errors import InvalidInput
 from bidding.models import AuditEvent, utcnow
 from bidding.principal import Principal
 
@@ -54,8 +58,13 @@ def record_event(
     entity_id: str,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    conceal_actor_key: bool = False,
 ) -> AuditEvent:
-    """Append an event to the chain in the caller's transaction (never commits)."""
+    """Append an event to the chain in the caller's transaction (never commits).
+
+    `conceal_actor_key` records the actor's role without its key: for a sealed bid, whose
+    key would name the factory to everyone who reads the log.
+    """
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         # Held to the end of the transaction: the next writer sees this event as the head.
@@ -64,7 +73,7 @@ def record_event(
     event = AuditEvent(
         seq=(head.seq + 1) if head else 1,
         occurred_at=utcnow().isoformat(timespec="microseconds").replace("+00:00", "Z"),
-        actor_key_id=actor.key_id,
+        actor_key_id=None if conceal_actor_key else actor.key_id,
         actor_role=str(actor.role),
         action=action,
         entity_type=entity_type,
@@ -82,16 +91,51 @@ def record_event(
 
 @dataclass(frozen=True)
 class ChainReport:
-    """The verification of the chain: how many events were checked, the first broken link."""
+    """The verification of the chain: events checked, the first broken link, the head to record.
+
+    `head_seq` and `head_hash` are the chain's last event when verified (0 and the genesis
+    hash for an empty chain): the anchor to give the next verification.
+    """
 
     ok: bool
     events_checked: int
     first_broken_seq: int | None = None
     reason: str | None = None
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
 
 
-def verify_chain(session: Session, *, batch: int = 1000) -> ChainReport:
-    """Walk the chain in order and report the first event whose link or hash is wrong."""
+HASH_PATTERN = r"^sha256:[0-9a-f]{64}$"
+
+
+def verify_chain(
+    session: Session,
+    *,
+    batch: int = 1000,
+    head_seq: int | None = None,
+    head_hash: str | None = None,
+) -> ChainReport:
+    """Walk the chain in order and report the first event whose link or hash is wrong.
+
+    A chain rewritten from some event on with every hash recomputed, or cut short at its
+    end, is consistent in itself. Given an anchor the verifier already trusts (`head_seq`
+    and `head_hash` of the report it recorded last time), the chain must still hold that
+    event with that hash: a rewrite of any event up to it, or a cut below it, is broken.
+    """
+    if (head_seq is None) != (head_hash is None):
+        raise InvalidInput([("query.head_hash", "give head_seq and head_hash together")])
+    if head_hash is not None and not re.fullmatch(HASH_PATTERN, head_hash):
+        raise InvalidInput([("query.head_hash", "must be sha256: and 64 lowercase hex digits")])
+    # The head as of now; events appended while we walk are the next verification's.
+    head = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).limit(1)).first()
+    last = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
+    report = _walk(session, batch=batch, up_to=last[0])
+    if report.ok and head_seq is not None:
+        report = _check_anchor(session, report, head_seq, head_hash or "", last[0])
+    return replace(report, head_seq=last[0], head_hash=last[1])
+
+
+def _walk(session: Session, *, batch: int, up_to: int) -> ChainReport:
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
@@ -99,7 +143,7 @@ def verify_chain(session: Session, *, batch: int = 1000) -> ChainReport:
     while True:
         events = session.exec(
             select(AuditEvent)
-            .where(col(AuditEvent.seq) > last_seq)
+            .where(col(AuditEvent.seq) > last_seq, col(AuditEvent.seq) <= up_to)
             .order_by(col(AuditEvent.seq))
             .limit(batch)
         ).all()
@@ -116,6 +160,27 @@ def verify_chain(session: Session, *, batch: int = 1000) -> ChainReport:
             expected_prev = event.hash
             expected_seq += 1
             last_seq = event.seq
+
+
+def _check_anchor(
+    session: Session, report: ChainReport, head_seq: int, head_hash: str, last_seq: int
+) -> ChainReport:
+    checked = report.events_checked
+    if head_seq > last_seq:
+        return _broken(
+            checked,
+            last_seq + 1,
+            f"the chain ends at event {last_seq}, before the anchor {head_seq}: "
+            "events were removed",
+        )
+    anchored = session.exec(select(AuditEvent).where(AuditEvent.seq == head_seq)).one()
+    if anchored.hash != head_hash:
+        return _broken(
+            checked,
+            head_seq,
+            f"event {head_seq} no longer has the anchor's hash: events up to it were rewritten",
+        )
+    return report
 
 
 def _broken(checked: int, seq: int, reason: str) -> ChainReport:

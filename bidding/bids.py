@@ -2,8 +2,9 @@
 
 Each write re-reads its round under `lock_round` and checks it is open in the same
 transaction as the write, so no bid is accepted, changed or withdrawn after the close
-(SPEC 4), however the two race. The audit log gets a salted commitment to a bid's
-content, never the content, while the round is open.
+(SPEC 4), however the two race. While the round is open, a bid's audit event holds its
+id, its round and a salted commitment to its factory, item, version and content, never
+those themselves.
 """
 
 import hashlib
@@ -57,8 +58,17 @@ def terms_of(version: BidVersion) -> BidTerms:
     )
 
 
+def _money(amount: Decimal) -> str:
+    # As stored and as the versions endpoint shows it ("18.50"), whatever the input's spelling.
+    return str(from_cents(to_cents(amount)))
+
+
 def commitment(bid: Bid, version: int, terms: BidTerms, nonce: str) -> str:
-    """sha256 over a random nonce and the canonical content: binds the bid, reveals nothing."""
+    """sha256 over a random nonce and the canonical content: binds the bid, reveals nothing.
+
+    Money is spelled with two decimals, as the versions endpoint shows it, so finance can
+    recompute the commitment from what the API reveals after the close.
+    """
     content = json.dumps(
         {
             "bid": bid.id,
@@ -66,11 +76,11 @@ def commitment(bid: Bid, version: int, terms: BidTerms, nonce: str) -> str:
             "factory": bid.factory_id,
             "item": bid.item_id,
             "version": version,
-            "unit_cost": str(terms.unit_cost),
+            "unit_cost": _money(terms.unit_cost),
             "capacity": terms.capacity,
-            "ask_price": None if terms.ask_price is None else str(terms.ask_price),
+            "ask_price": None if terms.ask_price is None else _money(terms.ask_price),
             "min_lot": terms.min_lot,
-            "setup_cost": str(terms.setup_cost),
+            "setup_cost": _money(terms.setup_cost),
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -102,15 +112,12 @@ def _add_version(session: Session, bid: Bid, version: int, terms: BidTerms) -> B
 
 
 def _sealed_state(bid: Bid, version: BidVersion) -> dict[str, Any]:
-    # What the audit log may hold while the round is open: who, which item, a commitment.
-    return {
-        "round": bid.round_id,
-        "factory": bid.factory_id,
-        "item": bid.item_id,
-        "status": str(bid.status),
-        "version": version.version,
-        "commitment": version.commitment,
-    }
+    # All the audit log may hold while the round is open: finance reads the log then, and
+    # the factory, item or version would tell who bids on what and how often they amend.
+    # The commitment covers them and the content; the nonces are revealed after the close.
+    # The events leave out the actor's key too (record_event's conceal_actor_key): it
+    # belongs to one factory. After the close the bid id leads to the factory.
+    return {"bid": bid.id, "round": bid.round_id, "commitment": version.commitment}
 
 
 def _open_round_for(session: Session, actor: Principal, round_id: str) -> Round:
@@ -179,6 +186,7 @@ def _submit(
         action="bid.submit",
         entity_type="bid",
         entity_id=bid.id,
+        conceal_actor_key=True,
         after=_sealed_state(bid, version),
     )
     return bid, version
@@ -261,6 +269,7 @@ def _amend(session: Session, actor: Principal, bid: Bid, terms: BidTerms) -> tup
         action="bid.amend",
         entity_type="bid",
         entity_id=bid.id,
+        conceal_actor_key=True,
         before=before,
         after=_sealed_state(bid, version),
     )
@@ -286,6 +295,7 @@ def withdraw_bid(
         action="bid.withdraw",
         entity_type="bid",
         entity_id=bid.id,
+        conceal_actor_key=True,
         before=before,
         after=_sealed_state(bid, version),
     )

@@ -110,6 +110,16 @@ class FactoryNotInvited(Conflict):
     code, title = "factory_not_invited", "This round accepts bids from invited factories only"
 
 
+class ItemInUse(Conflict):
+    """The item is in a round past its draft: its terms are bid on, or are history."""
+
+    code, title = "item_in_use", "The item is in a round that is no longer in draft"
+
+    def __init__(self, rounds: dict[str, str]) -> None:
+        named = ", ".join(f"{round_id} ({state})" for round_id, state in sorted(rounds.items()))
+        super().__init__(f"{self.title}: {named}", rounds=named)
+
+
 class IdempotencyInFlight(Conflict):
     code, title = "idempotency_in_flight", "A request with this Idempotency-Key is in progress"
 
@@ -134,3 +144,52 @@ class InvalidCursor(BiddingError):  # noqa: N818
 
 class SnapshotInvalid(Conflict):
     code, title = "round_snapshot_invalid", "The round cannot be frozen as a valid problem"
+
+
+class AllocationNotFound(NotFound):
+    code, title = "allocation_not_found", "Allocation not found"
+
+
+class RoundNotSolvable(WrongRoundState):
+    code, title = "round_not_solvable", "Only a closed or solved round can be solved"
+
+
+class RoundNotSolved(WrongRoundState):
+    code, title = "round_not_solved", "Only an allocation of a solved round can be published"
+
+
+class RoundNotPublished(WrongRoundState):
+    code, title = "round_not_published", "The round's awards are not published yet"
+
+
+class SolveInProgress(Conflict):
+    code, title = "solve_in_progress", "A solve of this round is already queued or running"
+
+
+class AllocationNotDone(Conflict):
+    code, title = "allocation_not_done", "The allocation has no usable result yet"
+
+    def __init__(self, status: str, detail: str | None = None) -> None:
+        super().__init__(detail or f"{self.title}: it is {status}", status=status)
+
+
+class AllocationsOfDifferentRounds(Conflict):
+    code, title = "allocations_of_different_rounds", "Only allocations of one round compare"
+
+
+class PublicationRefused(Conflict):
+    """The allocation fails the verifier or loosens a promise; `findings` say how."""
+
+    code, title = "publication_refused", "The allocation cannot be published"
+
+    def __init__(self, findings: list[str]) -> None:
+        self.findings = findings
+        super().__init__(f"{self.title}: " + "; ".join(findings))
+
+
+class RoundAlreadySettled(WrongRoundState):
+    code, title = "round_already_settled", "The round is settled: send a correction instead"
+
+
+class RoundNotSettled(WrongRoundState):
+    code, title = "round_not_settled", "Only a settled round's settlement can be corrected"

@@ -2,8 +2,9 @@
 
 A key is scoped to the API key, method and path. The first request claims the key
 in its own short transaction (a unique constraint settles two racing claims), runs,
-and stores its response; a retry with the same body replays it, one with another
-body is refused, and one that arrives while the first runs gets a 409.
+and stores its response if it succeeded, or frees the key if not; a retry with the same
+body replays a stored success, one with another body is refused, and one that arrives
+while the first runs gets a 409.
 """
 
 import hashlib
@@ -29,7 +30,7 @@ class StoredResponse:
 
 
 def body_hash(body: bytes) -> str:
-    """The fingerprint a retry's body must match."""
+    """sha256 of bytes: of the body itself, or of its canonical spelling (the API's choice)."""
     return hashlib.sha256(body).hexdigest()
 
 
@@ -94,7 +95,7 @@ def complete(
     key: str,
     response: StoredResponse | None,
 ) -> None:
-    """Store the response to replay; with None (a server error), free the key for a retry."""
+    """Store the response to replay; with None (not a success), free the key for a retry."""
     record = session.exec(
         select(IdempotencyRecord).where(*_scope(api_key_id, method, path, key))
     ).first()

@@ -1,4 +1,8 @@
-"""Items: retail price, handling cost, salvage value and the demand forecast (SPEC 2)."""
+"""Items: retail price, handling cost, salvage value and the demand forecast (SPEC 2).
+
+An item is edited while every round it is in is a draft (or cancelled): once a round
+opens, factories bid on its terms, and after that they are the round's history.
+"""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -9,10 +13,10 @@ from sqlmodel import Session, col, delete, select
 
 from bidding.audit import record_event
 from bidding.db import use_case
-from bidding.errors import InvalidInput, ItemNotFound
-from bidding.models import Item, Scenario
+from bidding.errors import InvalidInput, ItemInUse, ItemNotFound
+from bidding.models import Item, Round, RoundItem, RoundState, Scenario
 from bidding.principal import Principal
-from bidding.values import from_cents, from_ppb, new_id, to_cents, to_ppb
+from bidding.values import from_cents, from_ppb, new_id, plain, to_cents, to_ppb
 from solver.problem import PROBABILITY_TOLERANCE
 
 
@@ -53,7 +57,7 @@ def _state(session: Session, item: Item) -> dict[str, Any]:
         "handling_cost": str(from_cents(item.handling_cost_cents)),
         "salvage_value": str(from_cents(item.salvage_value_cents)),
         "demand": [
-            {"units": s.units, "probability": str(s.probability)}
+            {"units": s.units, "probability": plain(s.probability)}
             for s in demand_of(session=session, item_ids=[item.id])[item.id]
         ],
     }
@@ -139,12 +143,39 @@ def demand_of(*, session: Session, item_ids: Sequence[str]) -> dict[str, list[De
     return out
 
 
+EDITABLE_IN = frozenset({RoundState.draft, RoundState.cancelled})
+"""Round states that leave an item's terms free to change (SPEC 2: edited in draft)."""
+
+
+def _refuse_if_in_use(session: Session, item: Item) -> None:
+    """Refuse when a round holding the item is past its draft; its rounds stay locked."""
+    rounds = session.exec(
+        select(Round)
+        .join(RoundItem, col(RoundItem.round_id) == col(Round.id))
+        .where(RoundItem.item_id == item.id)
+        .order_by(col(Round.id))
+        .with_for_update(of=Round)  # PostgreSQL: no round opens until this edit commits
+        .execution_options(populate_existing=True)
+    ).all()
+    in_use = {row.id: str(row.state) for row in rounds if row.state not in EDITABLE_IN}
+    if in_use:
+        raise ItemInUse(in_use)
+
+
 @use_case
 def update_item(
     *, session: Session, actor: Principal, item_id: str, changes: Mapping[str, Any]
 ) -> Item:
-    """Change an item's name, prices or demand; the result must still obey the rules."""
-    item = get_item(session=session, item_id=item_id)
+    """Change an item's name, prices or demand while no round past its draft holds it."""
+    item = session.exec(
+        select(Item)
+        .where(Item.id == item_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if item is None:
+        raise ItemNotFound(f"no item {item_id!r}")
+    _refuse_if_in_use(session, item)
     before = _state(session, item)
     retail = changes.get("retail_price", from_cents(item.retail_price_cents))
     handling = changes.get("handling_cost", from_cents(item.handling_cost_cents))

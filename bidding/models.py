@@ -234,3 +234,102 @@ class IdempotencyRecord(SQLModel, table=True):
     response_body: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime = Field(index=True)
+
+
+class AllocationStatus(StrEnum):
+    """A solve job's progress: queued, running, then done or failed."""
+
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class Allocation(SQLModel, table=True):
+    """One solve of a round (a version, or a what-if): the exact problem, then its result."""
+
+    __tablename__ = "allocation"
+
+    id: str = Field(primary_key=True, max_length=64)
+    round_id: str = Field(foreign_key="round.id", index=True, max_length=64)
+    what_if: bool = False
+    overrides: str | None = Field(default=None, sa_type=Text)
+    """The what-if overrides as canonical JSON, null for a plain solve."""
+    status: AllocationStatus = Field(
+        default=AllocationStatus.queued, sa_type=String(16), index=True
+    )
+    problem: str = Field(sa_type=Text)
+    """The problem-format document this allocation solves (committed units, overrides)."""
+    input_hash: str = Field(max_length=80)
+    result: str | None = Field(default=None, sa_type=Text)
+    """The solver's result, exactly as `supplybid solve` writes it for `problem`."""
+    error: str | None = Field(default=None, sa_type=Text)
+    attempts: int = 0
+    requested_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    published_at: datetime | None = None
+    solve_s: float | None = None
+
+
+class Award(SQLModel, table=True):
+    """One bid's outcome in a published allocation; written once at publication, never changed."""
+
+    __tablename__ = "award"
+
+    allocation_id: str = Field(foreign_key="allocation.id", primary_key=True, max_length=64)
+    bid_id: str = Field(primary_key=True, max_length=64)
+    round_id: str = Field(foreign_key="round.id", index=True, max_length=64)
+    factory_id: str = Field(foreign_key="factory.id", index=True, max_length=64)
+    item_id: str = Field(foreign_key="item.id", max_length=64)
+    units: int = Field(sa_column=_big(nullable=False))
+    supply_price_cents: int = Field(sa_column=_big(nullable=False))
+    setup_fee_cents: int = Field(sa_column=_big(nullable=False))
+    capacity_share_used_ppb: int = Field(sa_column=_big(nullable=False))
+    margin_ppb: int | None = Field(default=None, sa_column=_big(nullable=True))
+    reason: str = Field(max_length=32)
+    cost_to_win_more_cents: int | None = Field(default=None, sa_column=_big(nullable=True))
+
+
+class Settlement(SQLModel, table=True):
+    """One version of a round's settlement: the units sold per item (its rows), who and why.
+
+    Version 1 settles the round; each correction adds the next version and changes none
+    before it, so the history stays; the figures follow the highest version.
+    """
+
+    __tablename__ = "settlement"
+    __table_args__ = (UniqueConstraint("round_id", "version", name="uq_settlement_version"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    round_id: str = Field(foreign_key="round.id", index=True, max_length=64)
+    allocation_id: str = Field(foreign_key="allocation.id", max_length=64)
+    version: int
+    reason: str | None = Field(default=None, sa_type=Text)
+    """Why a correction was made; null for the first settlement."""
+    recorded_by: str | None = Field(default=None, max_length=64)
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class SettlementItem(SQLModel, table=True):
+    """Units of an item ordered and sold, in one settlement version."""
+
+    __tablename__ = "settlement_item"
+
+    settlement_id: str = Field(foreign_key="settlement.id", primary_key=True, max_length=64)
+    item_id: str = Field(foreign_key="item.id", primary_key=True, max_length=64)
+    allocated: int = Field(sa_column=_big(nullable=False))
+    sold: int = Field(sa_column=_big(nullable=False))
+
+
+class SettlementTakeover(SQLModel, table=True):
+    """Units of one award taken over by the platform, in one settlement version."""
+
+    __tablename__ = "settlement_takeover"
+
+    settlement_id: str = Field(foreign_key="settlement.id", primary_key=True, max_length=64)
+    bid_id: str = Field(primary_key=True, max_length=64)
+    factory_id: str = Field(foreign_key="factory.id", index=True, max_length=64)
+    item_id: str = Field(foreign_key="item.id", max_length=64)
+    units: int = Field(sa_column=_big(nullable=False))

@@ -1,5 +1,7 @@
 """Rounds and their lifecycle (SPEC 2): draft -> open -> closed, or cancelled.
 
+Solving and publishing (closed -> solved -> published) live in bidding.allocation.
+
 Every transition re-reads the round under a lock (`lock_round`), so an action and a
 close racing each other are ordered by the database: whichever locks first wins, and
 the other sees the state it left.
@@ -41,8 +43,7 @@ from bidding.models import (
     utcnow,
 )
 from bidding.principal import Principal
-from bidding.snapshot import build_round_problem
-from bidding.values import from_cents, from_ppb, new_id, to_cents, to_ppb
+from bidding.values import from_cents, from_ppb, new_id, plain, to_cents, to_ppb
 from solver.problem import ProblemError
 
 CANCELLABLE_STATES = frozenset(
@@ -74,8 +75,8 @@ def round_state(row: Round) -> dict[str, Any]:
         "category": row.category,
         "period": row.period,
         "currency": row.currency,
-        "margin_floor": str(from_ppb(row.margin_floor_ppb)),
-        "capacity_share": str(from_ppb(row.capacity_share_ppb)),
+        "margin_floor": plain(from_ppb(row.margin_floor_ppb)),
+        "capacity_share": plain(from_ppb(row.capacity_share_ppb)),
         "budget": None if row.budget_cents is None else str(from_cents(row.budget_cents)),
         "state": str(row.state),
     }
@@ -276,7 +277,7 @@ def _round_item_state(entry: RoundItem) -> dict[str, Any]:
     return {
         "item": entry.item_id,
         "min_fill": entry.min_fill,
-        "max_factory_share": None if share is None else str(from_ppb(share)),
+        "max_factory_share": None if share is None else plain(from_ppb(share)),
     }
 
 
@@ -297,7 +298,7 @@ def _invitation_state(entry: Invitation) -> dict[str, Any]:
     share = entry.capacity_share_ppb
     return {
         "factory": entry.factory_id,
-        "capacity_share": None if share is None else str(from_ppb(share)),
+        "capacity_share": None if share is None else plain(from_ppb(share)),
         "guaranteed_units": entry.guaranteed_units,
     }
 
@@ -368,6 +369,8 @@ def close_round(*, session: Session, actor: Principal, round_id: str) -> Round:
     row = lock_round(session, round_id)
     if row.state != RoundState.open:
         raise RoundNotOpen(row.state)
+    from bidding.allocation import build_round_problem  # allocation builds on rounds
+
     before = round_state(row)
     try:
         problem = build_round_problem(session=session, row=row)

@@ -1,6 +1,7 @@
 """The service's settings: environment variables prefixed SUPPLYBID_, or a .env file."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,6 +19,16 @@ class Settings(BaseSettings):
     """How long an Idempotency-Key is remembered (API.md: at least 24 hours)."""
     idempotency_stale_after_s: int = 300
     """An in-flight idempotent request older than this is taken as crashed and may be retried."""
+    job_queue: Literal["auto", "embedded", "procrastinate"] = "auto"
+    """Where solves run: auto is embedded on SQLite and procrastinate on PostgreSQL."""
+    worker_heartbeat_s: float = 10.0
+    """How often a `supplybid worker` tells PostgreSQL it is alive."""
+    stalled_after_s: float = 30.0
+    """A job whose worker has not sent a heartbeat for this long is retried by another."""
+    stalled_check_cron: str = "* * * * * */10"
+    """When workers look for stalled jobs (cron with seconds as the sixth field)."""
+    solve_delay_s: float = 0.0
+    """Test hook: seconds a job waits after marking its allocation running, before solving."""
 
 
 @lru_cache

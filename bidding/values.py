@@ -33,6 +33,15 @@ def to_ppb(fraction: Decimal) -> int:
 
 
 def from_ppb(parts: int) -> Decimal:
-    """Parts per billion back as an exact fraction, shortest spelling: 100000000 -> 0.1."""
+    """Parts per billion back as an exact fraction, shortest spelling: 100000000 -> 0.1.
+
+    `str()` of a Decimal below 1e-6 uses an exponent (10 ppb -> "1E-8"): spell values
+    with `plain`, never `str`.
+    """
     value = Decimal(parts).scaleb(-9).normalize()
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
+
+
+def plain(value: Decimal) -> str:
+    """A decimal spelled without an exponent, digits kept: 1E-8 -> 0.00000001, 18.50 -> 18.50."""
+    return format(value, "f")

@@ -1,5 +1,7 @@
 """The service commands of `supplybid`: database, server, keys, audit, demo data."""
 
+import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -7,7 +9,7 @@ from rich.console import Console
 
 from bidding.audit import verify_chain
 from bidding.db import get_engine, session_scope
-from bidding.errors import BiddingError
+from bidding.errors import BiddingError, InvalidInput
 from bidding.models import Role
 from bidding.principal import SYSTEM
 from bidding.settings import get_settings
@@ -28,6 +30,11 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     url = get_settings().database_url
     migrations.upgrade(url, revision)
     _err.print(f"database at {revision}: {_redacted(url)}")
+    if url.startswith("postgresql"):
+        from bidding.jobs import apply_procrastinate_schema
+
+        if apply_procrastinate_schema(get_engine()):
+            _err.print("procrastinate job queue schema created")
 
 
 @db_app.command("downgrade")
@@ -58,9 +65,36 @@ def serve(
     uvicorn.run(create_app(), host=host, port=port)
 
 
+def worker(
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=64, help="Solves run at once in this process.")
+    ] = 1,
+) -> None:
+    """Run solve jobs from the PostgreSQL job queue until stopped (SIGINT or SIGTERM)."""
+    import logging
+
+    from bidding.jobs import backend_name, run_worker
+
+    settings = get_settings()
+    if backend_name(settings) != "procrastinate":
+        _err.print("[red]refused:[/red] `supplybid worker` needs PostgreSQL (procrastinate)")
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    run_worker(settings, get_engine(), concurrency=concurrency)
+
+
+class KeyRole(StrEnum):
+    """The roles an API key can have (the command line's own `system` is not one)."""
+
+    admin = Role.admin.value
+    manager = Role.manager.value
+    finance = Role.finance.value
+    factory = Role.factory.value
+
+
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[Role, typer.Option(help="admin, manager, finance or factory.")],
+    role: Annotated[KeyRole, typer.Option(help="admin, manager, finance or factory.")],
     factory: Annotated[str | None, typer.Option(help="The factory id of a factory key.")] = None,
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
 ) -> None:
@@ -70,7 +104,7 @@ def keys_create(
     try:
         with session_scope(get_engine()) as session:
             made = keys.create_key(
-                session=session, actor=SYSTEM, role=role, factory_id=factory, name=name
+                session=session, actor=SYSTEM, role=Role(role), factory_id=factory, name=name
             )
     except BiddingError as exc:
         _err.print(f"[red]refused:[/red] {exc.detail}")
@@ -80,15 +114,38 @@ def keys_create(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Verify the audit log's hash chain; exit 1 at the first broken link."""
-    with session_scope(get_engine()) as session:
-        report = verify_chain(session)
-    if report.ok:
-        print(f"audit chain ok: {report.events_checked} events")
-        return
-    print(f"audit chain BROKEN at event {report.first_broken_seq}: {report.reason}")
-    raise typer.Exit(1)
+def audit_verify(
+    head_seq: Annotated[
+        int | None,
+        typer.Option(help="Sequence number of the head recorded at the last verification."),
+    ] = None,
+    head_hash: Annotated[
+        str | None, typer.Option(help="Hash of that head (sha256:...), recorded with it.")
+    ] = None,
+) -> None:
+    """Verify the audit log's hash chain and the published allocations; exit 1 on any break.
+
+    Give the head printed by the last verification (--head-seq, --head-hash) to also catch
+    a chain cut short or rewritten with recomputed hashes up to that head.
+    """
+    from bidding.finance import verify_published_allocations
+
+    try:
+        with session_scope(get_engine()) as session:
+            report = verify_chain(session, head_seq=head_seq, head_hash=head_hash)
+            published = verify_published_allocations(session=session)
+    except InvalidInput as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        raise typer.Exit(2) from exc
+    if not report.ok:
+        print(f"audit chain BROKEN at event {report.first_broken_seq}: {report.reason}")
+    for finding in published:
+        where = f"published allocation {finding.allocation} (round {finding.round})"
+        print(f"{where}: {finding.finding}")
+    if not report.ok or published:
+        raise typer.Exit(1)
+    print(f"audit chain ok: {report.events_checked} events; published allocations as published")
+    print(f"head to record: --head-seq {report.head_seq} --head-hash {report.head_hash}")
 
 
 @demo_app.command("seed")
@@ -123,6 +180,11 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to the `supplybid` app."""
     app.add_typer(db_app, name="db")
     app.command("serve")(serve)
+    app.command("worker")(worker)
     app.add_typer(keys_app, name="keys")
+    from cli.report_commands import audit_published, report_app
+
+    audit_app.command("published")(audit_published)
     app.add_typer(audit_app, name="audit")
+    app.add_typer(report_app, name="report")
     app.add_typer(demo_app, name="demo")

@@ -115,7 +115,7 @@ class World:
 @pytest.fixture
 def world(database_url: str) -> Iterator[World]:
     """A fresh API with two factories, an item, an open round and a draft round."""
-    app = create_app(Settings(database_url=database_url))
+    app = create_app(Settings(database_url=database_url, job_queue="embedded"))
     engine: Engine = app.state.engine
     SQLModel.metadata.create_all(engine)
     with Session(engine, expire_on_commit=False) as session:

@@ -1,11 +1,13 @@
 """The audit log: finance and admins read it and verify its hash chain."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from api.deps import FinanceOrAdmin, Pagination, SessionDep
 from api.routes import COMMON
 from api.schemas import AuditEventPublic, AuditVerification, Page
-from bidding import audit
+from bidding import audit, finance
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=COMMON)
 
@@ -23,6 +25,25 @@ def list_audit_events(
 
 
 @router.get("/verify")
-def verify_audit_chain(session: SessionDep, actor: FinanceOrAdmin) -> AuditVerification:
-    """Recompute the hash chain and report the first broken link, if any."""
-    return AuditVerification.of(audit.verify_chain(session))
+def verify_audit_chain(
+    session: SessionDep,
+    actor: FinanceOrAdmin,
+    head_seq: Annotated[
+        int | None,
+        Query(ge=1, le=10**18, description="`head_seq` of the last verification you recorded."),
+    ] = None,
+    head_hash: Annotated[
+        str | None,
+        Query(pattern=audit.HASH_PATTERN, description="`head_hash` of that verification."),
+    ] = None,
+) -> AuditVerification:
+    """Recompute the hash chain and report the first broken link; with an anchor, check it too.
+
+    It also checks every published allocation's award rows and result against the hashes
+    its publish event recorded: a stored award changed after publication is reported.
+
+    The anchor is the head an earlier verification returned: the chain must still hold that
+    event with that hash, so events removed from the end or a recomputed chain are caught.
+    """
+    report = audit.verify_chain(session, head_seq=head_seq, head_hash=head_hash)
+    return AuditVerification.of(report, finance.verify_published_allocations(session=session))

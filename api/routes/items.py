@@ -43,10 +43,10 @@ def get_item(item_id: IdPath, session: SessionDep, actor: CurrentPrincipal) -> I
     return ItemPublic.of(row, items.demand_of(session=session, item_ids=[row.id])[row.id])
 
 
-@router.patch("/{item_id}", responses=problems(404))
+@router.patch("/{item_id}", responses=problems(404, 409))
 def update_item(
     item_id: IdPath, body: ItemUpdate, session: SessionDep, actor: Manager
 ) -> ItemPublic:
-    """Change an item's name, prices or demand."""
+    """Change an item's name, prices or demand; 409 `item_in_use` once a round holding it opens."""
     row = items.update_item(session=session, actor=actor, item_id=item_id, changes=body.changes())
     return ItemPublic.of(row, items.demand_of(session=session, item_ids=[row.id])[row.id])

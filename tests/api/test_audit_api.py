@@ -1,6 +1,10 @@
 """The audit routes and `supplybid audit verify`: a tampered event is reported by both."""
 
+import hashlib
+import json
+import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -66,3 +70,134 @@ def test_keys_create_prints_the_key_alone_on_the_last_line(world: World, cli_on:
     ]
     refused = cli_on.invoke(cli, ["keys", "create", "--role", "factory"])
     assert refused.exit_code == 2
+
+
+def _audit_events(world: World) -> list[dict[str, Any]]:
+    page = world.client.get(
+        "/v1/audit/events", params={"limit": 500}, headers=world.headers("finance")
+    )
+    assert page.status_code == 200
+    events: list[dict[str, Any]] = page.json()["data"]
+    return events
+
+
+def test_while_open_finance_sees_no_factory_item_or_content_in_bid_events(world: World) -> None:
+    url = f"/v1/rounds/{world.round_id}/bids"
+    bid = world.client.post(
+        url,
+        json={"item": world.item_id, "unit_cost": "18.37", "capacity": 7919, "min_lot": 13},
+        headers=world.headers("factory"),
+    ).json()
+    amended = world.client.put(
+        f"{url}/{bid['id']}",
+        json={"unit_cost": "17.11", "capacity": 7907},
+        headers=world.headers("factory"),
+    )
+    assert amended.status_code == 200, amended.text
+    world.client.delete(f"{url}/{bid['id']}", headers=world.headers("factory"))
+    logged = [e for e in _audit_events(world) if e["entity_type"] == "bid"]
+    assert [e["action"] for e in logged] == ["bid.submit", "bid.amend", "bid.withdraw"]
+    factory_keys = {
+        k["id"]
+        for k in world.client.get("/v1/api-keys", headers=world.headers("admin")).json()["data"]
+        if k["factory"] is not None
+    }
+    for event in logged:
+        # The event names the bid and nothing else of it: its states hold exactly the bid
+        # id, the round id and a commitment, and no field names the factory or the item.
+        assert event["entity_id"] == bid["id"]
+        assert event["actor_key_id"] not in factory_keys
+        for field in (world.factory_id, world.item_id):
+            assert field not in json.dumps(event), (event["action"], field)
+        for state in (event["before"], event["after"]):
+            if state is not None:
+                logged_state = json.loads(state)
+                assert set(logged_state) == {"bid", "round", "commitment"}
+                assert logged_state["bid"] == bid["id"]
+                assert logged_state["round"] == world.round_id
+                assert re.fullmatch(r"sha256:[0-9a-f]{64}", logged_state["commitment"])
+
+
+def test_after_the_close_finance_checks_each_commitment_against_the_log(world: World) -> None:
+    url = f"/v1/rounds/{world.round_id}/bids"
+    bid = world.client.post(
+        url,
+        json={"item": world.item_id, "unit_cost": "18.37", "capacity": 7919},
+        headers=world.headers("factory"),
+    ).json()
+    # The amendment spells its money loosely: the commitment is over the stored values.
+    amended = world.client.put(
+        f"{url}/{bid['id']}",
+        json={"unit_cost": "17.1", "capacity": 7919, "setup_cost": 5},
+        headers=world.headers("factory"),
+    )
+    assert amended.status_code == 200, amended.text
+    assert world.client.post(
+        f"/v1/rounds/{world.round_id}/close", headers=world.headers("manager")
+    ).is_success
+    versions = world.client.get(
+        f"{url}/{bid['id']}/versions", headers=world.headers("finance")
+    ).json()
+    logged = {
+        json.loads(e["after"])["commitment"]
+        for e in _audit_events(world)
+        if e["entity_type"] == "bid" and e["entity_id"] == bid["id"]
+    }
+    for version in versions:
+        content = json.dumps(
+            {
+                "bid": bid["id"],
+                "round": world.round_id,
+                "factory": bid["factory"],
+                "item": bid["item"],
+                "version": version["version"],
+                "unit_cost": version["unit_cost"],
+                "capacity": version["capacity"],
+                "ask_price": version["ask_price"],
+                "min_lot": version["min_lot"],
+                "setup_cost": version["setup_cost"],
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        digest = hashlib.sha256(f"{version['nonce']}\n{content}".encode()).hexdigest()
+        assert f"sha256:{digest}" == version["commitment"]
+        assert version["commitment"] in logged
+    assert len(versions) == 2
+
+
+def test_an_anchor_catches_events_removed_from_the_end_and_a_recomputed_chain(
+    world: World,
+) -> None:
+    recorded = world.client.get("/v1/audit/verify", headers=world.headers("finance")).json()
+    assert recorded["ok"] is True
+    assert recorded["head_seq"] == recorded["events_checked"] > 0
+    anchor = {"head_seq": recorded["head_seq"], "head_hash": recorded["head_hash"]}
+    assert world.client.get(
+        "/v1/audit/verify", params=anchor, headers=world.headers("finance")
+    ).json()["ok"]
+    with world.engine.begin() as connection:
+        connection.execute(
+            text("DELETE FROM audit_event WHERE seq = :seq"), {"seq": recorded["head_seq"]}
+        )
+    alone = world.client.get("/v1/audit/verify", headers=world.headers("finance")).json()
+    assert alone["ok"] is True  # without the anchor, a shorter chain looks whole
+    against = world.client.get("/v1/audit/verify", params=anchor, headers=world.headers("finance"))
+    assert (against.json()["ok"], against.json()["first_broken_seq"]) == (
+        False,
+        recorded["head_seq"],
+    )
+
+
+def test_a_half_given_or_malformed_anchor_is_a_422(world: World) -> None:
+    for params in (
+        {"head_seq": "1"},
+        {"head_hash": "sha256:" + "0" * 64},
+        {"head_seq": "1", "head_hash": "sha256:xyz"},
+        {"head_seq": "0", "head_hash": "sha256:" + "0" * 64},
+    ):
+        response = world.client.get(
+            "/v1/audit/verify", params=params, headers=world.headers("finance")
+        )
+        assert response.status_code == 422, params
+        assert response.headers["content-type"] == "application/problem+json"

@@ -1,20 +1,22 @@
 """Bad input gets a 422 problem naming every field at fault, never a 500, and changes nothing."""
 
+import base64
 import json
 from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, SQLModel, func, select
 
-from bidding.models import AuditEvent, Bid, Factory, Item, Round
+import bidding.models  # noqa: F401  (every table on SQLModel.metadata)
 from tests.conftest import World
 
 
-def _counts(world: World) -> tuple[int, ...]:
+def _counts(world: World) -> dict[str, int]:
+    """Rows in every table the service has: "nothing stored" means nothing, anywhere."""
     with Session(world.engine) as session:
-        return tuple(
-            session.exec(select(func.count()).select_from(model)).one()
-            for model in (Bid, Factory, Item, Round, AuditEvent)
-        )
+        return {
+            table.name: session.exec(select(func.count()).select_from(table)).one()
+            for table in SQLModel.metadata.sorted_tables
+        }
 
 
 def _post_raw(world: World, path: str, text: str, who: str) -> tuple[int, dict[str, Any]]:
@@ -179,3 +181,15 @@ def test_a_malformed_id_or_cursor_is_a_422_not_a_500(world: World) -> None:
 def test_malformed_json_is_a_422(world: World) -> None:
     status, _problem = _post_raw(world, "/v1/factories", "{not json", "admin")
     assert status == 422
+
+
+def test_a_cursor_key_with_a_trailing_newline_is_refused(world: World) -> None:
+    for after in ("rnd_abc\n", "12\n", "\u0663"):
+        raw = json.dumps({"after": after}).encode()
+        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        for path in ("/v1/rounds", "/v1/audit/events"):
+            response = world.client.get(
+                path, params={"cursor": cursor}, headers=world.headers("admin")
+            )
+            assert response.status_code == 422, (path, after, response.text)
+            assert response.json()["code"] == "invalid_cursor"

@@ -1,11 +1,15 @@
 """Bid sheets: CSV and XLSX, all rows or none, every fault named by its sheet line."""
 
 import io
+import re
+import zipfile
+from collections.abc import Mapping
 from decimal import Decimal
 
 from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
+from api.sheets import MAX_XLSX_UNPACKED_BYTES
 from bidding import items, rounds
 from bidding.items import DemandScenario
 from bidding.models import Bid, BidVersion
@@ -134,3 +138,96 @@ def test_a_file_that_is_no_sheet_is_a_422(world: World) -> None:
     ):
         status, body = _upload(world, name, content)
         assert status == 422, (name, content, body)
+
+
+def _xlsx(*rows: list[object]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _rezipped(xlsx: bytes, replace: Mapping[str, bytes]) -> bytes:
+    """The workbook's zip with some parts replaced."""
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in {**parts, **replace}.items():
+            target.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _problem_fields(body: object) -> dict[str, str]:
+    assert isinstance(body, dict)
+    return {e["field"]: e["message"] for e in body["errors"]}
+
+
+def test_an_xlsx_zip_with_broken_xml_a_bad_cell_or_no_sheet_is_a_422(world: World) -> None:
+    _second_item_in_draft(world)
+    good = _xlsx(["item", "unit_cost", "capacity"], [world.item_id, 18.5, 8000])
+    with zipfile.ZipFile(io.BytesIO(good)) as archive:
+        sheet_xml = archive.read("xl/worksheets/sheet1.xml")
+        book_xml = archive.read("xl/workbook.xml")
+    no_sheets = re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", book_xml)
+    assert no_sheets != book_xml
+    before = _counts(world)
+    for label, replace in {
+        "broken sheet xml": {"xl/worksheets/sheet1.xml": b"<worksheet><sheetData><row>"},
+        "a non-numeric number": {"xl/worksheets/sheet1.xml": sheet_xml.replace(b"<v>", b"<v>x")},
+        "broken workbook xml": {"xl/workbook.xml": b"<workbook"},
+        "no sheet": {"xl/workbook.xml": no_sheets},
+    }.items():
+        status, body = _upload(world, "bids.xlsx", _rezipped(good, replace))
+        assert status == 422, (label, body)
+        assert _problem_fields(body) == {"file": "not a readable XLSX workbook"}, label
+    assert _counts(world) == before
+
+
+def test_an_xlsx_that_unpacks_past_the_cap_is_refused_before_it_is_read(world: World) -> None:
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as part,
+    ):
+        for _ in range(MAX_XLSX_UNPACKED_BYTES // (1024 * 1024) + 1):
+            part.write(b"\0" * (1024 * 1024))
+    bomb = buffer.getvalue()
+    assert len(bomb) < 1024 * 1024
+    status, body = _upload(world, "bids.xlsx", bomb)
+    assert status == 422, body
+    assert "unpacked" in _problem_fields(body)["file"]
+
+
+def test_a_sheet_naming_a_column_twice_is_refused_naming_it(world: World) -> None:
+    _second_item_in_draft(world)
+    before = _counts(world)
+    csv_sheet = f"item,unit_cost,capacity,unit_cost\n{world.item_id},18.50,8000,1.00\n".encode()
+    xlsx_sheet = _xlsx(
+        ["item", "unit_cost", "capacity", "unit_cost"], [world.item_id, 18.5, 8000, 1]
+    )
+    for name, content in (("bids.csv", csv_sheet), ("bids.xlsx", xlsx_sheet)):
+        status, body = _upload(world, name, content)
+        assert status == 422, (name, body)
+        assert "'unit_cost' appears more than once" in _problem_fields(body)["file"], name
+    assert _counts(world) == before
+
+
+def test_a_row_with_more_values_than_the_header_has_columns_is_refused(world: World) -> None:
+    _second_item_in_draft(world)
+    before = _counts(world)
+    # Read as the header says, "itm,1,234,100" would be unit cost 1 and capacity 234.
+    csv_sheet = f"item,unit_cost,capacity\n{world.item_id},18.50,8000\n{world.item_id},1,234,100\n"
+    xlsx_sheet = _xlsx(
+        ["item", "unit_cost", "capacity"], [world.item_id, 18.5, 8000], [world.item_id, 1, 234, 100]
+    )
+    for name, content in (("bids.csv", csv_sheet.encode()), ("bids.xlsx", xlsx_sheet)):
+        status, body = _upload(world, name, content)
+        assert status == 422, (name, body)
+        assert set(_problem_fields(body)) == {"rows[3]"}, name
+        assert "column 4" in _problem_fields(body)["rows[3]"]
+    assert _counts(world) == before

@@ -78,6 +78,9 @@ def test_an_idempotency_key_is_scoped_to_the_api_key(world: World) -> None:
 
 
 def test_an_idempotency_key_still_in_flight_is_a_409(world: World) -> None:
+    import asyncio
+
+    from api.idempotency import request_hash
     from bidding import idempotency
     from bidding.keys import find_active_key
 
@@ -92,7 +95,7 @@ def test_an_idempotency_key_still_in_flight_is_a_409(world: World) -> None:
             method="POST",
             path=url,
             key="k-3",
-            request_hash=idempotency.body_hash(body),
+            request_hash=asyncio.run(request_hash("application/json", body)),
         )
     response = world.client.post(
         url,

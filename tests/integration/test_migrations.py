@@ -7,7 +7,9 @@ from bidding.db import make_engine
 from migrations import alembic_config
 
 TABLES = {
+    "allocation",
     "api_key",
+    "award",
     "audit_event",
     "bid",
     "bid_version",
@@ -18,6 +20,9 @@ TABLES = {
     "round",
     "round_item",
     "scenario",
+    "settlement",
+    "settlement_item",
+    "settlement_takeover",
 }
 
 

@@ -13,6 +13,9 @@ from bidding.settlement import (
     ItemTerms,
     SalesExceedAllocation,
     attribute_takeover,
+    expectation,
+    expected_items,
+    expected_result,
     realised_result,
     statements,
     takeover_by_bid,
@@ -121,3 +124,47 @@ def test_every_figure_reconciles_to_the_cent(
         if line.margin is not None:
             # Prices and fees are c/(1-m) and F/(1-m) rounded up: the margin holds.
             assert line.margin >= Decimal("0.10")
+
+
+def test_expected_figures_take_e_min_x_d_from_the_demand_scenarios_by_hand() -> None:
+    terms = ItemTerms("I1", Decimal("39.90"), Decimal("4.00"), Decimal("8.00"))
+    demand = [(9000, Decimal("0.25")), (12000, Decimal("0.5")), (16000, Decimal("0.25"))]
+    awards = [
+        Award("B1", "F1", "I1", 7000, Decimal("20.56"), Decimal(0), Decimal("18.50"), Decimal(0)),
+        Award(
+            "B2", "F2", "I1", 5000, Decimal("18.89"), Decimal("10.00"), Decimal("17"), Decimal(9)
+        ),
+    ]
+    [item] = expected_items(awards, [terms], {"I1": demand})
+    # E[min(12000, D)] = 0.25 x 9000 + 0.5 x 12000 + 0.25 x 12000 = 11250; 750 unsold.
+    assert item.units_sold == 11250
+    assert item.units_taken_over == 750
+    assert item.revenue == Decimal("448875.00")  # 11250 x 39.90
+    assert item.handling == Decimal("45000.00")
+    assert item.supply_spend == Decimal("238380.00")  # 7000 x 20.56 + 5000 x 18.89 + 10.00
+    # Unsold at the average price (143920 + 94450) / 12000: 750 x 19.8641666... = 14898.125
+    # exactly, a half cent, rounded half even.
+    assert item.takeover_spend == Decimal("14898.12")
+    assert item.salvage == Decimal("6000.00")
+    assert item.takeover_loss == Decimal("8898.12")
+    total = expected_result(awards, [terms], {"I1": demand})
+    assert total.net == Decimal("448875.00") - Decimal("45000.00") - Decimal("238380.00") + 6000
+    assert expectation(0, Decimal(0), Decimal("8.00"), demand).unsold == 0
+
+
+@given(settled_rounds())
+def test_the_round_totals_are_the_sums_of_the_items_realised_and_expected(
+    case: tuple[list[Award], list[ItemTerms], dict[str, int]],
+) -> None:
+    awards, items, sold = case
+    takeover = takeover_by_bid(awards, sold)
+    demand = {t.item: [(0, Decimal("0.5")), (sold[t.item], Decimal("0.5"))] for t in items}
+    for totals in (
+        realised_result(awards, items, sold, takeover),
+        expected_result(awards, items, demand),
+    ):
+        for name in ("revenue", "handling", "supply_spend", "salvage", "takeover_spend", "net"):
+            assert getattr(totals, name) == sum(
+                (getattr(i, name) for i in totals.items), Decimal(0)
+            )
+        assert totals.units_sold + totals.units_taken_over == totals.units_ordered

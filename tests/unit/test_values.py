@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bidding.values import from_cents, from_ppb, new_id, to_cents, to_ppb
+from bidding.values import from_cents, from_ppb, new_id, plain, to_cents, to_ppb
 from solver.problem import MAX_MONEY
 
 
@@ -38,3 +38,15 @@ def test_ids_are_prefixed_random_and_reveal_no_count() -> None:
     ids = {new_id("bid") for _ in range(1000)}
     assert len(ids) == 1000
     assert all(i.startswith("bid_") and len(i) == 20 for i in ids)
+
+
+@given(st.integers(min_value=0, max_value=10**9))
+def test_fractions_are_spelt_without_an_exponent_however_small(parts: int) -> None:
+    spelt = plain(from_ppb(parts))
+    assert "E" not in spelt.upper()
+    assert Decimal(spelt) == Decimal(parts) / 10**9
+
+
+def test_ten_parts_per_billion_are_spelt_plainly() -> None:
+    assert plain(from_ppb(10)) == "0.00000001"
+    assert plain(from_cents(1850)) == "18.50"

@@ -93,3 +93,52 @@ def test_fast_input_hash_is_the_hash_of_the_canonical_problem() -> None:
         text = json.dumps(problem.canonical(), sort_keys=True, separators=(",", ":"))
         expected = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
         assert problem.input_hash() == expected
+
+
+def test_fast_input_hash_covers_every_optional_field_and_any_id() -> None:
+    # Budget, per-factory shares, item caps and fills, and ids JSON must escape.
+    import hashlib
+
+    data = random_problem_data(5, milp=True, bids=20)
+    data["round"]["budget"] = "123456.70"
+    data["factories"][0]["capacity_share"] = "0.350"
+    data["factories"][0]["committed_units"] = 3
+    data["items"][0]["max_factory_share"] = 0.5
+    data["items"][0]["min_fill"] = 1
+    old_id = data["factories"][1]["id"]
+    new_id = 'Fé "quoted" \\ 工厂'
+    data["factories"][1]["id"] = new_id
+    for bid in data["bids"]:
+        if bid["factory"] == old_id:
+            bid["factory"] = new_id
+    problem = parse_problem(data)
+    text = json.dumps(problem.canonical(), sort_keys=True, separators=(",", ":"))
+    assert problem.input_hash() == "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_a_result_is_what_validating_it_again_gives() -> None:
+    # solve() makes the allocation rows without validation (trusted_allocations): every
+    # value must already have its field's type, so a re-validation changes nothing.
+    from solver.result import Result
+
+    for seed, milp in ((0, False), (1, True), (2, True)):
+        result = solve(parse_problem(random_problem_data(seed, milp=milp, bids=30)))
+        again = Result.model_validate(result.model_dump())
+        assert again == result
+        assert again.to_json() == result.to_json()
+        for checked, made in zip(again.allocations, result.allocations, strict=True):
+            assert {k: type(v) for k, v in vars(checked).items()} == {
+                k: type(v) for k, v in vars(made).items()
+            }
+            assert made.model_fields_set == set(type(made).model_fields)
+
+
+def test_parsing_shares_values_and_keeps_every_field() -> None:
+    # parse_problem shares equal Decimals and pydantic's field records between bids
+    # (memory); what the problem says must not change.
+    data = random_problem_data(3, milp=True, bids=40)
+    from_text = parse_problem(json.dumps(data))
+    assert from_text == parse_problem(data)
+    assert from_text.model_dump() == parse_problem(data).model_dump()
+    for bid in from_text.bids:
+        assert bid.model_fields_set <= set(type(bid).model_fields)

@@ -1,0 +1,331 @@
+"""A closed round of about 10,000 bids, taken to published awards through the HTTP API.
+
+The round is set up directly in the database (a generated problem, as bench.allocator
+uses, written as rows and closed by the domain's `close_round`). Then a real server runs
+as a subprocess (`supplybid serve` on 127.0.0.1) and, on PostgreSQL, a `supplybid worker`
+process; on SQLite the server's embedded worker solves. Each step is timed from the
+client: POST allocations, wait for done, GET the result, publish, GET all awards.
+
+    python -m bench.service_round --bids 10000                       # SQLite, a temp file
+    python -m bench.service_round --bids 10000 --database-url postgresql+psycopg://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session
+
+import migrations
+from bidding import keys, rounds
+from bidding.db import make_engine
+from bidding.jobs import apply_procrastinate_schema
+from bidding.models import (
+    Bid,
+    BidVersion,
+    Factory,
+    Item,
+    Role,
+    Round,
+    RoundItem,
+    RoundState,
+    Scenario,
+    utcnow,
+)
+from bidding.principal import SYSTEM
+from bidding.values import to_cents, to_ppb
+from solver.generate import generate_problem
+from solver.problem import Problem, parse_problem
+from tests.factories import MANAGER
+
+SUPPLYBID = str(Path(sys.executable).parent / "supplybid")
+FACTORIES = 200
+
+
+def build_round(engine: Engine, problem: Problem) -> str:
+    """Write the problem's factories, items, bids as rows of an open round; close it."""
+    round_id = f"rnd_bench_{secrets.token_hex(4)}"
+    now = utcnow()
+    with Session(engine) as session:
+        session.execute(
+            insert(Factory),
+            [
+                {
+                    "id": f.id,
+                    "name": f.id,
+                    "monthly_capacity": f.monthly_capacity,
+                    "is_new": False,
+                    "created_at": now,
+                }
+                for f in problem.factories
+            ],
+        )
+        session.execute(
+            insert(Item),
+            [
+                {
+                    "id": i.id,
+                    "name": i.id,
+                    "retail_price_cents": to_cents(i.retail_price),
+                    "handling_cost_cents": to_cents(i.handling_cost),
+                    "salvage_value_cents": to_cents(i.salvage_value),
+                    "created_at": now,
+                }
+                for i in problem.items
+            ],
+        )
+        session.execute(
+            insert(Scenario),
+            [
+                {
+                    "item_id": i.id,
+                    "position": n,
+                    "units": s.units,
+                    "probability_ppb": to_ppb(s.probability),
+                }
+                for i in problem.items
+                for n, s in enumerate(i.demand)
+            ],
+        )
+        session.execute(
+            insert(Round),
+            [
+                {
+                    "id": round_id,
+                    "name": "Bench round",
+                    "category": "bench",
+                    "period": "2026-11",
+                    "currency": "CNY",
+                    "margin_floor_ppb": to_ppb(problem.round.margin_floor),
+                    "capacity_share_ppb": to_ppb(problem.round.capacity_share),
+                    "state": RoundState.open,
+                    "created_at": now,
+                    "opened_at": now,
+                }
+            ],
+        )
+        session.execute(
+            insert(RoundItem),
+            [{"round_id": round_id, "item_id": i.id, "min_fill": 0} for i in problem.items],
+        )
+        session.execute(
+            insert(Bid),
+            [
+                {
+                    "id": f"{round_id}_{b.id}",
+                    "round_id": round_id,
+                    "factory_id": b.factory,
+                    "item_id": b.item,
+                    "status": "live",
+                    "version": 1,
+                    "live_slot": f"{round_id}/{b.factory}/{b.item}",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for b in problem.bids
+            ],
+        )
+        session.execute(
+            insert(BidVersion),
+            [
+                {
+                    "bid_id": f"{round_id}_{b.id}",
+                    "version": 1,
+                    "unit_cost_cents": to_cents(b.unit_cost),
+                    "capacity": b.capacity,
+                    "ask_price_cents": None if b.ask_price is None else to_cents(b.ask_price),
+                    "min_lot": b.min_lot,
+                    "setup_cost_cents": to_cents(b.setup_cost),
+                    "nonce": "bench",
+                    "commitment": "bench",
+                    "created_at": now,
+                }
+                for b in problem.bids
+            ],
+        )
+        session.commit()
+        rounds.close_round(session=session, actor=MANAGER, round_id=round_id)
+    return round_id
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A subprocess stopped with SIGTERM at the end; its output goes to `log`."""
+    with log.open("wb") as out:
+        child = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield child
+        finally:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def _wait_healthy(client: httpx.Client, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if client.get("/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the server did not come up")
+
+
+def run(bids: int, database_url: str, workdir: Path) -> dict[str, Any]:
+    """Set up the round, then time each API step; the figures as a dict."""
+    postgres = make_url(database_url).get_backend_name() == "postgresql"
+    started = time.perf_counter()
+    document = generate_problem(
+        factories=FACTORIES,
+        items=max(bids // 40, 1),
+        bids_per_factory=max(bids // FACTORIES, 1),
+        scenarios=10,
+        seed=2026,
+    )
+    problem = parse_problem(document)
+    migrations.upgrade(database_url)
+    engine = make_engine(database_url, pool_size=2)
+    if postgres:
+        apply_procrastinate_schema(engine)
+    round_id = build_round(engine, problem)
+    with Session(engine) as session:
+        manager = keys.create_key(session=session, actor=SYSTEM, role=Role.manager).secret
+        factory_key = keys.create_key(
+            session=session,
+            actor=SYSTEM,
+            role=Role.factory,
+            factory_id=problem.factories[0].id,
+        ).secret
+    engine.dispose()
+    setup_s = time.perf_counter() - started
+
+    port = _free_port()
+    env = {**os.environ, "SUPPLYBID_DATABASE_URL": database_url}
+    serve = [SUPPLYBID, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    figures: dict[str, Any] = {
+        "database": "postgresql" if postgres else "sqlite",
+        "queue": "procrastinate (separate worker)" if postgres else "embedded",
+        "bids": len(problem.bids),
+        "factories": len(problem.factories),
+        "items": len(problem.items),
+        "setup_s": round(setup_s, 2),
+    }
+    with process(serve, env, workdir / "server.log"), _maybe_worker(postgres, env, workdir):
+        client = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {manager}"},
+            timeout=300,
+        )
+        _wait_healthy(client)
+        steps: dict[str, float] = {}
+
+        t = time.perf_counter()
+        posted = client.post(f"/v1/rounds/{round_id}/allocations", json={})
+        steps["post_allocations_s"] = time.perf_counter() - t
+        posted.raise_for_status()
+        allocation_id = posted.json()["id"]
+
+        t = time.perf_counter()
+        while True:  # the list shows status without the result: a cheap poll
+            state = client.get(f"/v1/rounds/{round_id}/allocations", params={"limit": 500}).json()[
+                "data"
+            ]
+            current = next(a for a in state if a["id"] == allocation_id)
+            if current["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        steps["wait_for_done_s"] = time.perf_counter() - t
+        if current["status"] != "done":
+            raise RuntimeError(f"solve failed: {current['error']}")
+
+        t = time.perf_counter()
+        result = client.get(f"/v1/allocations/{allocation_id}")
+        steps["get_result_s"] = time.perf_counter() - t
+        body = result.json()
+        figures["result_bytes"] = len(result.content)
+        figures["solver_total_s"] = body["result"]["timings"]["total_s"]
+        figures["objective"] = body["result"]["objective"]
+
+        t = time.perf_counter()
+        published = client.post(f"/v1/allocations/{allocation_id}/publish")
+        steps["publish_s"] = time.perf_counter() - t
+        published.raise_for_status()
+
+        t = time.perf_counter()
+        awards, cursor = 0, None
+        while True:
+            params: dict[str, Any] = {"limit": 500}
+            if cursor:
+                params["cursor"] = cursor
+            page = client.get(f"/v1/rounds/{round_id}/awards", params=params).json()
+            awards += len(page["data"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        steps["get_awards_all_pages_s"] = time.perf_counter() - t
+        figures["awards"] = awards
+
+        t = time.perf_counter()
+        own = client.get(
+            f"/v1/rounds/{round_id}/awards",
+            params={"limit": 500},
+            headers={"Authorization": f"Bearer {factory_key}"},
+        )
+        steps["get_awards_one_factory_s"] = time.perf_counter() - t
+        own.raise_for_status()
+        figures["steps"] = {k: round(v, 3) for k, v in steps.items()}
+    return figures
+
+
+@contextmanager
+def _maybe_worker(postgres: bool, env: dict[str, str], workdir: Path) -> Iterator[None]:
+    if not postgres:
+        yield
+        return
+    with process([SUPPLYBID, "worker"], env, workdir / "worker.log"):
+        yield
+
+
+def main() -> None:
+    """Parse the arguments, run, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--bids", type=int, default=10_000)
+    parser.add_argument("--database-url", default=None, help="default: a new SQLite file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="supplybid-bench-") as tmp:
+        workdir = Path(tmp)
+        url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+        figures = run(args.bids, url, workdir)
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""Solve jobs: one interface (`JobQueue`), two back ends, chosen by SUPPLYBID_JOB_QUEUE.
+
+- embedded (default on SQLite): the allocation row is the job. A thread started with the
+  app claims queued allocations one at a time; at its start it requeues any left running
+  by a process that died. One process per database.
+- procrastinate (default on PostgreSQL): a procrastinate job, inserted by procrastinate's
+  own SQL function on the request's connection, so it commits or rolls back with the
+  allocation row. `supplybid worker` processes (any number, on any machine) run it. A
+  periodic task retries jobs whose worker's heartbeat is older than `stalled_after_s`.
+
+Either way the job is `bidding.allocation.run_solve`: idempotent, so a retry is safe.
+"""
+
+import json
+import logging
+import threading
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session
+
+from bidding.allocation import JobQueue, next_queued, requeue_abandoned, run_solve
+from bidding.settings import Settings
+
+log = logging.getLogger(__name__)
+
+QUEUE = "supplybid-solves"
+SOLVE_TASK = "supplybid.solve_allocation"
+RETRY_TASK = "supplybid.retry_stalled_jobs"
+_DEFER = text(
+    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock, NULL, "
+    "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])"
+)
+
+
+class EmbeddedQueue:
+    """Solves in a thread of this process, claiming queued allocations from the database."""
+
+    name = "embedded"
+
+    def __init__(self, engine: Engine, *, poll_s: float = 1.0) -> None:
+        self._engine = engine
+        self._poll_s = poll_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def enqueue(self, session: Session, *, allocation_id: str, round_id: str) -> None:
+        """Nothing to insert (the queued row is the job): wake the worker once it commits."""
+        event.listen(session, "after_commit", lambda _s: self._wake.set(), once=True)
+
+    def start(self) -> None:
+        """Start the worker thread; it first requeues what a dead process left running."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="supplybid-solver", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to stop after its current solve (which a restart would requeue)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        recovered = False
+        while not self._stop.is_set():
+            try:
+                with Session(self._engine, expire_on_commit=False) as session:
+                    if not recovered:
+                        requeued = requeue_abandoned(session=session)
+                        if requeued:
+                            log.warning("requeued allocations left running: %s", requeued)
+                        recovered = True
+                    allocation_id = next_queued(session=session)
+                if allocation_id is not None:
+                    run_solve(engine=self._engine, allocation_id=allocation_id, only_queued=True)
+                    continue
+            except Exception:  # keep the worker alive; the allocation stays queued or failed
+                log.exception("embedded solve worker")
+            self._wake.wait(self._poll_s)
+            self._wake.clear()
+
+
+class ProcrastinateQueue:
+    """Solves by `supplybid worker` processes: procrastinate jobs on PostgreSQL itself."""
+
+    name = "procrastinate"
+
+    def enqueue(self, session: Session, *, allocation_id: str, round_id: str) -> None:
+        """Defer the job through the session's connection: same transaction as the row."""
+        session.execute(
+            _DEFER,
+            {
+                "queue": QUEUE,
+                "task": SOLVE_TASK,
+                "lock": f"round:{round_id}",
+                "args": json.dumps({"allocation_id": allocation_id}),
+            },
+        )
+
+    def start(self) -> None:
+        """Nothing runs here: workers are separate processes."""
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Nothing runs here."""
+
+
+def backend_name(settings: Settings) -> str:
+    """The back end the settings choose: auto is embedded on SQLite, procrastinate else."""
+    if settings.job_queue != "auto":
+        return settings.job_queue
+    sqlite = make_url(settings.database_url).get_backend_name() == "sqlite"
+    return "embedded" if sqlite else "procrastinate"
+
+
+def make_queue(settings: Settings, engine: Engine) -> EmbeddedQueue | ProcrastinateQueue:
+    """The job queue the settings choose, on this engine."""
+    if backend_name(settings) == "embedded":
+        return EmbeddedQueue(engine)
+    if make_url(settings.database_url).get_backend_name() != "postgresql":
+        raise ValueError("SUPPLYBID_JOB_QUEUE=procrastinate needs PostgreSQL")
+    return ProcrastinateQueue()
+
+
+def _conninfo(database_url: str) -> str:
+    # psycopg takes a libpq URL: the SQLAlchemy one without its driver name.
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def apply_procrastinate_schema(engine: Engine) -> bool:
+    """Create procrastinate's tables and functions unless there; True if it created them."""
+    from procrastinate.schema import SchemaManager
+
+    with engine.begin() as connection:
+        present = connection.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar()
+        if present is not None:
+            return False
+        connection.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"))
+    return True
+
+
+def procrastinate_app(settings: Settings, engine: Engine) -> Any:
+    """The procrastinate app of `supplybid worker`: the solve task and stalled-job recovery."""
+    import procrastinate
+
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=_conninfo(settings.database_url))
+    )
+
+    # Retried on an exception (the database gone for a moment): the job is idempotent, and
+    # a crash of the solve itself is stored as `failed` by run_solve, not raised.
+    @app.task(
+        name=SOLVE_TASK,
+        queue=QUEUE,
+        retry=procrastinate.RetryStrategy(max_attempts=5, linear_wait=5),
+    )
+    def solve_allocation(allocation_id: str) -> None:
+        run_solve(engine=engine, allocation_id=allocation_id)
+
+    @app.periodic(cron=settings.stalled_check_cron, periodic_id="retry-stalled")
+    @app.task(name=RETRY_TASK, queue=QUEUE, queueing_lock=RETRY_TASK, pass_context=True)
+    async def retry_stalled_jobs(context: Any, timestamp: int) -> None:
+        manager = context.app.job_manager
+        stalled = await manager.get_stalled_jobs(
+            task_name=SOLVE_TASK, seconds_since_heartbeat=settings.stalled_after_s
+        )
+        for job in stalled:
+            log.warning("retrying stalled job %s (%s)", job.id, job.task_kwargs)
+            await manager.retry_job(job)
+
+    return app
+
+
+def run_worker(settings: Settings, engine: Engine, *, concurrency: int) -> None:
+    """Run solve jobs until SIGINT or SIGTERM (a SIGKILL leaves its job to the others)."""
+    app = procrastinate_app(settings, engine)
+    app.run_worker(
+        queues=[QUEUE],
+        concurrency=concurrency,
+        update_heartbeat_interval=settings.worker_heartbeat_s,
+        stalled_worker_timeout=settings.stalled_after_s,
+    )
+
+
+__all__ = ["EmbeddedQueue", "JobQueue", "ProcrastinateQueue", "make_queue", "run_worker"]

@@ -1,0 +1,146 @@
+"""`supplybid report ...` and `supplybid audit published`: finance's reports from the database.
+
+They read the database named by SUPPLYBID_DATABASE_URL, as the command line (role
+`system`: every factory's lines), and write JSON, CSV or XLSX with the same figures as the
+API's `?format=`.
+"""
+
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from sqlmodel import Session
+
+from bidding import finance, reports, settlement
+from bidding.db import get_engine, session_scope
+from bidding.errors import BiddingError
+from bidding.principal import SYSTEM
+
+_err = Console(stderr=True)
+
+report_app = typer.Typer(
+    help="Finance reports: statements, platform result, margin audit, takeover.",
+    no_args_is_help=True,
+)
+
+
+class Format(StrEnum):
+    """What a report is written as."""
+
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+RoundOption = Annotated[str, typer.Option("--round", help="The round's id.")]
+FormatOption = Annotated[Format, typer.Option("--format", help="json, csv or xlsx.")]
+OutputOption = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
+]
+
+
+def _write(content: bytes, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.buffer.flush()
+        return
+    output.write_bytes(content)
+    _err.print(f"written to {output}")
+
+
+def _report(
+    build: Callable[[Session], tuple[BaseModel, reports.Table]],
+    fmt: Format,
+    output: Path | None,
+) -> None:
+    try:
+        with session_scope(get_engine()) as session:
+            body, table = build(session)
+    except BiddingError as exc:
+        _err.print(f"[red]refused:[/red] {exc.detail}")
+        raise typer.Exit(2) from exc
+    if fmt == Format.csv:
+        _write(reports.to_csv(table), output)
+    elif fmt == Format.xlsx:
+        _write(reports.to_xlsx(table), output)
+    else:
+        _write(body.model_dump_json(indent=2).encode() + b"\n", output)
+
+
+@report_app.command("statements")
+def report_statements(
+    round_id: RoundOption, fmt: FormatOption = Format.json, output: OutputOption = None
+) -> None:
+    """Every factory's statement of a published or settled round."""
+    from api.schemas import StatementsPublic
+
+    def build(session: Session) -> tuple[BaseModel, reports.Table]:
+        report = settlement.round_statements(session=session, principal=SYSTEM, round_id=round_id)
+        return StatementsPublic.of(report), reports.statements_table(report)
+
+    _report(build, fmt, output)
+
+
+@report_app.command("result")
+def report_result(
+    round_id: RoundOption, fmt: FormatOption = Format.json, output: OutputOption = None
+) -> None:
+    """The platform's result of a round: expected at publication and realised."""
+    from api.schemas import RoundResultPublic
+
+    def build(session: Session) -> tuple[BaseModel, reports.Table]:
+        published = settlement.round_result(session=session, principal=SYSTEM, round_id=round_id)
+        return RoundResultPublic.of(published), reports.result_table(published)
+
+    _report(build, fmt, output)
+
+
+@report_app.command("margins")
+def report_margins(fmt: FormatOption = Format.json, output: OutputOption = None) -> None:
+    """Every published award re-checked by the independent verifier; exit 1 on any finding."""
+    from api.schemas import MarginAuditPublic
+
+    found: list[int] = []
+
+    def build(session: Session) -> tuple[BaseModel, reports.Table]:
+        audit = finance.margin_audit(session=session)
+        found.append(len(audit.findings))
+        return MarginAuditPublic.of(audit), reports.margins_table(audit)
+
+    _report(build, fmt, output)
+    if found and found[0]:
+        raise typer.Exit(1)
+
+
+@report_app.command("takeover")
+def report_takeover(
+    round_id: Annotated[
+        str | None, typer.Option("--round", help="One round only (default: all).")
+    ] = None,
+    fmt: FormatOption = Format.json,
+    output: OutputOption = None,
+) -> None:
+    """Takeover liability per published round and item: expected and settled."""
+    from api.schemas import TakeoverAuditPublic
+
+    def build(session: Session) -> tuple[BaseModel, reports.Table]:
+        lines = finance.takeover_audit(session=session, round_id=round_id)
+        return TakeoverAuditPublic.of(lines), reports.takeover_table(lines)
+
+    _report(build, fmt, output)
+
+
+def audit_published() -> None:
+    """Check published allocations' award rows and results against their publish hashes."""
+    with session_scope(get_engine()) as session:
+        findings = finance.verify_published_allocations(session=session)
+    for f in findings:
+        print(f"round {f.round} allocation {f.allocation}: {f.finding}")
+    if findings:
+        raise typer.Exit(1)
+    print("published allocations ok: award rows and results as published")
