@@ -51,6 +51,10 @@ SIZES = {
     "10k": Size("10k", factories=200, items=250, bids_per_factory=50),
     "100k": Size("100k", factories=1000, items=2500, bids_per_factory=100),
     "1M": Size("1M", factories=10_000, items=25_000, bids_per_factory=100),
+    # Other shapes of 100,000 bids (README): many factories on fewer hot items, each
+    # factory bidding on a few of them; and a long tail of items with few bids each.
+    "100k-wide": Size("100k-wide", factories=5000, items=1000, bids_per_factory=20),
+    "100k-tail": Size("100k-tail", factories=2000, items=10_000, bids_per_factory=50),
 }
 MILP_SIZES = ("1k", "10k")
 """Sizes at which the MILP (lots, setup costs, new factories) is benchmarked by default."""

@@ -77,6 +77,7 @@ class Engine(Protocol):
     def set_costs(self, costs: FloatArray) -> None: ...
     def set_rows_equal(self, equal: BoolArray) -> None: ...
     def cost_up(self) -> FloatArray | None: ...
+    def close(self) -> None: ...
 
 
 def make_engine(model: AllocationModel, settings: EngineSettings) -> Engine:
@@ -323,6 +324,11 @@ class HighsEngine:
             return None
         return np.array(ranging.col_cost_up.value_, dtype=np.float64)
 
+    def close(self) -> None:
+        """Free the solver's model: the result is built from arrays already read."""
+        self.highs = None
+        self.lp.solverModel = None
+
 
 class CbcEngine:
     """CBC through PuLP's COIN_CMD (the cbcbox binary); every pass re-solves through PuLP."""
@@ -433,6 +439,9 @@ class CbcEngine:
     def cost_up(self) -> FloatArray | None:
         """CBC gives no cost ranging through PuLP."""
         return None
+
+    def close(self) -> None:
+        """Nothing to free: CBC ran as a separate process."""
 
 
 @cache

@@ -84,6 +84,16 @@ class AllocationModel:
         """Number of rows, in the order the solver sees them."""
         return len(self.row_meta)
 
+    def release_solver_model(self) -> None:
+        """Drop the PuLP model and its arrays once solved; ids, prices and maps stay."""
+        self.lp = pulp.LpProblem(self.lp.name)
+        self.x = self.z = self.total = {}
+        self.sales = {}
+        self.row_cols = []
+        self.row_coefs = []
+        self.upper_cols = []
+        self.upper_values = []
+
     def segments(self, item: Item) -> list[tuple[Decimal, Decimal]]:
         """demand_segments(item), computed once per item."""
         found = self._segments.get(item.id)

@@ -10,12 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails
 
 MAX_UNITS = 10**9
 """Largest unit count accepted anywhere: a billion units is beyond any factory's month."""
@@ -185,16 +194,13 @@ class Problem(_Frozen):
 
     def input_hash(self) -> str:
         """sha256 of the canonical problem: same problem, same hash, whatever its spelling."""
-        # The same bytes as json.dumps(self.canonical(), ...), but numbers are normalised
-        # by the encoder's `default` hook instead of a Python walk over every value: at
-        # 100,000 bids that walk took seconds.
-        data = self.model_dump(mode="python")
-        data["items"] = [
-            {**item, "demand": sorted(item["demand"], key=lambda s: (s["units"], s["probability"]))}
-            for item in data["items"]
-        ]
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_json_number)
-        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+        # The same bytes as json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        # (a test holds them equal), written row by row from templates with the keys already
+        # in sorted order: at 100,000 bids the generic encoder took most of a second.
+        sha = hashlib.sha256()
+        for part in _canonical_text(self):
+            sha.update(part.encode("utf-8"))
+        return "sha256:" + sha.hexdigest()
 
     def canonical(self) -> dict[str, Any]:
         """The problem as plain JSON data, every number normalised, every list in id order."""
@@ -210,6 +216,73 @@ class Problem(_Frozen):
         return json.dumps(self.canonical(), sort_keys=True, indent=2) + "\n"
 
 
+def _canonical_text(problem: Problem) -> Iterator[str]:
+    """The canonical problem as compact JSON with sorted keys, in pieces (see input_hash)."""
+    text = _json_text
+    r = problem.round
+    # Each distinct number is spelled once: prices repeat across bids.
+    bids = problem.bids
+    num = _number_texts(
+        [b.unit_cost for b in bids] + [b.setup_cost for b in bids] + [b.ask_price for b in bids]
+    )
+    yield '{"bids":['
+    yield ",".join(
+        f'{{"ask_price":{num[b.ask_price]},"capacity":{b.capacity},'
+        f'"factory":{text(b.factory)},"id":{text(b.id)},"item":{text(b.item)},'
+        f'"min_lot":{b.min_lot},"setup_cost":{num[b.setup_cost]},'
+        f'"unit_cost":{num[b.unit_cost]}}}'
+        for b in bids
+    )
+    num = _number_texts(
+        [f.capacity_share for f in problem.factories]
+        + [s.probability for item in problem.items for s in item.demand]
+        + [item.max_factory_share for item in problem.items]
+        + [m for item in problem.items for m in (item.retail_price, item.handling_cost)]
+        + [item.salvage_value for item in problem.items]
+        + [r.budget, r.capacity_share, r.margin_floor, r.mip_gap]
+    )
+    yield '],"factories":['
+    yield ",".join(
+        f'{{"capacity_share":{num[f.capacity_share]},'
+        f'"committed_units":{f.committed_units},"guaranteed_units":{f.guaranteed_units},'
+        f'"id":{text(f.id)},"is_new":{"true" if f.is_new else "false"},'
+        f'"monthly_capacity":{f.monthly_capacity}}}'
+        for f in problem.factories
+    )
+    yield '],"items":['
+    yield ",".join(
+        '{"demand":['
+        + ",".join(
+            f'{{"probability":{num[s.probability]},"units":{s.units}}}'
+            for s in sorted(item.demand, key=lambda s: (s.units, s.probability))
+        )
+        + f'],"handling_cost":{num[item.handling_cost]},"id":{text(item.id)},'
+        f'"max_factory_share":{num[item.max_factory_share]},'
+        f'"min_fill":{item.min_fill},"retail_price":{num[item.retail_price]},'
+        f'"salvage_value":{num[item.salvage_value]}}}'
+        for item in problem.items
+    )
+    yield (
+        f'],"round":{{"budget":{num[r.budget]},'
+        f'"capacity_share":{num[r.capacity_share]},"currency":{text(r.currency)},'
+        f'"id":{text(r.id)},"margin_floor":{num[r.margin_floor]},'
+        f'"mip_gap":{num[r.mip_gap]}}}}}'
+    )
+
+
+_json_text: Callable[[str], str] = json.encoder.encode_basestring_ascii
+"""A str as json.dumps writes it by default (ASCII, escaped), in C."""
+
+
+def _number_texts(values: Iterable[Decimal | None]) -> dict[Decimal | None, str]:
+    """Each distinct value's canonical JSON: format_decimal as a string, or null."""
+    texts: dict[Decimal | None, str] = {None: "null"}
+    for value in set(values):
+        if value is not None:
+            texts[value] = _json_text(format_decimal(value))
+    return texts
+
+
 def _normalise(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _normalise(v) for k, v in value.items()}
@@ -217,12 +290,6 @@ def _normalise(value: Any) -> Any:
         return [_normalise(v) for v in value]
     if isinstance(value, bool | int | str) or value is None:
         return value
-    if isinstance(value, Decimal):
-        return format_decimal(value)
-    raise TypeError(f"unexpected value in a problem: {value!r}")
-
-
-def _json_number(value: object) -> str:
     if isinstance(value, Decimal):
         return format_decimal(value)
     raise TypeError(f"unexpected value in a problem: {value!r}")
@@ -263,19 +330,88 @@ def parse_problem(data: Mapping[str, Any] | str | bytes) -> Problem:
     """
     if isinstance(data, str | bytes):
         try:
-            data = json.loads(data, parse_float=Decimal, parse_constant=_refuse_constant)
+            # One Decimal per distinct spelling: prices repeat across bids, and a Decimal
+            # is immutable, so the bids share them (less memory, fewer constructions).
+            data = json.loads(
+                data, parse_float=_DecimalBySpelling().__getitem__, parse_constant=_refuse_constant
+            )
         except ValueError as exc:
             raise ProblemError([ProblemIssue("$", f"not valid JSON: {exc}")]) from exc
     if not isinstance(data, Mapping):
         raise ProblemError([ProblemIssue("$", "a problem is a JSON object")])
+    raw = _sorted_lists(data)
+    del data  # parsed here, the rows now live in `raw` only, and go as they are validated
+    rows = raw.get("bids")
+    bid_errors: list[ErrorDetails] = []
+    if isinstance(rows, list) and rows and all(isinstance(r, Mapping) for r in rows):
+        # Bids are validated in chunks, each chunk's objects made lean at once and its
+        # rows let go, so the rows and the objects never all exist at the same time.
+        raw["bids"], bid_errors = _validate_bids(rows)
     try:
-        problem = Problem.model_validate(_sorted_lists(data))
+        problem = Problem.model_validate(raw)
+        errors: list[ErrorDetails] = []
     except ValidationError as exc:
-        raise ProblemError(_issues_from_validation(exc, data)) from exc
+        errors = exc.errors()
+    if errors or bid_errors:
+        # the rows at fault are still in `rows` (already in id order)
+        raise ProblemError(_issues_from_validation(errors + bid_errors, {**raw, "bids": rows}))
     issues = check_problem(problem)
     if issues:
         raise ProblemError(issues)
+    share_fields_sets(problem.factories)
+    share_fields_sets(problem.items)
+    share_fields_sets([s for item in problem.items for s in item.demand])
     return problem
+
+
+_BIDS = TypeAdapter(tuple[Bid, ...])
+_CHUNK = 4096
+
+
+def _validate_bids(rows: list[Any]) -> tuple[tuple[Bid, ...], list[ErrorDetails]]:
+    """Bid objects for the rows, or the errors (located as in the problem) if any.
+
+    The rows of each chunk that validates are replaced by None in `rows` (the caller's
+    own sorted list): only rows at fault are kept, to name them in the errors.
+    """
+    bids: list[Bid] = []
+    errors: list[ErrorDetails] = []
+    for start in range(0, len(rows), _CHUNK):
+        stop = min(start + _CHUNK, len(rows))
+        try:
+            chunk = _BIDS.validate_python(rows[start:stop])
+        except ValidationError as exc:
+            for error in exc.errors():
+                index, *rest = error["loc"]
+                assert isinstance(index, int)
+                error["loc"] = ("bids", start + index, *rest)
+                errors.append(error)
+            continue
+        share_fields_sets(chunk)
+        bids.extend(chunk)
+        rows[start:stop] = [None] * (stop - start)
+    return tuple(bids), errors
+
+
+class _DecimalBySpelling(dict[str, Decimal]):
+    def __missing__(self, text: str) -> Decimal:
+        value = self[text] = Decimal(text)
+        return value
+
+
+def share_fields_sets(rows: Sequence[BaseModel]) -> None:
+    """Let rows whose fields-set (pydantic's record of given fields) is equal share one.
+
+    pydantic keeps a set of the given field names in every object: at 700 bytes a bid, the
+    largest part of a parsed problem. Frozen objects never change theirs (a copy copies
+    it), so equal sets can be one object.
+    """
+    shared: dict[frozenset[str], set[str]] = {}
+    for row in rows:
+        fields = row.__pydantic_fields_set__
+        object.__setattr__(
+            row, "__pydantic_fields_set__", shared.setdefault(frozenset(fields), fields)
+        )
 
 
 def _refuse_constant(name: str) -> Any:
@@ -291,10 +427,12 @@ def _sorted_lists(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _issues_from_validation(exc: ValidationError, raw: Mapping[str, Any]) -> list[ProblemIssue]:
+def _issues_from_validation(
+    errors: Sequence[ErrorDetails], raw: Mapping[str, Any]
+) -> list[ProblemIssue]:
     sorted_raw = _sorted_lists(raw)
     issues = []
-    for error in exc.errors():
+    for error in errors:
         loc = list(error["loc"])
         parts: list[str] = []
         i = 0

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
@@ -36,7 +36,7 @@ from solver.engine import Engine, EngineSettings, SolverError, make_engine
 from solver.explain import Explanation, explain
 from solver.model import AllocationModel, Formulation, build_model
 from solver.problem import Problem
-from solver.result import Allocation, Result, SolverInfo, Timings
+from solver.result import Allocation, Result, SolverInfo, Timings, trusted_allocations
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -102,17 +102,18 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Result:
     """Solve a round: the integer allocation, its objective, and a reason for every bid."""
     options = options or SolveOptions()
     clock = _Clock()
+    mip = problem.has_binaries  # a scan of every bid: once
     settings = EngineSettings(
         solver=options.solver,
         time_limit=float(options.time_limit),
         mip_rel_gap=float(problem.round.mip_gap),
         threads=options.threads,
         random_seed=options.random_seed,
-        presolve=_presolve(options.presolve, mip=problem.has_binaries),
+        presolve=_presolve(options.presolve, mip=mip),
     )
-    info = solver_info(settings, options, mip=problem.has_binaries)
+    info = solver_info(settings, options, mip=mip)
     try:
-        return _solve(problem, options, settings, clock)
+        return _solve(problem, options, settings, clock, info=info, mip=mip)
     except SolverError as exc:
         return Result(
             round=problem.round.id,
@@ -175,9 +176,14 @@ def solver_info(settings: EngineSettings, options: SolveOptions, *, mip: bool) -
 
 
 def _solve(
-    problem: Problem, options: SolveOptions, settings: EngineSettings, clock: _Clock
+    problem: Problem,
+    options: SolveOptions,
+    settings: EngineSettings,
+    clock: _Clock,
+    *,
+    info: SolverInfo,
+    mip: bool,
 ) -> Result:
-    info = solver_info(settings, options, mip=problem.has_binaries)
     model = build_model(problem, options.formulation)
     clock.lap("build")
     if model.n_cols == 0:  # no items, no bids: nothing to decide (HiGHS calls it an error)
@@ -192,7 +198,6 @@ def _solve(
             timings=clock.timings(),
         )
     engine = make_engine(model, settings)
-    mip = problem.has_binaries
     status = engine.run(mip=mip)
     if status == "infeasible":
         from solver.infeasible import find_conflicts
@@ -237,6 +242,11 @@ def _solve(
     units = _whole_units(model, engine, continuous, lower, upper)
     clock.lap("rounding")
     explanation = explain(model, units, col_dual, row_dual, cost_up, mip=mip, tied=tied)
+    # Everything the result needs is read: free the solver's copy of the model before the
+    # result rows are built, so the two never take memory at the same time.
+    engine.close()
+    del engine
+    model.release_solver_model()
     result = _result(problem, model, info, final_status, continuous, units, explanation, clock)
     return result
 
@@ -402,20 +412,24 @@ def _result(
     )
     capacity = {f.id: f.monthly_capacity for f in problem.factories}
     no_fee = Decimal("0.00")
-    rows: list[dict[str, object]] = []
-    for k, bid in enumerate(problem.bids):
-        x = units_list[k]
-        price = model.prices[k]
-        fee = fees_paid[k]
-        margin: float | None = None
-        share = 0.0
-        if x > 0:
-            revenue = price * x + fee
-            setup = bid.setup_cost if fee > 0 else zero
-            margin = _fixed(((price - bid.unit_cost) * x + fee - setup) / revenue)
-            share = _fixed(Decimal(x) / capacity[bid.factory])
-        rows.append(
-            {
+    prices = model.prices
+    reasons = explanation.reasons
+    thresholds = explanation.cost_to_win_more
+
+    def rows() -> Iterator[dict[str, object]]:
+        # Each row becomes its object's own attribute dict (see trusted_allocations).
+        for k, bid in enumerate(problem.bids):
+            x = units_list[k]
+            price = prices[k]
+            fee = fees_paid[k]
+            margin: float | None = None
+            share = 0.0
+            if x > 0:
+                revenue = price * x + fee
+                setup = bid.setup_cost if fee > 0 else zero
+                margin = _fixed(((price - bid.unit_cost) * x + fee - setup) / revenue)
+                share = _fixed(Decimal(x) / capacity[bid.factory])
+            yield {
                 "bid": bid.id,
                 "factory": bid.factory,
                 "item": bid.item,
@@ -424,17 +438,15 @@ def _result(
                 "setup_fee": fee if fee > 0 else no_fee,
                 "capacity_share_used": share,
                 "margin": margin,
-                "reason": explanation.reasons[k],
-                "cost_to_win_more": explanation.cost_to_win_more[k],
+                "reason": reasons[k],
+                "cost_to_win_more": thresholds[k],
             }
-        )
+
     gap = 0.0
     if continuous_objective != 0:
         gap = round(float((continuous_objective - objective) / abs(continuous_objective)), 9)
     input_hash = problem.input_hash()
     clock.lap("explain")
-    # One validation of the whole result (in pydantic's core) is cheaper than one
-    # Allocation object per bid built in Python.
     return Result.model_validate(
         {
             "round": problem.round.id,
@@ -445,6 +457,6 @@ def _result(
             "input_hash": input_hash,
             "solver": info,
             "timings": clock.timings(),
-            "allocations": rows,
+            "allocations": trusted_allocations(rows()),
         }
     )
