@@ -580,8 +580,17 @@ class AllocationRequest(Input):
     """A solve of the round; any field given makes it a what-if that leaves the round as is."""
 
     margin_floor: MarginFloor | None = None
-    capacity_share: Share | None = None
-    budget: Annotated[Money, Field(gt=0)] | None = None
+    capacity_share: Annotated[
+        Share | None,
+        Field(
+            description="The round's capacity share alpha for this what-if. It replaces the "
+            "round-level share only: an invited factory with its own share keeps that share."
+        ),
+    ] = None
+    budget: Annotated[
+        Budget,
+        Field(description="A budget for this what-if (0 or more); null solves with no budget."),
+    ] = None
     exclude_factories: Annotated[list[Ref], Field(max_length=10000)] = []
     exclude_bids: Annotated[list[Ref], Field(max_length=100000)] = []
     demand_scale: Annotated[dict[Ref, ScaleFactor], Field(max_length=10000)] = {}
@@ -594,6 +603,7 @@ class AllocationRequest(Input):
             margin_floor=self.margin_floor,
             capacity_share=self.capacity_share,
             budget=self.budget,
+            no_budget="budget" in self.model_fields_set and self.budget is None,
             exclude_factories=tuple(self.exclude_factories),
             exclude_bids=tuple(self.exclude_bids),
             demand_scale=dict(self.demand_scale),

@@ -7,6 +7,14 @@ them byte for byte. A what-if removes excluded bids and factories from the probl
 solves; they are shown as `excluded` rows with no units when the result is read.
 Publication checks the result with the independent verifier, writes one immutable award
 row per bid, and moves the round to `published`.
+
+Locks, always taken in this order so two use cases cannot wait on each other: the round's
+row (`lock_round`), the allocation's row, the period's advisory lock (`lock_period`), then
+the audit chain's advisory lock (`record_event`, last, as the events are written at the end).
+The period lock serialises on PostgreSQL every decision on a period's committed units (a
+solve request stores them, a publication checks them and adds awards), so two rounds of one
+period cannot both award a factory its remaining share; on SQLite BEGIN IMMEDIATE already
+serialises every writer.
 """
 
 import hashlib
@@ -19,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -58,11 +66,12 @@ from bidding.settings import get_settings
 from bidding.settlement import expectation
 from bidding.values import from_cents, from_ppb, new_id, to_cents
 from solver.explain import mark_excluded
+from solver.problem import Bid as ProblemBid
 from solver.problem import Problem, ProblemError, parse_problem
 from solver.result import Allocation as AllocationRow
 from solver.result import Result, parse_result
 from solver.solve import SolveOptions, nothing_allocated, solve
-from solver.verify import verify
+from solver.verify import guaranteed_units, verify
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +182,8 @@ class Overrides:
     margin_floor: Decimal | None = None
     capacity_share: Decimal | None = None
     budget: Decimal | None = None
+    no_budget: bool = False
+    """Solve without the round's budget (then `budget` is None)."""
     exclude_factories: tuple[str, ...] = ()
     exclude_bids: tuple[str, ...] = ()
     demand_scale: Mapping[str, Decimal] = field(default_factory=dict)
@@ -194,7 +205,31 @@ class Overrides:
             "demand_scale": {k: str(v) for k, v in sorted(self.demand_scale.items())},
             "min_fill": dict(sorted(self.min_fill.items())),
         }
-        return {k: v for k, v in data.items() if v not in (None, [], {})}
+        given = {k: v for k, v in data.items() if v not in (None, [], {})}
+        if self.no_budget:
+            given["budget"] = None  # stored as null: the what-if removes the budget
+        return given
+
+
+def period_lock_key(period: str) -> int:
+    """The advisory lock key of a period: the first 8 bytes of sha256("period:" + period).
+
+    Stable across processes and versions (unlike Python's hash), as a signed 64-bit integer.
+    """
+    digest = hashlib.sha256(f"period:{period}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def lock_period(session: Session, period: str) -> None:
+    """Hold the period's lock to the end of the transaction (PostgreSQL; SQLite needs none).
+
+    Take it after the round's and allocation's row locks and before the audit chain's (see
+    the module's docstring), and before reading `committed_units` for a decision.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": period_lock_key(period)}
+        )
 
 
 def committed_units(*, session: Session, row: Round) -> dict[str, int]:
@@ -220,7 +255,9 @@ def _with_terms(document: dict[str, Any], overrides: Overrides) -> dict[str, Any
         terms["margin_floor"] = str(overrides.margin_floor)
     if overrides.capacity_share is not None:
         terms["capacity_share"] = str(overrides.capacity_share)
-    if overrides.budget is not None:
+    if overrides.no_budget:
+        terms["budget"] = None
+    elif overrides.budget is not None:
         terms["budget"] = str(overrides.budget)
     return {**document, "round": terms}
 
@@ -292,7 +329,8 @@ def _overrides_of(row: Allocation) -> Overrides:
     return Overrides(
         margin_floor=None if "margin_floor" not in data else Decimal(data["margin_floor"]),
         capacity_share=None if "capacity_share" not in data else Decimal(data["capacity_share"]),
-        budget=None if "budget" not in data else Decimal(data["budget"]),
+        budget=None if data.get("budget") is None else Decimal(data["budget"]),
+        no_budget="budget" in data and data["budget"] is None,
         exclude_factories=tuple(data.get("exclude_factories", ())),
         exclude_bids=tuple(data.get("exclude_bids", ())),
         demand_scale={k: Decimal(v) for k, v in data.get("demand_scale", {}).items()},
@@ -352,6 +390,8 @@ def solve_round(
         raise SolveInProgress(
             f"allocation {busy.id} of this round is {busy.status}", allocation=busy.id
         )
+    # No publication of the period can commit between this read and the stored problem.
+    lock_period(session, row.period)
     problem = allocation_problem(
         snapshot=row.snapshot,
         overrides=overrides,
@@ -619,9 +659,10 @@ def _by_bid(row: AllocationRow) -> str:
 def publish_allocation(*, session: Session, actor: Principal, allocation_id: str) -> Allocation:
     """Publish a done allocation of a solved round: verified, no promise loosened; awards fixed.
 
-    Refused with the findings when the verifier finds anything, when the allocation has a
-    lower margin floor or a higher capacity share than the round, or when units committed
-    elsewhere in the period changed since it was solved.
+    Refused with the findings when the verifier finds anything, when the allocation loosens
+    a promise of the round (`_loosened`), or when units committed elsewhere in the period
+    changed since it was solved. The period's lock is held from the committed units' read
+    to the commit, so two rounds of one period are published one after the other.
     """
     from bidding.rounds import lock_round, round_state
 
@@ -639,7 +680,7 @@ def publish_allocation(*, session: Session, actor: Principal, allocation_id: str
     findings = [str(f) for f in verify(problem, result)]
     if result.status not in USABLE_RESULTS:
         findings.append(f"result_status: the solve found no allocation ({result.status})")
-    findings.extend(_loosened(parse_problem(row.snapshot), problem))
+    lock_period(session, row.period)
     now_committed = committed_units(session=session, row=row)
     findings.extend(
         f"committed_units_changed (factory {f.id}): {f.committed_units} when solved, "
@@ -647,6 +688,10 @@ def publish_allocation(*, session: Session, actor: Principal, allocation_id: str
         for f in problem.factories
         if now_committed.get(f.id, 0) != f.committed_units
     )
+    # The round's own guarantees with the units committed that the allocation was solved
+    # with (now's for a factory the what-if excluded), so only the overrides differ.
+    committed = now_committed | {f.id: f.committed_units for f in problem.factories}
+    findings.extend(_loosened(parse_problem(row.snapshot), problem, committed))
     if findings:
         raise PublicationRefused(findings)
     shown = presented_result(session=session, row=allocation)
@@ -687,7 +732,16 @@ def publish_allocation(*, session: Session, actor: Principal, allocation_id: str
     return allocation
 
 
-def _loosened(round_problem: Problem, problem: Problem) -> list[str]:
+def _loosened(round_problem: Problem, problem: Problem, committed: Mapping[str, int]) -> list[str]:
+    """How the allocation's problem loosens a promise of the round's own (SPEC 2).
+
+    `round_problem` is the round's snapshot; its guarantees are reckoned with `committed`.
+
+    A lower margin floor, a higher capacity share, a new factory's guarantee g_f (SPEC 3)
+    below the round's (an excluded guaranteed factory or bid, or a lower share), a lower
+    minimum fill. The budget is the platform's own cap, not a promise: either way is fine;
+    so is excluding a factory or bid that holds no guarantee.
+    """
     findings = []
     if problem.round.margin_floor < round_problem.round.margin_floor:
         findings.append(
@@ -702,7 +756,35 @@ def _loosened(round_problem: Problem, problem: Problem) -> list[str]:
                 f"capacity_share_raised (factory {factory.id}): {share} is above the round's "
                 f"{shares[factory.id]}"
             )
+    promised = _guarantees(round_problem, committed)
+    kept = _guarantees(problem, {f.id: f.committed_units for f in problem.factories})
+    findings.extend(
+        f"guarantee_lowered (factory {factory_id}): {kept.get(factory_id, 0)} units "
+        f"guaranteed, below the round's {g}"
+        for factory_id, g in sorted(promised.items())
+        if kept.get(factory_id, 0) < g
+    )
+    fills = {i.id: i.min_fill for i in round_problem.items}
+    findings.extend(
+        f"min_fill_lowered (item {item.id}): {item.min_fill} is below the round's {fills[item.id]}"
+        for item in problem.items
+        if item.id in fills and item.min_fill < fills[item.id]
+    )
     return findings
+
+
+def _guarantees(problem: Problem, committed: Mapping[str, int]) -> dict[str, int]:
+    """g_f per factory with one (SPEC 3, as the verifier reckons it), given `committed`."""
+    bids: dict[str, list[ProblemBid]] = defaultdict(list)
+    for bid in problem.bids:
+        bids[bid.factory].append(bid)
+    out = {
+        f.id: guaranteed_units(
+            problem, f.model_copy(update={"committed_units": committed.get(f.id, 0)}), bids[f.id]
+        )
+        for f in problem.factories
+    }
+    return {factory_id: g for factory_id, g in out.items() if g > 0}
 
 
 def _ppb(value: float) -> int:

@@ -109,8 +109,10 @@ def publish_allocation(
 ) -> AllocationSummary:
     """Publish a done allocation of a solved round; awards become binding, round `published`.
 
-    409 `publication_refused` with `findings` when the independent verifier finds anything
-    or the allocation loosens a promise of the round (lower margin floor, higher share).
+    409 `publication_refused` with `findings` when the independent verifier finds anything,
+    the allocation loosens a promise of the round (lower margin floor, higher share, a new
+    factory's guarantee or an item's minimum fill lowered), or units awarded elsewhere in
+    the period changed since it was solved (another round published first: solve again).
     """
     row = allocation.publish_allocation(session=session, actor=actor, allocation_id=allocation_id)
     return AllocationSummary.of(row)

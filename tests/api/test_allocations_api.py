@@ -315,3 +315,43 @@ def test_the_problem_of_an_allocation_replays_to_the_stored_result_byte_for_byte
         assert row.result is not None
         assert replayed.identity() == parse_result(row.result).identity()
         assert json.loads(row.problem) == problem.json()
+
+
+def test_a_what_if_removes_the_budget_with_null_and_takes_a_zero_one(world: World) -> None:
+    manager = world.headers("manager")
+    url = f"/v1/rounds/{world.draft_round_id}"
+    patched = world.client.patch(url, json={"budget": "1000.00"}, headers=manager)
+    assert patched.status_code == 200, patched.text
+    assert world.client.post(f"{url}/open", headers=manager).status_code == 200
+    bid = world.client.post(
+        f"{url}/bids",
+        json={"item": world.item_id, "unit_cost": "18.50", "capacity": 4000},
+        headers=world.headers("factory"),
+    )
+    assert bid.status_code == 201, bid.text
+    assert world.client.post(f"{url}/close", headers=manager).status_code == 200
+    negative = world.client.post(f"{url}/allocations", json={"budget": "-1"}, headers=manager)
+    assert negative.status_code == 422
+    assert {e["field"] for e in negative.json()["errors"]} == {"body.budget"}
+    budgets: dict[str, str | None] = {}
+    overrides: dict[str, Any] = {}
+    for name, body in (("absent", {}), ("null", {"budget": None}), ("zero", {"budget": "0"})):
+        response = world.client.post(f"{url}/allocations", json=body, headers=manager)
+        assert response.status_code == 202, response.text
+        allocation_id = response.json()["id"]
+        done = wait_until_finished(world, allocation_id)
+        assert done["status"] == "done", done
+        overrides[name] = done["overrides"]
+        problem = world.client.get(f"/v1/allocations/{allocation_id}/problem", headers=manager)
+        budgets[name] = problem.json()["round"]["budget"]
+    assert overrides == {"absent": None, "null": {"budget": None}, "zero": {"budget": "0"}}
+    assert budgets["null"] is None
+    assert Decimal(str(budgets["absent"])) == Decimal("1000")
+    assert Decimal(str(budgets["zero"])) == 0
+
+
+def test_the_capacity_share_override_says_invited_factories_keep_their_own(world: World) -> None:
+    schema = world.client.get("/openapi.json").json()
+    fields = schema["components"]["schemas"]["AllocationRequest"]["properties"]
+    assert "keeps that share" in fields["capacity_share"]["description"]
+    assert "null solves with no budget" in fields["budget"]["description"]
