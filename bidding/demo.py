@@ -1,14 +1,15 @@
-"""Demo data for `make run`: a category with factories, items, and an open round."""
+"""Demo data for `make run`: a category with factories, items, an open round and some bids."""
 
 from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from bidding import factories, items, keys, rounds
+from bidding import bids, factories, items, keys, rounds
+from bidding.bids import BidTerms
 from bidding.items import DemandScenario
 from bidding.models import Factory, Role, Round, RoundState
-from bidding.principal import SYSTEM
+from bidding.principal import SYSTEM, Principal
 
 DEMO_CATEGORY = "demo-toys"
 
@@ -19,6 +20,21 @@ _FACTORIES = [
     ("Ningbo Craft Ltd.", 20000, True),
     ("Guangzhou Play Industries", 60000, False),
 ]
+# Sealed bids the other demo factories have already made (the first factory, whose key is
+# printed, has bid on nothing: it can try the API from scratch). Item by its index above;
+# unit cost, capacity, then optional ask price, minimum lot and setup cost.
+_BIDS: dict[str, list[tuple[int, str, int, str | None, int, str]]] = {
+    "Yiwu Toy Co.": [(0, "18.20", 4000, None, 0, "0"), (1, "41.50", 2500, None, 0, "0")],
+    "Shantou Model Factory": [
+        (0, "19.10", 9000, None, 0, "0"),
+        (2, "61.00", 2500, "70.00", 500, "1200.00"),
+    ],
+    "Ningbo Craft Ltd.": [(0, "17.60", 3000, None, 0, "0"), (1, "43.00", 1500, None, 0, "0")],
+    "Guangzhou Play Industries": [
+        (1, "40.20", 4000, None, 0, "0"),
+        (2, "58.40", 3000, None, 0, "0"),
+    ],
+}
 _ITEMS = [
     ("Plush bear 30cm", "39.90", "4.00", "8.00", [(9000, "0.25"), (12000, "0.5"), (16000, "0.25")]),
     ("Building blocks 500pc", "89.00", "6.50", "20.00", [(4000, "0.3"), (6000, "0.7")]),
@@ -71,10 +87,12 @@ def seed_demo(*, session: Session) -> DemoSeed:
 
 
 def _seed_round(session: Session) -> Round:
-    for name, capacity, is_new in _FACTORIES:
-        factories.create_factory(
+    made = {
+        name: factories.create_factory(
             session=session, actor=SYSTEM, name=name, monthly_capacity=capacity, is_new=is_new
         )
+        for name, capacity, is_new in _FACTORIES
+    }
     row = rounds.create_round(
         session=session,
         actor=SYSTEM,
@@ -86,6 +104,7 @@ def _seed_round(session: Session) -> Round:
         capacity_share=Decimal("0.20"),
         budget=None,
     )
+    item_ids = []
     for name, retail, handling, salvage, demand in _ITEMS:
         item = items.create_item(
             session=session,
@@ -104,4 +123,23 @@ def _seed_round(session: Session) -> Round:
             min_fill=0,
             max_factory_share=Decimal("0.6"),
         )
-    return rounds.open_round(session=session, actor=SYSTEM, round_id=row.id)
+        item_ids.append(item.id)
+    opened = rounds.open_round(session=session, actor=SYSTEM, round_id=row.id)
+    for name, factory_bids in _BIDS.items():
+        bidder = Principal(key_id=None, role=Role.factory, factory_id=made[name].id)
+        for index, cost, capacity, ask, lot, setup in factory_bids:
+            terms = BidTerms(
+                unit_cost=Decimal(cost),
+                capacity=capacity,
+                ask_price=None if ask is None else Decimal(ask),
+                min_lot=lot,
+                setup_cost=Decimal(setup),
+            )
+            bids.submit_bid(
+                session=session,
+                actor=bidder,
+                round_id=opened.id,
+                item_id=item_ids[index],
+                terms=terms,
+            )
+    return opened
