@@ -14,6 +14,7 @@ SCRIPT_LOCATION = Path(__file__).resolve().parent
 def alembic_config(database_url: str) -> Config:
     """An alembic Config for this package's scripts and the given database."""
     config = Config()
+    config.set_main_option("path_separator", "os")
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     config.set_main_option("version_locations", str(SCRIPT_LOCATION / "versions"))
     config.attributes["database_url"] = database_url
