@@ -63,7 +63,12 @@ class Engine(Protocol):
     has_ranging: bool
 
     def run(
-        self, *, mip: bool, mip_rel_gap: float | None = None, presolve: bool | None = None
+        self,
+        *,
+        mip: bool,
+        mip_rel_gap: float | None = None,
+        presolve: bool | None = None,
+        cold: bool = False,
     ) -> RunStatus: ...
     def values(self) -> FloatArray: ...
     def col_duals(self) -> FloatArray: ...
@@ -77,6 +82,8 @@ class Engine(Protocol):
     def set_costs(self, costs: FloatArray) -> None: ...
     def set_rows_equal(self, equal: BoolArray) -> None: ...
     def cost_up(self) -> FloatArray | None: ...
+    def bound_objective(self, costs: FloatArray, least: float) -> bool: ...
+    def drop_objective_bound(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -191,14 +198,20 @@ class HighsEngine:
         self._ncols = 0
         self._nrows = 0
         self._started = 0.0
+        self._bound_row: int | None = None
 
     def run(
-        self, *, mip: bool, mip_rel_gap: float | None = None, presolve: bool | None = None
+        self,
+        *,
+        mip: bool,
+        mip_rel_gap: float | None = None,
+        presolve: bool | None = None,
+        cold: bool = False,
     ) -> RunStatus:
         """First call: build and solve through PuLP; later calls: re-run the changed model.
 
         `presolve` overrides the setting for one later run (the whole-units MILP, where
-        presolve removes the fixed columns).
+        presolve removes the fixed columns). `cold` starts that run from scratch.
         """
         gap = self.settings.mip_rel_gap if mip_rel_gap is None else mip_rel_gap
         if self.highs is None:
@@ -224,6 +237,8 @@ class HighsEngine:
             self.highs.setOptionValue("mip_rel_gap", gap)
             on = self.settings.presolve if presolve is None else presolve
             self.highs.setOptionValue("presolve", "on" if on else "off")
+            if cold:  # forget the basis and solver state of the last run
+                self.highs.clearSolver()
             self.highs.run()
         return self._status()
 
@@ -317,6 +332,25 @@ class HighsEngine:
         idx = np.arange(self._nrows, dtype=np.int32)
         self._h().changeRowsBounds(self._nrows, idx, lower, upper)  # type: ignore[attr-defined]
 
+    def bound_objective(self, costs: FloatArray, least: float) -> bool:
+        """Add the row costs . x >= least (a maximisation) until drop_objective_bound()."""
+        if not self.arrays.maximise:  # pragma: no cover - only the allocation LP is bounded
+            return False
+        h = self._h()
+        if self._bound_row is not None:
+            self.drop_objective_bound()
+        cols = np.flatnonzero(costs).astype(np.int32)
+        h.addRow(least, highspy.kHighsInf, len(cols), cols, costs[cols])
+        self._bound_row = h.getNumRow() - 1
+        return True
+
+    def drop_objective_bound(self) -> None:
+        """Remove the row bound_objective() added."""
+        if self._bound_row is None:
+            return
+        self._h().deleteRows(1, np.array([self._bound_row], dtype=np.int32))
+        self._bound_row = None
+
     def cost_up(self) -> FloatArray | None:
         """HiGHS cost ranging: per column, the objective coefficient above which it grows."""
         status, ranging = self._h().getRanging()
@@ -358,7 +392,12 @@ class CbcEngine:
             raise SolverError("CBC is not installed: install the `cbc` extra (cbcbox)")
 
     def run(
-        self, *, mip: bool, mip_rel_gap: float | None = None, presolve: bool | None = None
+        self,
+        *,
+        mip: bool,
+        mip_rel_gap: float | None = None,
+        presolve: bool | None = None,
+        cold: bool = False,
     ) -> RunStatus:
         """Solve the PuLP problem as it stands with CBC."""
         gap = self.settings.mip_rel_gap if mip_rel_gap is None else mip_rel_gap
@@ -435,6 +474,13 @@ class CbcEngine:
         """Make the marked rows equalities; the others as built."""
         for row, sense, flag in zip(self.constraints, self._senses, equal.tolist(), strict=True):
             row.sense = pulp.LpConstraintEQ if flag else sense
+
+    def bound_objective(self, costs: FloatArray, least: float) -> bool:
+        """Not supported through PuLP's CBC: the caller checks the objective itself."""
+        return False
+
+    def drop_objective_bound(self) -> None:
+        """Nothing was added."""
 
     def cost_up(self) -> FloatArray | None:
         """CBC gives no cost ranging through PuLP."""

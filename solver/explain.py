@@ -13,6 +13,8 @@ below P* = -hi. Translated to a unit cost c with p = ceil_cent(c / (1 - m)): the
 at most Pmax (the highest cent strictly below P*) exactly when c <= Pmax (1 - m), so the
 bid wins more strictly below c* = floor_cent(Pmax (1 - m)) + 0.01. At exactly the
 threshold price the bid ties, and the tie rule (solver/solve.py TIE_RULE) decides.
+Where the budget binds no bid gets a threshold (None): lowering a price also loosens the
+budget row, which cost ranging does not see.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ def explain(
     reason = np.full(n, "lost_on_price", dtype=object)
     reason[x > 0] = "won_partial"
     budget = problem.round.budget
+    budget_binds = False
     if budget is not None and n:
         spend = sum(
             (p * int(u) for p, u in zip(model.prices, units.tolist(), strict=True)),
@@ -106,6 +109,8 @@ def explain(
         for k in np.flatnonzero(wants_budget & (x < model.capacity)):
             if spend + model.prices[k] > budget:
                 reason[k] = "budget_bound"
+                budget_binds = True
+        budget_binds |= abs(budget_dual) > DUAL_TOL
     if any(i.max_factory_share is not None and i.max_factory_share < 1 for i in problem.items):
         wants_beta = dj + _duals_by_bid(model, row_dual, "item_share", bid_factory) > DUAL_TOL
         item_units = {i.id: int(units[model.bids_by_item[i.id]].sum()) for i in problem.items}
@@ -122,6 +127,11 @@ def explain(
         wants_lot = dj + _duals_by_bid(model, row_dual, "bid_cap", bid_factory) > DUAL_TOL
         reason[(model.min_lot > 0) & (x == 0) & wants_lot] = "below_min_lot"
     costs: list[Decimal | None] = [None] * n
+    # Cost ranging moves the bid's objective coefficient alone; its price is also its
+    # coefficient in the budget row, so where the budget binds the range is not the
+    # threshold: state none rather than a wrong one.
+    if budget_binds:
+        cost_up = None
     if cost_up is not None:
         m = problem.round.margin_floor
         eligible = (x < model.capacity) & ~cap_binds

@@ -29,6 +29,8 @@ Formulation = Literal["segments", "scenarios"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
+SHARE_SCALE = 10**9
+"""Item shares have at most 9 decimals (SPEC 2): times this they are whole numbers."""
 ELASTIC_FAMILIES = ("cap_share", "min_fill", "item_share", "budget", "guarantee")
 """Families that get a violation slack in the elastic (infeasibility) model."""
 
@@ -74,6 +76,10 @@ class AllocationModel:
     row_coefs: list[FloatArray] = field(default_factory=list)
     row_lower: list[float] = field(default_factory=list)
     row_upper: list[float] = field(default_factory=list)
+    row_scale: dict[int, float] = field(default_factory=dict)
+    """Rows written scaled to integer coefficients (item share by 10^9, budget by 100):
+    row index -> factor. A row dual divided by nothing else is per scaled unit; multiply
+    by the factor to get it per unit of the rule as written in SPEC 3."""
     upper_cols: list[IntArray] = field(default_factory=list)
     upper_values: list[FloatArray] = field(default_factory=list)
     cost_cols: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -498,12 +504,19 @@ def _item_share(model: AllocationModel) -> None:
     for i, item in enumerate(model.problem.items):
         if item.max_factory_share is None or item.max_factory_share >= 1:
             continue
-        beta = float(item.max_factory_share)
+        # beta has at most 9 decimals: 10^9 x_b - (10^9 beta) X_i <= 0 has integer
+        # coefficients, so a solver's feasibility tolerance cannot admit a violation.
+        # (The elastic model keeps the unscaled row: its slacks are weighed in units.)
+        scale = 1 if model.elastic else SHARE_SCALE
+        scaled_beta = item.max_factory_share * scale
+        coefs = np.array([float(scale), -float(scaled_beta)])
         total = model.total_col[i]
         for k in model.bids_by_item[item.id]:
             cols = np.array([model.x_col[k], total], dtype=np.int64)
             bid_id = model.problem.bids[k].id
-            _add_row(model, "item_share", bid_id, cols, np.array([1.0, -beta]), _LE, 0.0)
+            row = _add_row(model, "item_share", bid_id, cols, coefs, _LE, 0.0)
+            if scale != 1:
+                model.row_scale[row] = float(scale)
 
 
 def _budget(model: AllocationModel) -> None:
@@ -514,7 +527,14 @@ def _budget(model: AllocationModel) -> None:
     binary = model.binary
     cols = np.concatenate([model.x_col, model.z_col[binary]])
     coefs = np.concatenate([model.price, model.fee[binary]])
-    _add_row(model, "budget", model.problem.round.id, cols, coefs, _LE, float(budget))
+    if model.elastic:
+        _add_row(model, "budget", model.problem.round.id, cols, coefs, _LE, float(budget))
+        return
+    # In cents every coefficient and the bound are whole numbers (money has 2 decimals):
+    # no feasibility tolerance can let the spend pass the budget.
+    cents = np.round(coefs * 100.0)
+    row = _add_row(model, "budget", model.problem.round.id, cols, cents, _LE, float(budget * 100))
+    model.row_scale[row] = 100.0
 
 
 def guaranteed_units(

@@ -9,10 +9,12 @@ The pipeline, each step timed separately (Result.timings):
 3. for a MILP, fix the binaries at their solved values and re-solve the units continuously:
    that optimum is the reported `continuous_objective` and the LP that is explained; its
    cost ranging is read now, from the optimal basis;
-4. break ties (TIE_RULE), over the optimal allocations only;
+4. break ties (TIE_RULE), over the optimal allocations only (objective bounded below);
 5. make units whole: snap values within 1e-6 of an integer, then a MILP over the
    fractional bids only, each between its floor and ceiling, every other unit and binary
-   fixed and every hard constraint kept (widened only if no such rounding exists);
+   fixed and every hard constraint kept (widened only if no such rounding exists); the
+   whole units are re-checked exactly against every hard rule (integers and Decimal) and
+   never returned if they break one: `infeasible` if no whole-unit allocation exists;
 6. explain each bid (solver/explain.py) and compute the objective exactly in Decimal from
    the whole units, the Decimal prices and fees and the demand scenarios.
 
@@ -36,7 +38,7 @@ from solver.engine import Engine, EngineSettings, SolverError, make_engine
 from solver.explain import Explanation, explain
 from solver.model import AllocationModel, Formulation, build_model
 from solver.problem import Problem
-from solver.result import Allocation, Result, SolverInfo, Timings, trusted_allocations
+from solver.result import Allocation, Conflict, Result, SolverInfo, Timings, trusted_allocations
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -46,16 +48,23 @@ SNAP = 1e-6
 """Values within this of a whole number are that number (SPEC 3 "Whole units")."""
 DUAL_TOL = 1e-7
 """A reduced cost or row dual smaller than this is zero: HiGHS's dual feasibility tolerance."""
+OBJECTIVE_SLACK = 1e-9
+"""The tie pass may lose at most this share of the optimum (a float tolerance, not money)."""
 FLOAT_PLACES = Decimal("0.000001")
 """Shares and margins are written with 6 decimals so that results are stable bytes."""
 
 TIE_RULE = (
     "Many bids share a price, so several allocations often give the same expected profit. "
-    "Among them the allocation takes no more units than it needs, and units go first to "
-    "the bid with the lowest id: after the optimum is found, a second pass over the set of "
-    "optimal allocations (every unit and every row whose dual is not zero held where it "
-    "is) minimises the units awarded weighted by bid id order. The expected profit is not "
-    "changed by this pass."
+    "Among them the allocation minimises the units awarded, each unit weighted by its "
+    "bid's rank in id order: weight (r + t_r) / n for the r-th lowest id of n bids, where "
+    "t_r is a fixed number in [0, 0.5) computed from r alone. The weights rise strictly "
+    "with the id, so the allocation takes no more units than it needs and, where units can "
+    "move from one bid to another of lower id without changing the profit, they go to the "
+    "lower id. When an exchange involves several bids the t_r decide it: the choice is "
+    "then fixed but not strictly by lowest id first. It depends only on the bids' ids and "
+    "the round's figures, not on the ids of factories and items nor on the input order. "
+    "A second pass finds it over the optimal allocations, with the expected profit held "
+    "at its optimum by an explicit bound: this pass never lowers it."
 )
 
 
@@ -199,22 +208,13 @@ def _solve(
         )
     engine = make_engine(model, settings)
     status = engine.run(mip=mip)
+    if status == "error" and not settings.presolve:
+        # HiGHS's simplex can stop without a verdict ("Unknown") on a badly scaled model:
+        # once more with presolve before giving up
+        status = engine.run(mip=mip, presolve=True, cold=True)
     if status == "infeasible":
-        from solver.infeasible import find_conflicts
-
-        conflicts = find_conflicts(problem, settings, options.formulation)
         clock.lap("solve")
-        rules = sorted({c.rule for c in conflicts})
-        return Result(
-            round=problem.round.id,
-            status="infeasible",
-            message="no allocation meets every rule; in conflict: " + ", ".join(rules),
-            input_hash=problem.input_hash(),
-            solver=info,
-            timings=clock.timings(),
-            allocations=nothing_allocated(problem),
-            conflicts=tuple(conflicts),
-        )
+        return _infeasible(problem, settings, options, clock, info, None)
     if status == "error":
         raise SolverError(f"{engine.name} stopped without an allocation: {engine.status_message}")
     final_status: Literal["optimal", "feasible"] = status
@@ -231,7 +231,7 @@ def _solve(
             raise SolverError("the units could not be re-solved with the binaries fixed")
     continuous = engine.values()
     col_dual = engine.col_duals()
-    row_dual = engine.row_duals()
+    row_dual = scaled_duals(model, engine.row_duals())
     cost_up = engine.cost_up()  # ranging of the basis just found, before it is changed
     clock.lap("solve")
     first = continuous[model.x_col]
@@ -239,7 +239,11 @@ def _solve(
         continuous = _break_ties(model, engine, continuous, col_dual, row_dual, lower, upper)
     tied = np.abs(continuous[model.x_col] - first) > SNAP
     clock.lap("solve")
-    units = _whole_units(model, engine, continuous, lower, upper)
+    try:
+        units = _whole_units(model, engine, continuous, lower, upper)
+    except WholeUnitsInfeasibleError as exc:
+        clock.lap("rounding")
+        return _infeasible(problem, settings, options, clock, info, exc.conflicts)
     clock.lap("rounding")
     explanation = explain(model, units, col_dual, row_dual, cost_up, mip=mip, tied=tied)
     # Everything the result needs is read: free the solver's copy of the model before the
@@ -249,6 +253,52 @@ def _solve(
     model.release_solver_model()
     result = _result(problem, model, info, final_status, continuous, units, explanation, clock)
     return result
+
+
+def _infeasible(
+    problem: Problem,
+    settings: EngineSettings,
+    options: SolveOptions,
+    clock: _Clock,
+    info: SolverInfo,
+    whole_units: list[Conflict] | None,
+) -> Result:
+    """An infeasible round: no allocation, the rules in conflict named."""
+    from solver.infeasible import find_conflicts
+
+    if whole_units is not None:
+        conflicts = whole_units
+        what = "no allocation in whole units meets every rule"
+    else:
+        conflicts = find_conflicts(problem, settings, options.formulation)
+        what = "no allocation meets every rule"
+    if not conflicts:  # the relaxation found no violation above its tolerance
+        conflicts = [
+            Conflict(
+                rule="unknown",
+                detail="the rules cannot all hold, by less than the relaxation's tolerance",
+            )
+        ]
+    rules = sorted({c.rule for c in conflicts})
+    return Result(
+        round=problem.round.id,
+        status="infeasible",
+        message=f"{what}; in conflict: " + ", ".join(rules),
+        input_hash=problem.input_hash(),
+        solver=info,
+        timings=clock.timings(),
+        allocations=nothing_allocated(problem),
+        conflicts=tuple(conflicts),
+    )
+
+
+def scaled_duals(model: AllocationModel, row_dual: FloatArray) -> FloatArray:
+    """Row duals per unit of each rule as SPEC 3 writes it (see AllocationModel.row_scale)."""
+    if model.row_scale:
+        rows = np.fromiter(model.row_scale.keys(), np.int64, len(model.row_scale))
+        row_dual = row_dual.copy()
+        row_dual[rows] *= np.fromiter(model.row_scale.values(), np.float64, len(rows))
+    return row_dual
 
 
 def _break_ties(
@@ -264,7 +314,10 @@ def _break_ties(
 
     By complementary slackness, every optimum of the LP keeps each column with a non-zero
     reduced cost at its bound and each row with a non-zero dual tight: fixing those gives
-    exactly the set of optima, so the second objective can only choose among them. The
+    exactly the set of optima, so the second objective can only choose among them. Duals
+    are floats, though: a reduced cost below DUAL_TOL may be real (1e-8 per unit over a
+    million units is a cent), so a row also holds the original objective at the optimum
+    (less OBJECTIVE_SLACK relative) and the result is checked against it. The
     original costs and bounds are restored afterwards (not re-solved: a re-solve from this
     basis may walk to another optimum and undo the rule) for the whole-units pass.
     """
@@ -281,21 +334,49 @@ def _break_ties(
     face_upper[held] = where[held]
     costs = np.zeros(model.n_cols)
     free_cols = model.x_col[movable_bids]
-    n = len(free_cols)
+    # weights by the rank among all bids, not among the movable ones: which columns the
+    # duals leave free depends on the basis, the set of optima (and so the choice) does not
+    n = len(model.x_col)
     # Bids are in id order: a rising cost per unit fills lower ids first and, all costs
     # being positive, takes no more units than an optimum needs. (Preferring more units
     # would let a bid priced exactly at its threshold win units: see explain.py.)
-    costs[free_cols] = -(np.arange(n) + 1.0) / n
+    costs[free_cols] = -tie_weights(n)[movable_bids]
     original_costs = engine.original_costs()
+    # Reduced costs near the tolerance (1e-8 on a million units is a cent) would let the
+    # pass trade profit for the rule: an explicit row keeps the objective at the optimum.
+    best = float(original_costs @ continuous)
+    slack = OBJECTIVE_SLACK * max(1.0, abs(best))
+    engine.bound_objective(original_costs, best - slack)
     engine.set_col_bounds(face_lower, face_upper)
     engine.set_rows_equal(np.abs(row_dual) > DUAL_TOL)
     engine.set_costs(costs)
     status = engine.run(mip=False)
     chosen = engine.values() if status == "optimal" else continuous
+    engine.drop_objective_bound()
     engine.set_col_bounds(lower, upper)
     engine.set_rows_equal(np.zeros(model.num_rows, dtype=np.bool_))
     engine.set_costs(original_costs)
+    if float(original_costs @ chosen) < best - 2 * slack - 1e-7:
+        return continuous  # never give up profit for the tie rule (CBC has no bound row)
     return chosen
+
+
+def tie_weights(n: int) -> FloatArray:
+    """TIE_RULE's weight per unit for n bids in id order: (r + t_r) / n, r = 1 .. n.
+
+    t_r in [0, 0.5) is a fixed pseudo-random number of the rank alone (splitmix64 of r):
+    the weights still rise strictly with the id rank (consecutive ones differ by more than
+    0.5 / n), and, unlike plain ranks (r1 + r4 = r2 + r3), no exchange of units between
+    bids has the same weight both ways but by a numerical coincidence, so the minimiser is
+    unique and does not depend on how the solver orders factories, items or its basis.
+    """
+    rank = np.arange(1, n + 1, dtype=np.uint64)
+    z = rank * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    t = (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return (rank.astype(np.float64) + 0.5 * t) / n
 
 
 def _whole_units(
@@ -318,7 +399,14 @@ def _whole_units(
     nearest = np.round(x)
     fractional = np.abs(x - nearest) > SNAP
     if not fractional.any():
-        return np.maximum(nearest.astype(np.int64), 0)
+        snapped = np.maximum(nearest.astype(np.int64), 0)
+        broken = broken_rules(model, snapped)
+        if not broken.any():
+            return snapped
+        # a value within SNAP of a whole number may still break a rule once snapped
+        # (x_b = 29.99999997 under a share cap of 0.333333333 of 90 units): round those
+        # bids by the MILP instead
+        fractional = broken
     bids = model.problem.bids
     items = {bids[k].item for k in np.flatnonzero(fractional)}
     factories = {bids[k].factory for k in np.flatnonzero(fractional)}
@@ -346,11 +434,101 @@ def _whole_units(
         status = engine.run(mip=True, mip_rel_gap=0.0, presolve=True)
         if status in ("optimal", "feasible"):
             rounded = engine.values()[model.x_col]
-            return np.maximum(np.round(rounded).astype(np.int64), 0)
+            units = np.maximum(np.round(rounded).astype(np.int64), 0)
+            if not broken_rules(model, units).any():  # checked exactly, never trusted
+                return units
+        elif status == "infeasible" and not math.isfinite(width):
+            raise WholeUnitsInfeasibleError(_whole_unit_conflicts(model, fractional))
     raise SolverError(
         f"no whole-unit allocation found from {int(fractional.sum())} fractional bids "
         f"({engine.status_message})"
     )
+
+
+class WholeUnitsInfeasibleError(SolverError):
+    """The rules can be met in fractional units but not in whole units (SPEC 3)."""
+
+    def __init__(self, conflicts: list[Conflict]) -> None:
+        super().__init__("no whole-unit allocation meets every rule")
+        self.conflicts = conflicts
+
+
+def _whole_unit_conflicts(
+    model: AllocationModel, fractional: npt.NDArray[np.bool_]
+) -> list[Conflict]:
+    """One conflict per item whose bids could not be made whole: the rules on that item."""
+    problem = model.problem
+    budget = problem.round.budget is not None
+    out: list[Conflict] = []
+    by_item: dict[str, list[int]] = {}
+    for k in np.flatnonzero(fractional).tolist():
+        by_item.setdefault(problem.bids[k].item, []).append(k)
+    items = {item.id: item for item in problem.items}
+    for item_id in sorted(by_item):
+        item = items[item_id]
+        rules = []
+        if item.min_fill > 0:
+            rules.append("min_fill")
+        if item.max_factory_share is not None and item.max_factory_share < 1:
+            rules.append("item_share")
+        if budget:
+            rules.append("budget")
+        members = model.bids_by_item[item_id].tolist()
+        bids = [problem.bids[k] for k in members]
+        out.append(
+            Conflict(
+                rule="whole_units",
+                items=(item_id,),
+                factories=tuple(sorted({b.factory for b in bids})),
+                bids=tuple(b.id for b in bids),
+                detail="whole-unit rounding infeasible: "
+                + ("/".join(rules) if rules else "the rules")
+                + f" on item {item_id} hold in fractional units only",
+            )
+        )
+    return out
+
+
+def broken_rules(model: AllocationModel, units: IntArray) -> npt.NDArray[np.bool_]:
+    """Bids on a hard rule the whole units break, checked exactly (integers and Decimal).
+
+    The solver meets its rows within a floating-point tolerance and values are snapped to
+    whole numbers: this check is what makes a returned allocation keep every rule exactly.
+    """
+    problem = model.problem
+    n = len(problem.bids)
+    out = np.zeros(n, dtype=np.bool_)
+    if n == 0:
+        return out
+    u = [int(v) for v in units.tolist()]
+    over = units > model.capacity
+    lot = model.min_lot
+    out |= over | ((units > 0) & (units < lot))
+    for item in problem.items:
+        members = model.bids_by_item[item.id]
+        total = sum(u[k] for k in members.tolist())
+        if total < item.min_fill:
+            out[members] = True
+        beta = item.max_factory_share
+        if beta is not None and beta < 1:
+            cap = beta * total  # exact: Decimal times an integer
+            if any(u[k] > cap for k in members.tolist()):
+                out[members] = True
+    for factory_id, members in model.bids_by_factory.items():
+        placed = sum(u[k] for k in members.tolist())
+        if placed > model.room.get(factory_id, placed):
+            out[members] = True
+        g = model.guarantee.get(factory_id, 0)
+        if g > 0 and placed < g:
+            out[members] = True
+    budget = problem.round.budget
+    if budget is not None:
+        spend = sum(
+            (model.prices[k] * u[k] + model.fees[k] for k in range(n) if u[k] > 0), Decimal(0)
+        )
+        if spend > budget:
+            out |= units > 0
+    return out
 
 
 def expected_profit(

@@ -14,14 +14,15 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from solver.problem import Bid, Factory, Item, Problem
 from solver.result import Allocation, Result
 
 CENT = Decimal("0.01")
 OBJECTIVE_TOLERANCE = CENT
-"""The objective is stated to the cent; allow one cent of rounding."""
+"""How far the continuous optimum may sit below the objective (both rounded to the cent);
+the objective itself must equal the exact expected profit rounded half up to the cent."""
 RATIO_TOLERANCE = 1e-4
 """Stated margins and capacity shares are rounded for reading; allow that rounding."""
 GAP_TOLERANCE = 1e-6
@@ -122,6 +123,11 @@ def verify(problem: Problem, result: Result) -> list[Finding]:
                         bid=bid_id,
                     )
                 )
+        # Nothing about units holds or fails here, but a result with no allocation is not
+        # a verified allocation: say so, so that `supplybid verify` does not print OK.
+        findings.append(
+            Finding("no_allocation", f"status {result.status}: the result claims no allocation")
+        )
         return findings
 
     m = problem.round.margin_floor
@@ -244,6 +250,8 @@ def _check_bid(bid: Bid, row: Allocation, m: Decimal, monthly_capacity: int) -> 
         flag("reason_mismatch", f"reason {row.reason} with {x} of {bid.capacity} units")
     if row.reason in ("excluded", "below_min_lot", "lost_on_price") and x != 0:
         flag("reason_mismatch", f"reason {row.reason} with {x} units")
+    if row.reason == "won_partial" and x == 0:
+        flag("reason_mismatch", "reason won_partial with no units")
     if row.cost_to_win_more is not None and x == bid.capacity:
         flag("cost_to_win_more_mismatch", "a threshold stated for a bid at its full capacity")
     if row.cost_to_win_more is not None and bid.ask_price is not None and bid.ask_price > floor:
@@ -378,7 +386,8 @@ def _check_objective(problem: Problem, result: Result, units: dict[str, int]) ->
     if result.objective is None:
         out.append(Finding("objective_mismatch", f"no objective stated, expected {expected:.2f}"))
         return out
-    if abs(result.objective - expected) > OBJECTIVE_TOLERANCE:
+    # The objective is stated to the cent, rounded half up: exactly that, nothing near it.
+    if result.objective != expected.quantize(CENT, rounding=ROUND_HALF_UP):
         out.append(
             Finding(
                 "objective_mismatch",
@@ -386,6 +395,12 @@ def _check_objective(problem: Problem, result: Result, units: dict[str, int]) ->
             )
         )
     bound = result.continuous_objective
+    if bound is None and result.status in ("optimal", "feasible"):
+        out.append(
+            Finding("continuous_objective_missing", f"no continuous optimum for a {result.status}")
+        )
+    if bound is not None and result.gap is None and bound != 0:
+        out.append(Finding("gap_mismatch", "no gap stated beside a continuous optimum"))
     if bound is not None:
         if bound < result.objective - OBJECTIVE_TOLERANCE:
             out.append(

@@ -55,7 +55,9 @@ def test_an_infeasible_round_exits_1_with_a_result(tmp_path: Path) -> None:
     result_file = tmp_path / "result.json"
     result_file.write_text(solved.stdout)
     checked = runner.invoke(app, ["verify", str(path), str(result_file)])
-    assert checked.exit_code == 0, checked.output  # no units awarded: nothing broken
+    # no units awarded, but no allocation either: not verified (exit 1)
+    assert checked.exit_code == 1, checked.output
+    assert "no_allocation" in checked.output
 
 
 def test_verify_lists_findings_and_exits_1(problem_file: Path, tmp_path: Path) -> None:

@@ -231,11 +231,12 @@ def test_an_exceeded_budget_is_found() -> None:
     assert verify(exact, make_result(exact, correct_rows())) == []
 
 
-def test_an_objective_off_by_more_than_a_cent_is_found(problem: Problem) -> None:
+def test_an_objective_off_by_a_cent_is_found(problem: Problem) -> None:
     off = verify(problem, make_result(problem, correct_rows(), objective="25900.02"))
     assert rules(off) == {"objective_mismatch"}
-    rounding = verify(problem, make_result(problem, correct_rows(), objective="25900.01"))
-    assert rounding == []
+    # the exact profit rounded half up to the cent, and nothing else (review C9 b)
+    cent = verify(problem, make_result(problem, correct_rows(), objective="25900.01"))
+    assert rules(cent) == {"objective_mismatch"}
 
 
 def test_a_missing_row_is_found(problem: Problem) -> None:
@@ -306,14 +307,35 @@ def test_a_guarantee_is_capped_by_the_factory_bids() -> None:
     assert verify(capped, make_result(capped, rows)) == []
 
 
+def test_a_stated_result_needs_its_continuous_optimum(problem: Problem) -> None:
+    result = make_result(problem, correct_rows())
+    missing = result.model_copy(update={"continuous_objective": None, "gap": None})
+    assert rules(verify(problem, missing)) == {"continuous_objective_missing"}
+
+
+def test_won_partial_needs_units(problem: Problem) -> None:
+    rows = [
+        r.model_copy(update={"units": 0, "margin": None, "capacity_share_used": 0.0})
+        if r.bid == "B1"
+        else r
+        for r in correct_rows()
+    ]
+    rows = [r.model_copy(update={"reason": "won_partial"}) if r.bid == "B1" else r for r in rows]
+    findings = verify(problem, make_result(problem, rows))
+    assert "reason_mismatch" in rules(findings)
+
+
 def test_an_infeasible_result_must_award_nothing(problem: Problem) -> None:
     empty = [
         r.model_copy(update={"units": 0, "margin": None, "capacity_share_used": 0.0})
         for r in correct_rows()
     ]
-    assert verify(problem, make_result(problem, empty, status="infeasible")) == []
+    # nothing about units, but no allocation is not a verified allocation (review C9 a)
+    assert rules(verify(problem, make_result(problem, empty, status="infeasible"))) == {
+        "no_allocation"
+    }
     findings = verify(problem, make_result(problem, correct_rows(), status="infeasible"))
-    assert rules(findings) == {"units_without_solution"}
+    assert rules(findings) == {"units_without_solution", "no_allocation"}
 
 
 def test_a_result_of_another_problem_is_found(problem: Problem) -> None:
