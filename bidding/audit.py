@@ -6,6 +6,8 @@ removing the last events, or rewriting the chain with every hash recomputed, is 
 against an anchor (a head seq and hash) recorded by an earlier verification.
 Writers are serialised so two transactions cannot both extend the same head (a fork):
 on PostgreSQL by a transaction-level advisory lock, on SQLite by BEGIN IMMEDIATE.
+The database itself refuses UPDATE, DELETE (and on PostgreSQL TRUNCATE) of stored events:
+`install_append_only_guard` puts triggers on the table (migration 0004 and the tests' set-up).
 """
 
 import hashlib
@@ -14,7 +16,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlmodel import Session, col, select
 
 from bidding.errors import InvalidInput
@@ -23,6 +25,56 @@ from bidding.principal import Principal
 
 GENESIS_HASH = "sha256:" + "0" * 64
 _CHAIN_LOCK = 0x5B1D_A0D1  # the advisory lock key of the chain head
+APPEND_ONLY_MESSAGE = "audit_event is append-only"
+
+_POSTGRES_GUARD = (
+    "CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger"
+    " LANGUAGE plpgsql AS $$ BEGIN"
+    f" RAISE EXCEPTION USING MESSAGE = '{APPEND_ONLY_MESSAGE}: ' || TG_OP || ' refused',"
+    " ERRCODE = 'restrict_violation';"
+    " END $$",
+    "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event"
+    " FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()",
+    "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event"
+    " FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()",
+    "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event"
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only()",
+)
+_POSTGRES_UNGUARD = (
+    "DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_event",
+    "DROP TRIGGER IF EXISTS audit_event_no_delete ON audit_event",
+    "DROP TRIGGER IF EXISTS audit_event_no_update ON audit_event",
+    "DROP FUNCTION IF EXISTS audit_event_append_only()",
+)
+_SQLITE_GUARD = tuple(
+    f"CREATE TRIGGER audit_event_no_{operation.lower()} BEFORE {operation} ON audit_event"
+    f" BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
+    for operation in ("UPDATE", "DELETE")
+)
+_SQLITE_UNGUARD = (
+    "DROP TRIGGER IF EXISTS audit_event_no_delete",
+    "DROP TRIGGER IF EXISTS audit_event_no_update",
+)
+
+
+def install_append_only_guard(connection: Connection) -> None:
+    """Make the database refuse any UPDATE or DELETE (or TRUNCATE) of `audit_event` rows.
+
+    Triggers on the table, in the connection's transaction; the caller commits. Replaces
+    a guard already there. On SQLite, a batch migration that rebuilds `audit_event` drops
+    its triggers: such a migration must install the guard again.
+    """
+    remove_append_only_guard(connection)
+    statements = _POSTGRES_GUARD if connection.dialect.name == "postgresql" else _SQLITE_GUARD
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+
+
+def remove_append_only_guard(connection: Connection) -> None:
+    """Drop the triggers `install_append_only_guard` made, if there, in the caller's transaction."""
+    statements = _POSTGRES_UNGUARD if connection.dialect.name == "postgresql" else _SQLITE_UNGUARD
+    for statement in statements:
+        connection.exec_driver_sql(statement)
 
 
 def canonical_json(value: Any) -> str:

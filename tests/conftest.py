@@ -22,6 +22,7 @@ from sqlmodel import Session, SQLModel
 
 import bidding.models  # noqa: F401  (registers the tables)
 from api.app import create_app
+from bidding.audit import install_append_only_guard
 from bidding.db import make_engine
 from bidding.models import Role
 from bidding.settings import Settings
@@ -58,6 +59,13 @@ def postgres_url() -> str:
     pytest.skip("no PostgreSQL server (set SUPPLYBID_TEST_POSTGRES_URL)")
 
 
+def create_tables(engine: Engine) -> None:
+    """Every table, and the append-only guard on the audit log, as the migrations make them."""
+    SQLModel.metadata.create_all(engine)
+    with engine.begin() as connection:
+        install_append_only_guard(connection)
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database of its own for one test: a SQLite file, or a PostgreSQL schema."""
@@ -82,7 +90,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def engine(database_url: str) -> Iterator[Engine]:
     """An engine on the test's database, with every table created."""
     engine = make_engine(database_url, pool_size=5)
-    SQLModel.metadata.create_all(engine)
+    create_tables(engine)
     yield engine
     engine.dispose()
 
@@ -117,7 +125,7 @@ def world(database_url: str) -> Iterator[World]:
     """A fresh API with two factories, an item, an open round and a draft round."""
     app = create_app(Settings(database_url=database_url, job_queue="embedded"))
     engine: Engine = app.state.engine
-    SQLModel.metadata.create_all(engine)
+    create_tables(engine)
     with Session(engine, expire_on_commit=False) as session:
         factory = builders.a_factory(session, name="Own factory")
         rival = builders.a_factory(session, name="Rival factory")

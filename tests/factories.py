@@ -1,10 +1,14 @@
 """Builders for test data: plain functions that call the domain, with sensible defaults."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 from bidding import factories, items, keys, rounds
+from bidding.audit import install_append_only_guard, remove_append_only_guard
 from bidding.bids import BidTerms
 from bidding.items import DemandScenario
 from bidding.models import Factory, Item, Role, Round
@@ -101,3 +105,15 @@ def a_key(session: Session, role: Role, factory: Factory | None = None) -> str:
         name=f"test {role}",
     )
     return made.secret
+
+
+@contextmanager
+def without_audit_guard(connection: Connection) -> Iterator[Connection]:
+    """An attacker with the database owner's rights: drop the append-only guard, tamper, restore.
+
+    All in the connection's transaction (the caller commits), so the tampering tests still
+    show that the verifier catches what the triggers alone could not stop.
+    """
+    remove_append_only_guard(connection)
+    yield connection
+    install_append_only_guard(connection)

@@ -14,6 +14,7 @@ from bidding.db import get_engine
 from bidding.settings import get_settings
 from cli.main import app as cli
 from tests.conftest import World
+from tests.factories import without_audit_guard
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_a_tampered_event_is_reported_by_the_api_and_the_command_line(
     verified = world.client.get("/v1/audit/verify", headers=world.headers("admin")).json()
     assert verified["ok"] is True
     assert cli_on.invoke(cli, ["audit", "verify"]).exit_code == 0
-    with world.engine.begin() as connection:
+    with world.engine.begin() as connection, without_audit_guard(connection):
         connection.execute(text("UPDATE audit_event SET actor_role = 'admin' WHERE seq = 3"))
     report = world.client.get("/v1/audit/verify", headers=world.headers("finance")).json()
     assert (report["ok"], report["first_broken_seq"]) == (False, 3)
@@ -176,7 +177,7 @@ def test_an_anchor_catches_events_removed_from_the_end_and_a_recomputed_chain(
     assert world.client.get(
         "/v1/audit/verify", params=anchor, headers=world.headers("finance")
     ).json()["ok"]
-    with world.engine.begin() as connection:
+    with world.engine.begin() as connection, without_audit_guard(connection):
         connection.execute(
             text("DELETE FROM audit_event WHERE seq = :seq"), {"seq": recorded["head_seq"]}
         )

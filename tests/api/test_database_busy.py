@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 from starlette.requests import Request
 
 from api.app import create_app
@@ -18,6 +18,7 @@ from bidding.db import get_engine
 from bidding.models import Role
 from bidding.settings import Settings, get_settings
 from tests import factories as builders
+from tests.conftest import create_tables
 
 
 def _request() -> Request:
@@ -65,7 +66,7 @@ def busy_app(
     url = f"sqlite:///{tmp_path / 'app.db'}"
     app = create_app(Settings(database_url=url, job_queue="embedded"))
     app.add_exception_handler(OperationalError, database_busy)  # as api/app.py will
-    SQLModel.metadata.create_all(app.state.engine)
+    create_tables(app.state.engine)
     with Session(app.state.engine, expire_on_commit=False) as session:
         item = builders.an_item(session)
         row = builders.an_open_round(session, item_list=[item])

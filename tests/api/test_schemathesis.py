@@ -16,13 +16,13 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from api.app import create_app
 from bidding.models import Role
 from bidding.settings import Settings
 from tests import factories as builders
-from tests.conftest import report_figures
+from tests.conftest import create_tables, report_figures
 
 MAX_EXAMPLES = 30
 
@@ -40,7 +40,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 @pytest.fixture(scope="module")
 def keys() -> Iterator[dict[str, str]]:
     """Tables, demo-like data and a key per role in the app's database."""
-    SQLModel.metadata.create_all(APP.state.engine)
+    create_tables(APP.state.engine)
     with Session(APP.state.engine, expire_on_commit=False) as session:
         factory = builders.a_factory(session)
         item = builders.an_item(session)

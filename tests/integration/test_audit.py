@@ -4,12 +4,22 @@ import itertools
 import json
 import re
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from bidding import audit, bids, rounds
 from bidding.models import AuditEvent
-from tests.factories import MANAGER, a_factory, an_item, an_open_round, as_factory, terms
+from tests.factories import (
+    MANAGER,
+    a_factory,
+    an_item,
+    an_open_round,
+    as_factory,
+    terms,
+    without_audit_guard,
+)
 
 
 def _events(session: Session) -> list[AuditEvent]:
@@ -62,12 +72,82 @@ def test_while_open_the_log_holds_a_salted_commitment_not_the_bid(session: Sessi
     assert bids.commitment(bid, 1, terms("18.37", 7919), "another nonce") != version.commitment
 
 
+def _stored(session: Session) -> list[tuple[int, str, str | None, str]]:
+    return [(e.seq, e.actor_role, e.after, e.hash) for e in _events(session)]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        'UPDATE audit_event SET after = \'{"name":"Forged"}\' WHERE seq = 2',
+        "UPDATE audit_event SET actor_role = 'admin'",
+        "DELETE FROM audit_event WHERE seq = 2",
+        "DELETE FROM audit_event",
+    ],
+)
+def test_the_database_refuses_to_change_or_remove_a_stored_event(
+    session: Session, statement: str
+) -> None:
+    for name in ("One", "Two", "Three"):
+        an_item(session, name=name)
+    stored = _stored(session)
+    session.commit()
+    with pytest.raises(DBAPIError, match="audit_event is append-only"):
+        session.execute(text(statement))
+    session.rollback()
+    assert _stored(session) == stored
+    assert audit.verify_chain(session).ok
+
+
+def test_the_database_refuses_an_orm_change_of_a_stored_event(session: Session) -> None:
+    an_item(session, name="One")
+    stored = _stored(session)
+    session.commit()
+    event = _events(session)[0]
+    event.after = '{"name":"Forged"}'
+    with pytest.raises(DBAPIError, match="audit_event is append-only"):
+        session.commit()
+    session.rollback()
+    session.delete(_events(session)[0])
+    with pytest.raises(DBAPIError, match="audit_event is append-only"):
+        session.commit()
+    session.rollback()
+    assert _stored(session) == stored
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite has no TRUNCATE
+def test_postgresql_refuses_to_truncate_the_log(session: Session) -> None:
+    an_item(session, name="One")
+    stored = _stored(session)
+    session.commit()
+    with pytest.raises(DBAPIError, match="audit_event is append-only"):
+        session.execute(text("TRUNCATE audit_event"))
+    session.rollback()
+    assert _stored(session) == stored
+
+
+def test_appending_still_works_after_the_guard_is_restored(session: Session) -> None:
+    an_item(session, name="One")
+    with without_audit_guard(session.connection()) as connection:
+        connection.execute(text("UPDATE audit_event SET actor_role = 'admin' WHERE seq = 1"))
+    session.commit()
+    with pytest.raises(DBAPIError, match="audit_event is append-only"):
+        session.execute(text("DELETE FROM audit_event"))
+    session.rollback()
+    an_item(session, name="Two")
+    assert [e.seq for e in _events(session)] == [1, 2]
+
+
 def test_a_tampered_event_is_reported_as_the_first_broken_link(session: Session) -> None:
     an_item(session, name="One")
     an_item(session, name="Two")
     an_item(session, name="Three")
     assert audit.verify_chain(session).ok
-    session.execute(text('UPDATE audit_event SET after = \'{"name":"Forged"}\' WHERE seq = 2'))
+    with without_audit_guard(session.connection()) as connection:
+        connection.execute(
+            text('UPDATE audit_event SET after = \'{"name":"Forged"}\' WHERE seq = 2')
+        )
     session.commit()
     report = audit.verify_chain(session)
     assert (report.ok, report.first_broken_seq) == (False, 2)
@@ -78,7 +158,8 @@ def test_a_tampered_event_is_reported_as_the_first_broken_link(session: Session)
 def test_a_removed_event_is_reported(session: Session) -> None:
     for name in ("One", "Two", "Three"):
         an_item(session, name=name)
-    session.execute(text("DELETE FROM audit_event WHERE seq = 2"))
+    with without_audit_guard(session.connection()) as connection:
+        connection.execute(text("DELETE FROM audit_event WHERE seq = 2"))
     session.commit()
     report = audit.verify_chain(session)
     assert (report.ok, report.first_broken_seq) == (False, 2)
@@ -109,7 +190,8 @@ def test_events_removed_from_the_end_pass_alone_but_not_against_the_anchor(
 ) -> None:
     recorded = _five_items_and_the_head(session)
     an_item(session, name="After the anchor")
-    session.execute(text(f"DELETE FROM audit_event WHERE seq > {recorded.head_seq - 3}"))
+    with without_audit_guard(session.connection()) as connection:
+        connection.execute(text(f"DELETE FROM audit_event WHERE seq > {recorded.head_seq - 3}"))
     session.commit()
     assert audit.verify_chain(session).ok  # a shorter chain is consistent in itself
     report = audit.verify_chain(session, head_seq=recorded.head_seq, head_hash=recorded.head_hash)
@@ -121,7 +203,8 @@ def test_events_removed_from_the_end_pass_alone_but_not_against_the_anchor(
 def test_an_anchor_below_the_removed_events_still_verifies(session: Session) -> None:
     recorded = _five_items_and_the_head(session)
     an_item(session, name="After the anchor")
-    session.execute(text(f"DELETE FROM audit_event WHERE seq > {recorded.head_seq}"))
+    with without_audit_guard(session.connection()) as connection:
+        connection.execute(text(f"DELETE FROM audit_event WHERE seq > {recorded.head_seq}"))
     session.commit()
     report = audit.verify_chain(session, head_seq=recorded.head_seq, head_hash=recorded.head_hash)
     assert report.ok
@@ -132,13 +215,15 @@ def test_a_chain_rewritten_with_every_hash_recomputed_is_caught_by_the_anchor(
 ) -> None:
     recorded = _five_items_and_the_head(session)
     previous = audit.GENESIS_HASH
-    for event in _events(session):
-        if event.seq == 1:
-            event.after = '{"name":"Forged"}'
-        event.prev_hash = previous
-        event.hash = audit.event_hash(event)
-        previous = event.hash
-        session.add(event)
+    with without_audit_guard(session.connection()):
+        for event in _events(session):
+            if event.seq == 1:
+                event.after = '{"name":"Forged"}'
+            event.prev_hash = previous
+            event.hash = audit.event_hash(event)
+            previous = event.hash
+            session.add(event)
+        session.flush()
     session.commit()
     assert audit.verify_chain(session).ok  # consistent in itself
     report = audit.verify_chain(session, head_seq=recorded.head_seq, head_hash=recorded.head_hash)

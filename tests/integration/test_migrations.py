@@ -1,7 +1,9 @@
 """Migrations: upgrade, downgrade and upgrade again, and the result matches the models."""
 
+import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from bidding.db import make_engine
 from migrations import alembic_config
@@ -44,3 +46,40 @@ def test_migrations_go_up_down_and_up_again_and_match_the_models(database_url: s
     command.upgrade(config, "head")
     command.check(config)
     assert _tables(database_url) == TABLES
+
+
+def _append_an_event_and_tamper(database_url: str, seq: int) -> None:
+    """Insert an event, then try to change and remove it: refused while the guard is there."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO audit_event (seq, occurred_at, actor_role, action, entity_type,"
+                    " entity_id, prev_hash, hash) VALUES (:seq, '2026-11-22T00:00:00Z', 'admin',"
+                    " 'test', 'test', 'x', 'p', 'h')"
+                ),
+                {"seq": seq},
+            )
+        for statement in ("UPDATE audit_event SET action = 'forged'", "DELETE FROM audit_event"):
+            refused = pytest.raises(DBAPIError, match="audit_event is append-only")
+            with refused, engine.begin() as connection:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def test_the_migrated_audit_log_is_append_only_until_downgraded(database_url: str) -> None:
+    config = alembic_config(database_url)
+    command.upgrade(config, "head")
+    _append_an_event_and_tamper(database_url, 1)
+    command.downgrade(config, "0003")
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE audit_event SET action = 'changed'"))
+            connection.execute(text("DELETE FROM audit_event"))
+    finally:
+        engine.dispose()
+    command.upgrade(config, "head")
+    _append_an_event_and_tamper(database_url, 2)
