@@ -29,15 +29,20 @@ def test_no_bid_is_accepted_over_http_after_a_racing_close(world: World) -> None
     lock = threading.Lock()
     enough = threading.Event()
     closing = threading.Event()
+    closed = threading.Event()
     start = threading.Barrier(SUBMISSIONS + 1)
 
     def submit(index: int, key: str) -> None:
         start.wait()
-        # Half arrive before the close, half are let go as it starts (see the domain test).
-        half = SUBMISSIONS // 2
-        if index >= half:
+        # Half arrive before the close, a quarter are let go as it starts and a quarter
+        # once it has committed (see the domain test).
+        half, three_quarters = SUBMISSIONS // 2, 3 * SUBMISSIONS // 4
+        if index >= three_quarters:
+            closed.wait(timeout=60)
+        elif index >= half:
             closing.wait(timeout=60)
-        time.sleep(SPREAD_S * (index % half) / half)
+        group = half if index < half else SUBMISSIONS // 4
+        time.sleep(SPREAD_S * (index % group) / group)
         response = world.client.post(
             url,
             json={"item": world.item_id, "unit_cost": "18.50", "capacity": 100},
@@ -56,9 +61,12 @@ def test_no_bid_is_accepted_over_http_after_a_racing_close(world: World) -> None
         start.wait()
         enough.wait(timeout=60)
         closing.set()
-        response = world.client.post(
-            f"/v1/rounds/{world.round_id}/close", headers=world.headers("manager")
-        )
+        try:
+            response = world.client.post(
+                f"/v1/rounds/{world.round_id}/close", headers=world.headers("manager")
+            )
+        finally:
+            closed.set()
         status: int = response.status_code
         return status
 
@@ -87,4 +95,6 @@ def test_no_bid_is_accepted_over_http_after_a_racing_close(world: World) -> None
     assert figures["in_snapshot_not_accepted"] == 0
     assert set(codes) <= {"round_not_open"}
     assert len(accepted) + codes["round_not_open"] == SUBMISSIONS
-    assert 0 < len(accepted) < SUBMISSIONS, "the close did not overlap the submissions"
+    assert len(accepted) >= SUBMISSIONS // 3, "the close started before the first bids"
+    # The last quarter submits after the close committed: every one must be refused.
+    assert codes["round_not_open"] >= SUBMISSIONS // 4, figures
