@@ -56,6 +56,7 @@ from bidding.values import from_cents, from_ppb, plain
 from solver.problem import (
     MAX_UNITS,
     Budget,
+    FactoryShare,
     Fraction,
     Money,
     OptionalMoney,
@@ -311,7 +312,7 @@ class RoundItemPublic(Output):
 class InvitationPut(Input):
     """A factory's own terms in a round: its capacity share and guaranteed volume."""
 
-    capacity_share: OptionalShare = None
+    capacity_share: FactoryShare = None
     guaranteed_units: OptionalUnits = 0
 
 

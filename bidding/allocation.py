@@ -404,7 +404,7 @@ def solve_round(
         what_if=what_if,
         overrides=canonical_json(overrides.as_data()) if what_if else None,
         problem=problem.to_json(),
-        input_hash=problem.input_hash(),
+        input_hash=problem.input_hash,
         requested_by=actor.key_id,
     )
     session.add(allocation)

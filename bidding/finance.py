@@ -275,7 +275,7 @@ def compare_results(
     return Replay(
         allocation=allocation_id,
         identical=stored.identity() == replayed.identity(),
-        input_hash=problem.input_hash(),
+        input_hash=problem.input_hash,
         solver_version_differs=(stored.solver.name, stored.solver.version)
         != (replayed.solver.name, replayed.solver.version),
         stored_solver=stored.solver.model_dump(mode="json"),

@@ -377,7 +377,7 @@ def close_round(*, session: Session, actor: Principal, round_id: str) -> Round:
     except ProblemError as exc:
         raise SnapshotInvalid(str(exc)) from exc
     row.snapshot = problem.to_json()
-    row.input_hash = problem.input_hash()
+    row.input_hash = problem.input_hash
     row.state = RoundState.closed
     row.closed_at = utcnow()
     session.add(row)

@@ -57,7 +57,14 @@ def solve_command(
     ] = SolverName.HIGHS,
     time_limit: Annotated[
         float | None,
-        typer.Option(min=0.1, metavar="SECONDS", help="Stop the solver after this many seconds."),
+        typer.Option(
+            min=0.1,
+            metavar="SECONDS",
+            help=(
+                "Stop the search after this many seconds; each later pass (whole units, "
+                "ties) gets what is left, at least a quarter of it."
+            ),
+        ),
     ] = None,
 ) -> None:
     """Solve an allocation round from its problem file and write the result as JSON.

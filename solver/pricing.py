@@ -62,21 +62,14 @@ def bid_prices(problem: Problem) -> tuple[list[Decimal], list[Decimal]]:
     Bids share few distinct costs, asks and setups, so each is computed once per value.
     """
     m = problem.round.margin_floor
-    floors: dict[Decimal, Decimal] = {}
-
-    def floor(value: Decimal) -> Decimal:
-        found = floors.get(value)
-        if found is None:
-            found = floors[value] = floor_price(value, m)
-        return found
-
-    prices = []
-    fees = []
+    bids = problem.bids
+    floors = {value: floor_price(value, m) for value in {b.unit_cost for b in bids}}
+    prices = [floors[b.unit_cost] for b in bids]
+    for k, bid in enumerate(bids):
+        if bid.ask_price is not None and bid.ask_price > prices[k]:
+            prices[k] = bid.ask_price.quantize(CENT)
     zero = Decimal("0.00")
-    for bid in problem.bids:
-        price = floor(bid.unit_cost)
-        if bid.ask_price is not None and bid.ask_price > price:
-            price = bid.ask_price.quantize(CENT)
-        prices.append(price)
-        fees.append(floor(bid.setup_cost) if bid.setup_cost > 0 else zero)
+    setups = {b.setup_cost for b in bids if b.setup_cost > 0}
+    fees_by_setup = {value: floor_price(value, m) for value in setups}
+    fees = [fees_by_setup[b.setup_cost] if b.setup_cost > 0 else zero for b in bids]
     return prices, fees

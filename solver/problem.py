@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import (
@@ -62,14 +63,13 @@ def _none_as_zero(value: object) -> object:
 def _zero_as_none(value: object) -> object:
     if value is None:
         return None
-    if not isinstance(value, bool) and isinstance(value, int | float | Decimal) and value == 0:
-        return None
-    if isinstance(value, str):
-        try:
-            if Decimal(value) == 0:
-                return None
-        except ArithmeticError:
-            return value
+    try:
+        if not isinstance(value, bool) and isinstance(value, int | float | Decimal) and value == 0:
+            return None
+        if isinstance(value, str) and Decimal(value) == 0:
+            return None
+    except ArithmeticError:  # not a number, or a signalling NaN: the field's check says so
+        return value
     return value
 
 
@@ -110,6 +110,12 @@ OptionalShare = Annotated[
     BeforeValidator(_zero_as_none),
     BeforeValidator(_refuse_bool),
 ]
+FactoryShare = Annotated[
+    Annotated[Decimal, Field(gt=0, le=1, decimal_places=9, allow_inf_nan=False)] | None,
+    BeforeValidator(_refuse_bool),
+]
+"""A factory's own capacity share, or null for the round's: 0 is refused, not taken as
+null, since a manager who writes 0 to keep a factory out would give it the round's share."""
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 
 
@@ -135,7 +141,7 @@ class Factory(_Frozen):
     monthly_capacity: PositiveUnits
     is_new: bool = False
     guaranteed_units: OptionalUnits = 0
-    capacity_share: OptionalShare = None
+    capacity_share: FactoryShare = None
     committed_units: OptionalUnits = 0
 
 
@@ -192,8 +198,13 @@ class Problem(_Frozen):
         """True where the model needs binaries (a minimum lot or a setup cost): a MILP."""
         return any(b.min_lot > 0 or b.setup_cost > 0 for b in self.bids)
 
+    @cached_property
     def input_hash(self) -> str:
-        """sha256 of the canonical problem: same problem, same hash, whatever its spelling."""
+        """sha256 of the canonical problem: same problem, same hash, whatever its spelling.
+
+        Computed once (the problem is frozen; solve() computes it on another thread while
+        the simplex runs). pydantic leaves a cached property out of equality and dumps.
+        """
         # The same bytes as json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         # (a test holds them equal), written row by row from templates with the keys already
         # in sorted order: at 100,000 bids the generic encoder took most of a second.
@@ -201,6 +212,12 @@ class Problem(_Frozen):
         for part in _canonical_text(self):
             sha.update(part.encode("utf-8"))
         return "sha256:" + sha.hexdigest()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Problem:
+        """A copy, without the cached input hash (an update would make it wrong)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("input_hash", None)
+        return copied
 
     def canonical(self) -> dict[str, Any]:
         """The problem as plain JSON data, every number normalised, every list in id order."""
@@ -226,13 +243,16 @@ def _canonical_text(problem: Problem) -> Iterator[str]:
         [b.unit_cost for b in bids] + [b.setup_cost for b in bids] + [b.ask_price for b in bids]
     )
     yield '{"bids":['
-    yield ",".join(
-        f'{{"ask_price":{num[b.ask_price]},"capacity":{b.capacity},'
-        f'"factory":{text(b.factory)},"id":{text(b.id)},"item":{text(b.item)},'
-        f'"min_lot":{b.min_lot},"setup_cost":{num[b.setup_cost]},'
-        f'"unit_cost":{num[b.unit_cost]}}}'
-        for b in bids
-    )
+    # In pieces of a few thousand bids: the text of them all would be tens of megabytes,
+    # made while the solver holds its model (the hash runs during the simplex).
+    for start in range(0, len(bids), _HASH_PIECE):
+        yield ("," if start else "") + ",".join(
+            f'{{"ask_price":{num[b.ask_price]},"capacity":{b.capacity},'
+            f'"factory":{text(b.factory)},"id":{text(b.id)},"item":{text(b.item)},'
+            f'"min_lot":{b.min_lot},"setup_cost":{num[b.setup_cost]},'
+            f'"unit_cost":{num[b.unit_cost]}}}'
+            for b in bids[start : start + _HASH_PIECE]
+        )
     num = _number_texts(
         [f.capacity_share for f in problem.factories]
         + [s.probability for item in problem.items for s in item.demand]
@@ -270,6 +290,7 @@ def _canonical_text(problem: Problem) -> Iterator[str]:
     )
 
 
+_HASH_PIECE = 4096
 _json_text: Callable[[str], str] = json.encoder.encode_basestring_ascii
 """A str as json.dumps writes it by default (ASCII, escaped), in C."""
 
@@ -333,7 +354,7 @@ def parse_problem(data: Mapping[str, Any] | str | bytes) -> Problem:
             # One Decimal per distinct spelling: prices repeat across bids, and a Decimal
             # is immutable, so the bids share them (less memory, fewer constructions).
             data = json.loads(
-                data, parse_float=_DecimalBySpelling().__getitem__, parse_constant=_refuse_constant
+                data, parse_float=_DecimalBySpelling().__getitem__, parse_constant=Decimal
             )
         except ValueError as exc:
             raise ProblemError([ProblemIssue("$", f"not valid JSON: {exc}")]) from exc
@@ -366,14 +387,21 @@ def parse_problem(data: Mapping[str, Any] | str | bytes) -> Problem:
 
 _BIDS = TypeAdapter(tuple[Bid, ...])
 _CHUNK = 4096
+_BID_FIELDS = frozenset(Bid.model_fields)
+_BID_REQUIRED = frozenset(("id", "factory", "item", "unit_cost", "capacity"))
+_MONEY = {Decimal, int, type(None)}
 
 
 def _validate_bids(rows: list[Any]) -> tuple[tuple[Bid, ...], list[ErrorDetails]]:
     """Bid objects for the rows, or the errors (located as in the problem) if any.
 
-    The rows of each chunk that validates are replaced by None in `rows` (the caller's
-    own sorted list): only rows at fault are kept, to name them in the errors.
+    Rows are let go (replaced by None in `rows`, the caller's own sorted list) as their
+    Bids are made, so the rows and the objects never all exist at the same time; rows at
+    fault are kept, to name them in the errors.
     """
+    plain = _plain_bids(rows)
+    if plain is not None:
+        return plain, []
     bids: list[Bid] = []
     errors: list[ErrorDetails] = []
     for start in range(0, len(rows), _CHUNK):
@@ -391,6 +419,110 @@ def _validate_bids(rows: list[Any]) -> tuple[tuple[Bid, ...], list[ErrorDetails]
         bids.extend(chunk)
         rows[start:stop] = [None] * (stop - start)
     return tuple(bids), errors
+
+
+def _plain_bids(rows: list[Any]) -> tuple[Bid, ...] | None:
+    """The Bids of rows in the plain shape problem files have, made without pydantic.
+
+    At 100,000 bids pydantic's validation took more time than the simplex. This takes
+    only rows whose every value already has its field's exact type and range (ids as str,
+    money as Decimal or int in whole cents, units as int), checked a column at a time,
+    and makes the objects pydantic would make (a property test holds them equal). When
+    any row has another shape, valid or not, it returns None and pydantic validates them
+    all (and words any refusal).
+    """
+    try:
+        if not _plain_bid_columns(rows):
+            return None
+    except TypeError:  # a value that cannot be hashed or compared: pydantic will say
+        return None
+    bids: list[Bid] = []
+    new, set_attribute, as_decimal = object.__new__, object.__setattr__, Decimal
+    fields_sets: dict[tuple[str, ...], set[str]] = {}
+    zero = Decimal(0)
+    for index, row in enumerate(rows):
+        ask, lot, setup, cost = (
+            row.get("ask_price"),
+            row.get("min_lot"),
+            row.get("setup_cost"),
+            row["unit_cost"],
+        )
+        bid = new(Bid)
+        set_attribute(
+            bid,
+            "__dict__",
+            {
+                "id": row["id"],
+                "factory": row["factory"],
+                "item": row["item"],
+                "unit_cost": cost if type(cost) is Decimal else as_decimal(cost),
+                "capacity": row["capacity"],
+                "ask_price": None if not ask else ask if type(ask) is Decimal else as_decimal(ask),
+                "min_lot": lot or 0,
+                "setup_cost": zero
+                if setup is None
+                else setup
+                if type(setup) is Decimal
+                else as_decimal(setup),
+            },
+        )
+        shape = tuple(row)
+        given = fields_sets.get(shape)
+        if given is None:
+            given = fields_sets[shape] = set(shape)
+        set_attribute(bid, "__pydantic_fields_set__", given)
+        set_attribute(bid, "__pydantic_extra__", None)
+        set_attribute(bid, "__pydantic_private__", None)
+        bids.append(bid)
+        rows[index] = None
+    return tuple(bids)
+
+
+def _plain_bid_columns(rows: list[Any]) -> bool:
+    """True when every row has only bid fields, all required ones, each plain and in range.
+
+    Each column is gathered, checked and let go in turn: types by the set of them, ranges
+    by min and max, money once per distinct value.
+    """
+    if not all(type(row) is dict for row in rows):
+        return False
+    for shape in {tuple(row) for row in rows}:
+        if not (_BID_REQUIRED <= set(shape) <= _BID_FIELDS):
+            return False
+    for name in ("id", "factory", "item"):
+        texts = [row[name] for row in rows]
+        if {type(t) for t in texts} != {str} or min(map(len, texts)) < 1:
+            return False
+        if not all(map(str.isascii, texts)):  # other text (a lone surrogate...): pydantic
+            return False
+        if max(map(len, texts)) > 128:
+            return False
+    for name, least in (("capacity", 1), ("min_lot", 0)):
+        units = [row.get(name) for row in rows]
+        kinds = {type(u) for u in units}
+        if not kinds <= ({int, type(None)} if name == "min_lot" else {int}):
+            return False
+        whole = [u for u in units if u is not None] if type(None) in kinds else units
+        if whole and not (least <= min(whole) and max(whole) <= MAX_UNITS):
+            return False
+    for name in ("unit_cost", "setup_cost", "ask_price"):
+        column = [row.get(name) for row in rows]
+        # types first: True == 1 == 1.0 == Decimal(1), so a set of values keeps only one
+        if not {type(a) for a in column} <= ({Decimal, int} if name == "unit_cost" else _MONEY):
+            return False
+        amounts = set(column)
+        amounts.discard(None)
+        for amount in amounts:
+            if type(amount) is int:
+                if not 0 <= amount <= MAX_MONEY:
+                    return False
+            elif type(amount) is not Decimal or not _whole_cents_in_range(amount):
+                return False
+    return True
+
+
+def _whole_cents_in_range(value: Decimal) -> bool:
+    return value.is_finite() and 0 <= value <= MAX_MONEY and value.quantize(CENT) == value
 
 
 class _DecimalBySpelling(dict[str, Decimal]):
@@ -412,10 +544,6 @@ def share_fields_sets(rows: Sequence[BaseModel]) -> None:
         object.__setattr__(
             row, "__pydantic_fields_set__", shared.setdefault(frozenset(fields), fields)
         )
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number this format accepts")
 
 
 def _sorted_lists(data: Mapping[str, Any]) -> dict[str, Any]:

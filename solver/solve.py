@@ -25,6 +25,7 @@ Same problem, same options, same solver version: the same Result, byte for byte
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,8 @@ class SolveOptions:
 
     solver: Literal["highs", "cbc"] = "highs"
     time_limit: float = 600.0
+    """Seconds for the first solve; each later pass gets what is left of them, and at
+    least a quarter of them (engine.later_pass_limit)."""
     threads: int = 1
     random_seed: int = 0
     formulation: Formulation = "segments"
@@ -128,7 +131,7 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Result:
             round=problem.round.id,
             status="error",
             message=str(exc),
-            input_hash=problem.input_hash(),
+            input_hash=problem.input_hash,
             solver=info,
             timings=clock.timings(),
             allocations=nothing_allocated(problem),
@@ -202,12 +205,18 @@ def _solve(
             objective=Decimal("0.00"),
             continuous_objective=Decimal("0.00"),
             gap=0.0,
-            input_hash=problem.input_hash(),
+            input_hash=problem.input_hash,
             solver=info,
             timings=clock.timings(),
         )
     engine = make_engine(model, settings)
+    # The canonical hash needs nothing from the solver: HiGHS releases the GIL while it
+    # solves, so the hash is computed on another thread meanwhile (a fifth of a second at
+    # 100,000 bids, off the critical path); the problem keeps it.
+    hashing = threading.Thread(target=lambda: problem.input_hash, name="input-hash", daemon=True)
+    hashing.start()
     status = engine.run(mip=mip)
+    hashing.join()
     if status == "error" and not settings.presolve:
         # HiGHS's simplex can stop without a verdict ("Unknown") on a badly scaled model:
         # once more with presolve before giving up
@@ -284,7 +293,7 @@ def _infeasible(
         round=problem.round.id,
         status="infeasible",
         message=f"{what}; in conflict: " + ", ".join(rules),
-        input_hash=problem.input_hash(),
+        input_hash=problem.input_hash,
         solver=info,
         timings=clock.timings(),
         allocations=nothing_allocated(problem),
@@ -557,8 +566,16 @@ def _money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _fixed(value: Decimal) -> float:
-    return float(value.quantize(FLOAT_PLACES, rounding=ROUND_HALF_UP))
+def _ratio(part: Decimal, whole: Decimal) -> float | None:
+    """part / whole to 6 decimals, half up; None for nothing paid (a bid costing 0)."""
+    if not whole:
+        return None
+    return float((part / whole).quantize(FLOAT_PLACES, rounding=ROUND_HALF_UP))
+
+
+def _share(units: int, capacity: int) -> float:
+    """units / capacity to 6 decimals, half up, in integers: the same float as in Decimal."""
+    return ((2 * units * 1_000_000 + capacity) // (2 * capacity)) / 1_000_000
 
 
 def _result(
@@ -594,6 +611,9 @@ def _result(
     reasons = explanation.reasons
     thresholds = explanation.cost_to_win_more
 
+    # Without a setup fee a bid's margin is (p - c) / p whatever its units: once per pair.
+    unit_margins: dict[tuple[Decimal, Decimal], float | None] = {}
+
     def rows() -> Iterator[dict[str, object]]:
         # Each row becomes its object's own attribute dict (see trusted_allocations).
         for k, bid in enumerate(problem.bids):
@@ -603,10 +623,16 @@ def _result(
             margin: float | None = None
             share = 0.0
             if x > 0:
-                revenue = price * x + fee
-                setup = bid.setup_cost if fee > 0 else zero
-                margin = _fixed(((price - bid.unit_cost) * x + fee - setup) / revenue)
-                share = _fixed(Decimal(x) / capacity[bid.factory])
+                if fee > 0:
+                    margin = _ratio(
+                        (price - bid.unit_cost) * x + fee - bid.setup_cost, price * x + fee
+                    )
+                else:
+                    pair = (price, bid.unit_cost)
+                    if pair not in unit_margins:
+                        unit_margins[pair] = _ratio(price - bid.unit_cost, price)
+                    margin = unit_margins[pair]
+                share = _share(x, capacity[bid.factory])
             yield {
                 "bid": bid.id,
                 "factory": bid.factory,
@@ -623,7 +649,7 @@ def _result(
     gap = 0.0
     if continuous_objective != 0:
         gap = round(float((continuous_objective - objective) / abs(continuous_objective)), 9)
-    input_hash = problem.input_hash()
+    input_hash = problem.input_hash
     clock.lap("explain")
     return Result.model_validate(
         {

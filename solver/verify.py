@@ -107,7 +107,7 @@ def verify(problem: Problem, result: Result) -> list[Finding]:
         findings.append(
             Finding("round_mismatch", f"result of round {result.round!r}, not {problem.round.id!r}")
         )
-    if result.input_hash != problem.input_hash():
+    if result.input_hash != problem.input_hash:
         findings.append(
             Finding("input_hash_mismatch", "the result was not computed from this problem")
         )

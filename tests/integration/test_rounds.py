@@ -66,7 +66,7 @@ def test_closing_freezes_the_round_as_a_problem_with_live_bids_at_their_latest_v
     closed = rounds.close_round(session=session, actor=MANAGER, round_id=row.id)
     assert closed.snapshot is not None
     problem = parse_problem(closed.snapshot)
-    assert problem.input_hash() == closed.input_hash
+    assert problem.input_hash == closed.input_hash
     assert [b.id for b in problem.bids] == [kept.id]
     bid = problem.bids[0]
     assert (bid.unit_cost, bid.capacity, bid.min_lot, bid.setup_cost) == (

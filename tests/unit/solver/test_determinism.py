@@ -92,7 +92,7 @@ def test_fast_input_hash_is_the_hash_of_the_canonical_problem() -> None:
         problem = parse_problem(random_problem_data(seed, milp=True, bids=20))
         text = json.dumps(problem.canonical(), sort_keys=True, separators=(",", ":"))
         expected = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-        assert problem.input_hash() == expected
+        assert problem.input_hash == expected
 
 
 def test_fast_input_hash_covers_every_optional_field_and_any_id() -> None:
@@ -113,7 +113,7 @@ def test_fast_input_hash_covers_every_optional_field_and_any_id() -> None:
             bid["factory"] = new_id
     problem = parse_problem(data)
     text = json.dumps(problem.canonical(), sort_keys=True, separators=(",", ":"))
-    assert problem.input_hash() == "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert problem.input_hash == "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def test_a_result_is_what_validating_it_again_gives() -> None:

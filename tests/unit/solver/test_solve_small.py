@@ -9,6 +9,7 @@ to 60 units, 24 * 0.5 + 4 = 16 from 60 to 100, and 4 beyond. A unit cost of 9 at
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -55,7 +56,7 @@ def test_result_rows_carry_prices_shares_and_margins() -> None:
     assert b1.setup_fee == Decimal("0.00")
     assert b1.capacity_share_used == 0.04  # 40 of 1000 monthly
     assert b1.margin == 0.1  # (10 - 9) / 10
-    assert result.input_hash == problem.input_hash()
+    assert result.input_hash == problem.input_hash
     assert verify(problem, result) == []
 
 
@@ -243,3 +244,46 @@ def test_round_without_items_or_bids_is_an_empty_optimal_allocation() -> None:
     result = solve(problem)
     assert result.status == "optimal"
     assert result.objective == Decimal("0.00")
+
+
+def test_a_pass_after_a_first_run_that_used_the_whole_limit_still_gets_a_quarter() -> None:
+    """A MILP search that took all 100 s must not leave its re-solves 1 s (they failed so)."""
+    from solver.engine import EngineSettings, later_pass_limit
+
+    settings = EngineSettings(
+        solver="highs", time_limit=100.0, mip_rel_gap=0.0, threads=1, random_seed=0, presolve=True
+    )
+    now = time.perf_counter()
+    assert later_pass_limit(settings, started=now - 150.0) == 25.0
+    assert 69.0 < later_pass_limit(settings, started=now - 30.0) <= 70.0
+    tiny = EngineSettings(
+        solver="highs", time_limit=2.0, mip_rel_gap=0.0, threads=1, random_seed=0, presolve=True
+    )
+    assert later_pass_limit(tiny, started=now - 5.0) == 1.0
+
+
+def test_a_bid_costing_nothing_wins_at_price_zero_with_no_margin_stated() -> None:
+    """unit_cost 0 is allowed by the format; its revenue is 0, so its margin is undefined.
+
+    (It once divided by zero while writing the result.)
+    """
+    problem = make_problem([bid("B1", "F1", cost="0", capacity=10)])
+    result = solve(problem)
+    assert result.status == "optimal"
+    (row,) = result.allocations
+    assert (row.units, row.supply_price, row.margin) == (10, Decimal("0.00"), None)
+    assert verify(problem, result) == []
+
+
+@given(st.integers(1, 10**9), st.data())
+def test_capacity_share_in_integers_is_the_decimal_share(
+    capacity: int, data: st.DataObject
+) -> None:
+    """_share rounds half up in integers; it must be the float of the Decimal rounding."""
+    from decimal import ROUND_HALF_UP
+
+    from solver.solve import FLOAT_PLACES, _share
+
+    units = data.draw(st.integers(0, capacity))
+    exact = (Decimal(units) / capacity).quantize(FLOAT_PLACES, rounding=ROUND_HALF_UP)
+    assert _share(units, capacity) == float(exact)

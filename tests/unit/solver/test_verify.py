@@ -131,7 +131,7 @@ def make_result(
             "objective": objective,
             "continuous_objective": objective,
             "gap": 0.0,
-            "input_hash": problem.input_hash(),
+            "input_hash": problem.input_hash,
             "solver": SolverInfo(name="hand", version="1", options={}),
             "allocations": rows,
         }
