@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 
 class _Frozen(BaseModel):
@@ -123,13 +123,42 @@ class Result(_Frozen):
         """The result as JSON text, money as strings, stable for the same result."""
         return self.model_dump_json(indent=2) + "\n"
 
-    def to_json_bytes(self) -> list[bytes]:
-        """`to_json()` encoded as UTF-8, in pieces, made as bytes (no text copy in between)."""
-        return [self.__pydantic_serializer__.to_json(self, indent=2), b"\n"]
+    def to_json_bytes(self, rows_per_piece: int = 4096) -> Iterator[bytes]:
+        """`to_json()` encoded as UTF-8, in pieces of a few thousand allocations.
+
+        At 100,000 bids the whole text is 30 MB, and the serialiser's buffer grows to
+        more while the result is held: made a piece at a time, the text never exists
+        whole. The pieces join to exactly the bytes of `to_json()` (a test holds them so):
+        each piece is a list of allocations serialised alone, without its brackets,
+        indented one level deeper, since allocations sit one level down in the result.
+        """
+        if not self.allocations:
+            yield self.to_json().encode()
+            return
+        head = self.__pydantic_serializer__.to_json(
+            self.model_copy(update={"allocations": ()}), indent=2
+        )
+        empty = b'\n  "allocations": [],'
+        before, found, after = head.partition(empty)
+        if not found:  # pragma: no cover - pydantic writes an empty tuple so
+            raise RuntimeError("unexpected layout of the result's JSON")
+        yield before + b'\n  "allocations": [\n'
+        rows = self.allocations
+        for start in range(0, len(rows), rows_per_piece):
+            piece = _ALLOCATIONS.dump_json(rows[start : start + rows_per_piece], indent=2)
+            # "[\n  {...},\n  {...}\n]" -> "    {...},\n    {...}"
+            body = b"  " + piece[2:-2].replace(b"\n", b"\n  ")
+            yield (b",\n" if start else b"") + body
+        yield b"\n  ],"
+        yield after
+        yield b"\n"
 
     def identity(self) -> str:
         """The result without its timings: what replay compares byte for byte."""
         return self.model_copy(update={"timings": Timings()}).model_dump_json()
+
+
+_ALLOCATIONS = TypeAdapter(tuple[Allocation, ...])
 
 
 def parse_result(data: Mapping[str, Any] | str | bytes) -> Result:

@@ -142,3 +142,22 @@ def test_parsing_shares_values_and_keeps_every_field() -> None:
     assert from_text.model_dump() == parse_problem(data).model_dump()
     for bid in from_text.bids:
         assert bid.model_fields_set <= set(type(bid).model_fields)
+
+
+def test_the_result_written_in_pieces_is_the_result_as_one_text() -> None:
+    """`supplybid solve` writes to_json_bytes(): it must be to_json(), byte for byte."""
+    from solver.result import Conflict
+
+    for seed, milp in ((0, False), (1, True)):
+        result = solve(parse_problem(random_problem_data(seed, milp=milp, bids=30)))
+        whole = result.to_json().encode()
+        for rows_per_piece in (1, 2, 7, 30, 4096):
+            assert b"".join(result.to_json_bytes(rows_per_piece)) == whole
+    infeasible = result.model_copy(
+        update={
+            "status": "infeasible",
+            "allocations": (),
+            "conflicts": (Conflict(rule="min_fill", items=("I1",), detail="a\nb"),),
+        }
+    )
+    assert b"".join(infeasible.to_json_bytes(3)) == infeasible.to_json().encode()
