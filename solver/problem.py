@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
+from operator import itemgetter
 from typing import Annotated, Any
 
 from pydantic import (
@@ -52,6 +53,28 @@ def _whole_cents(value: Decimal | None) -> Decimal | None:
     # (pydantic's decimal_places check does the same in Python, several times slower.)
     if value is not None and value.quantize(CENT) != value:
         raise ValueError("money has at most 2 decimal places (whole cents)")
+    return value
+
+
+PART_PER_BILLION = Decimal("1e-9")
+
+
+@lru_cache(maxsize=4096)
+def _within_nine_places(value: Decimal) -> bool:
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -9:  # 1e30 too: its range check says why
+        return True
+    try:
+        return value.quantize(PART_PER_BILLION) == value
+    except ArithmeticError:  # more digits than the context holds
+        return False
+
+
+def _nine_places(value: Decimal | None) -> Decimal | None:
+    # Fractions are stored in parts per billion. pydantic's decimal_places check runs in
+    # Python per value; these repeat (probabilities, shares), so each is checked once.
+    if value is not None and not _within_nine_places(value):
+        raise ValueError("a fraction has at most 9 decimal places")
     return value
 
 
@@ -98,20 +121,21 @@ Budget = Annotated[
     AfterValidator(_whole_cents),
 ]
 Fraction = Annotated[
-    Decimal, BeforeValidator(_refuse_bool), Field(decimal_places=9, allow_inf_nan=False)
+    Decimal, BeforeValidator(_refuse_bool), Field(allow_inf_nan=False), AfterValidator(_nine_places)
 ]
 Share = Annotated[
     Decimal,
     BeforeValidator(_refuse_bool),
-    Field(gt=0, le=1, decimal_places=9, allow_inf_nan=False),
+    Field(gt=0, le=1, allow_inf_nan=False),
+    AfterValidator(_nine_places),
 ]
 OptionalShare = Annotated[
-    Annotated[Decimal, Field(gt=0, le=1, decimal_places=9, allow_inf_nan=False)] | None,
+    Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False), AfterValidator(_nine_places)] | None,
     BeforeValidator(_zero_as_none),
     BeforeValidator(_refuse_bool),
 ]
 FactoryShare = Annotated[
-    Annotated[Decimal, Field(gt=0, le=1, decimal_places=9, allow_inf_nan=False)] | None,
+    Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False), AfterValidator(_nine_places)] | None,
     BeforeValidator(_refuse_bool),
 ]
 """A factory's own capacity share, or null for the round's: 0 is refused, not taken as
@@ -365,8 +389,6 @@ def parse_problem(data: Mapping[str, Any] | str | bytes) -> Problem:
     rows = raw.get("bids")
     bid_errors: list[ErrorDetails] = []
     if isinstance(rows, list) and rows and all(isinstance(r, Mapping) for r in rows):
-        # Bids are validated in chunks, each chunk's objects made lean at once and its
-        # rows let go, so the rows and the objects never all exist at the same time.
         raw["bids"], bid_errors = _validate_bids(rows)
     try:
         problem = Problem.model_validate(raw)
@@ -395,9 +417,9 @@ _MONEY = {Decimal, int, type(None)}
 def _validate_bids(rows: list[Any]) -> tuple[tuple[Bid, ...], list[ErrorDetails]]:
     """Bid objects for the rows, or the errors (located as in the problem) if any.
 
-    Rows are let go (replaced by None in `rows`, the caller's own sorted list) as their
-    Bids are made, so the rows and the objects never all exist at the same time; rows at
-    fault are kept, to name them in the errors.
+    Plain rows are made directly (_plain_bids). Others go through pydantic in chunks,
+    each chunk's rows let go (replaced by None in `rows`, the caller's own sorted list)
+    once made, as pydantic's objects are larger; rows at fault are kept, to name them.
     """
     plain = _plain_bids(rows)
     if plain is not None:
@@ -432,31 +454,32 @@ def _plain_bids(rows: list[Any]) -> tuple[Bid, ...] | None:
     all (and words any refusal).
     """
     try:
-        if not _plain_bid_columns(rows):
-            return None
-    except TypeError:  # a value that cannot be hashed or compared: pydantic will say
+        columns = _plain_bid_columns(rows)
+    except (KeyError, TypeError):  # a field missing, a value unhashable: pydantic says so
         return None
-    bids: list[Bid] = []
+    if columns is None:
+        return None
     new, set_attribute, as_decimal = object.__new__, object.__setattr__, Decimal
-    fields_sets: dict[tuple[str, ...], set[str]] = {}
     zero = Decimal(0)
-    for index, row in enumerate(rows):
-        ask, lot, setup, cost = (
-            row.get("ask_price"),
-            row.get("min_lot"),
-            row.get("setup_cost"),
-            row["unit_cost"],
-        )
+    # pydantic's record of the fields given: one set for rows of the same keys (and, as
+    # usual, when all rows have the same keys, one set for all without asking each row)
+    keys = set().union(*rows)
+    uniform = set(map(len, rows)) == {len(keys)}
+    shared: dict[frozenset[str], set[str]] = {frozenset(keys): keys}
+    bids: list[Bid] = []
+    for row, bid_id, factory, item, cost, capacity, ask, lot, setup in zip(
+        rows, *columns, strict=True
+    ):
         bid = new(Bid)
         set_attribute(
             bid,
             "__dict__",
             {
-                "id": row["id"],
-                "factory": row["factory"],
-                "item": row["item"],
+                "id": bid_id,
+                "factory": factory,
+                "item": item,
                 "unit_cost": cost if type(cost) is Decimal else as_decimal(cost),
-                "capacity": row["capacity"],
+                "capacity": capacity,
                 "ask_price": None if not ask else ask if type(ask) is Decimal else as_decimal(ask),
                 "min_lot": lot or 0,
                 "setup_cost": zero
@@ -466,59 +489,61 @@ def _plain_bids(rows: list[Any]) -> tuple[Bid, ...] | None:
                 else as_decimal(setup),
             },
         )
-        shape = tuple(row)
-        given = fields_sets.get(shape)
-        if given is None:
-            given = fields_sets[shape] = set(shape)
-        set_attribute(bid, "__pydantic_fields_set__", given)
+        if uniform:
+            fields_set = keys
+        else:
+            given = frozenset(row)
+            fields_set = shared.get(given) or shared.setdefault(given, set(given))
+        set_attribute(bid, "__pydantic_fields_set__", fields_set)
         set_attribute(bid, "__pydantic_extra__", None)
         set_attribute(bid, "__pydantic_private__", None)
         bids.append(bid)
-        rows[index] = None
     return tuple(bids)
 
 
-def _plain_bid_columns(rows: list[Any]) -> bool:
-    """True when every row has only bid fields, all required ones, each plain and in range.
+_REQUIRED = ("id", "factory", "item", "unit_cost", "capacity")
 
-    Each column is gathered, checked and let go in turn: types by the set of them, ranges
-    by min and max, money once per distinct value.
+
+def _plain_bid_columns(rows: list[Any]) -> list[Sequence[Any]] | None:
+    """The rows' values by field (id, factory, item, unit_cost, capacity, ask_price,
+    min_lot, setup_cost), or None unless every row is plain: bid fields only, the
+    required ones present, each value of its field's exact type and in range.
+
+    Checked a column at a time (types by the set of them, ranges by min and max, money
+    once per distinct value), in C where it can be: a loop in Python per bid would cost
+    about as much as pydantic.
     """
-    if not all(type(row) is dict for row in rows):
-        return False
-    for shape in {tuple(row) for row in rows}:
-        if not (_BID_REQUIRED <= set(shape) <= _BID_FIELDS):
-            return False
-    for name in ("id", "factory", "item"):
-        texts = [row[name] for row in rows]
-        if {type(t) for t in texts} != {str} or min(map(len, texts)) < 1:
-            return False
-        if not all(map(str.isascii, texts)):  # other text (a lone surrogate...): pydantic
-            return False
-        if max(map(len, texts)) > 128:
-            return False
-    for name, least in (("capacity", 1), ("min_lot", 0)):
-        units = [row.get(name) for row in rows]
-        kinds = {type(u) for u in units}
-        if not kinds <= ({int, type(None)} if name == "min_lot" else {int}):
-            return False
-        whole = [u for u in units if u is not None] if type(None) in kinds else units
-        if whole and not (least <= min(whole) and max(whole) <= MAX_UNITS):
-            return False
-    for name in ("unit_cost", "setup_cost", "ask_price"):
-        column = [row.get(name) for row in rows]
+    if set(map(type, rows)) != {dict} or not set().union(*rows) <= _BID_FIELDS:
+        return None
+    columns: list[Sequence[Any]] = [list(map(itemgetter(name), rows)) for name in _REQUIRED]
+    columns += [[row.get(name) for row in rows] for name in ("ask_price", "min_lot", "setup_cost")]
+    ids, factories, items, costs, capacities, asks, lots, setups = columns
+    for texts in (ids, factories, items):
+        if set(map(type, texts)) != {str} or min(map(len, texts)) < 1:
+            return None
+        if max(map(len, texts)) > 128 or not all(map(str.isascii, texts)):
+            return None  # other text (a lone surrogate...): pydantic
+    if set(map(type, capacities)) != {int} or min(capacities) < 1:
+        return None
+    if max(capacities) > MAX_UNITS:
+        return None
+    kinds = set(map(type, lots))
+    if not kinds <= {int, type(None)}:
+        return None
+    whole = [lot for lot in lots if lot is not None] if type(None) in kinds else lots
+    if whole and not (min(whole) >= 0 and max(whole) <= MAX_UNITS):
+        return None
+    for amounts, allowed in ((costs, {Decimal, int}), (asks, _MONEY), (setups, _MONEY)):
         # types first: True == 1 == 1.0 == Decimal(1), so a set of values keeps only one
-        if not {type(a) for a in column} <= ({Decimal, int} if name == "unit_cost" else _MONEY):
-            return False
-        amounts = set(column)
-        amounts.discard(None)
-        for amount in amounts:
+        if not set(map(type, amounts)) <= allowed:
+            return None
+        for amount in set(amounts) - {None}:
             if type(amount) is int:
                 if not 0 <= amount <= MAX_MONEY:
-                    return False
-            elif type(amount) is not Decimal or not _whole_cents_in_range(amount):
-                return False
-    return True
+                    return None
+            elif not _whole_cents_in_range(amount):
+                return None
+    return columns
 
 
 def _whole_cents_in_range(value: Decimal) -> bool:
