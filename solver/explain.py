@@ -12,7 +12,16 @@ before the basis changes, the bid gets more units exactly when its price falls s
 below P* = -hi. Translated to a unit cost c with p = ceil_cent(c / (1 - m)): the price is
 at most Pmax (the highest cent strictly below P*) exactly when c <= Pmax (1 - m), so the
 bid wins more strictly below c* = floor_cent(Pmax (1 - m)) + 0.01. At exactly the
-threshold price the bid ties, and the tie rule (solver/solve.py TIE_RULE) decides.
+threshold price the bid ties, and the tie rule (solver/solve.py TIE_RULE) decides: where
+a rival of higher id wins units of the item at that price, the bid takes them, and P*
+itself already wins.
+
+Ranging reads one basis, and the optimum is often degenerate (an item exactly on a
+scenario's demand, a bid exactly on its item share): there the range can stop short of
+the price at which units really move (found by re-solving random rounds: thresholds
+several yuan too low). So in an LP round the threshold is never put below a price at
+which the bid surely wins one unit more: a rival's price on its item (its units can move
+over) and what one more unit of the item is worth (_surely_winning_price).
 Where the budget binds no bid gets a threshold (None): lowering a price also loosens the
 budget row, which cost ranging does not see.
 """
@@ -20,9 +29,9 @@ budget row, which cost ranging does not see.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 import numpy as np
 import numpy.typing as npt
@@ -78,7 +87,7 @@ def explain(
 ) -> Explanation:
     """Reasons by SPEC 3 precedence and cost_to_win_more for every bid.
 
-    `cost_up` is the ranging of the LP's first optimal basis. `tied` marks the bids whose
+    `cost_up` is the cost ranging of the LP's first optimal basis. `tied` marks the bids whose
     units the tie rule changed: they tie with other bids at their own price, so one cent
     less wins them more units and their threshold is their price (the first basis
     describes another optimum for them).
@@ -140,29 +149,131 @@ def explain(
         up = cost_up[model.x_col].copy()
         if tied is not None:
             up[tied] = -model.price[tied]
-        for k in np.flatnonzero(eligible):
-            bid = bids[k]
-            if not ask_sets_price(bid, m):
-                costs[k] = threshold_cost(float(up[k]), m, bid.ask_price)
+        rivals = _rivals(model, units)
+        next_unit = {} if mip else _next_unit_values(model, units)
+        totals = {i.id: int(units[model.bids_by_item[i.id]].sum()) for i in problem.items}
+        betas = {i.id: i.max_factory_share for i in problem.items}
+        for rank in map(int, np.flatnonzero(eligible)):
+            bid = bids[rank]
+            if ask_sets_price(bid, m):
+                continue
+            at_least = None
+            if not mip:
+                # one more unit for this bid must fit its item share: with the item's
+                # total as it is (taken from a rival), or one more (a unit more sold)
+                beta, total, more = betas[bid.item], totals[bid.item], int(units[rank]) + 1
+                at_least = _surely_winning_price(
+                    rivals[bid.item] if beta is None or more <= beta * total else (),
+                    rank,
+                    next_unit.get(bid.item) if beta is None or more <= beta * (total + 1) else None,
+                )
+            item_rivals = () if tied is not None and tied[rank] else rivals[bid.item]
+            costs[rank] = threshold_cost(
+                float(up[rank]), m, bid.ask_price, item_rivals, rank=rank, at_least=at_least
+            )
     return Explanation(reasons=reason.tolist(), cost_to_win_more=costs)
 
 
-def threshold_cost(coef_up: float, margin_floor: Decimal, ask: Decimal | None) -> Decimal | None:
+Rivals = Sequence[tuple[Decimal, int]]
+"""An item's winning bids whose units could go to another bid: (price, rank in id order),
+highest price first (and, at one price, highest rank first)."""
+
+
+def _rivals(model: AllocationModel, units: IntArray) -> dict[str, Rivals]:
+    """Per item, its winning bids whose units could go to another (see Rivals).
+
+    A bid of a new factory at or under its guarantee is not one: its units are promised.
+    """
+    problem = model.problem
+    placed: dict[str, int] = {}
+    for k in np.flatnonzero(units > 0).tolist():
+        placed[problem.bids[k].factory] = placed.get(problem.bids[k].factory, 0) + int(units[k])
+    held = {f for f, g in model.guarantee.items() if g > 0 and placed.get(f, 0) <= g}
+    out: dict[str, list[tuple[Decimal, int]]] = {item.id: [] for item in problem.items}
+    for k in np.flatnonzero(units > 0).tolist():
+        bid = problem.bids[k]
+        if bid.factory not in held:
+            out[bid.item].append((model.prices[k], k))
+    for rows in out.values():
+        rows.sort(reverse=True)
+    return dict(out)
+
+
+def _next_unit_values(model: AllocationModel, units: IntArray) -> dict[str, Decimal]:
+    """Per item, what one more unit of it adds to the expected profit before its price.
+
+    (r - h - s) P(D > U) + s for U whole units awarded: the (U + 1)-th unit sells in the
+    scenarios with more demand, and is otherwise salvaged. Not with a budget: that unit
+    would also spend its price from it.
+    """
+    problem = model.problem
+    if problem.round.budget is not None:
+        return {}
+    out: dict[str, Decimal] = {}
+    for item in problem.items:
+        total = int(units[model.bids_by_item[item.id]].sum())
+        beyond = sum((s.probability for s in item.demand if s.units > total), Decimal(0))
+        margin = item.retail_price - item.handling_cost - item.salvage_value
+        out[item.id] = margin * beyond + item.salvage_value
+    return out
+
+
+def _surely_winning_price(rivals: Rivals, rank: int, next_unit: Decimal | None) -> Decimal | None:
+    """The highest price at which the bid surely wins one unit more, all else equal.
+
+    Cost ranging reads one optimal basis, and where the allocation sits on a scenario's
+    demand or an item share the basis is degenerate: its range can stop short of the
+    price at which the units actually move (the exploration behind this found thresholds
+    several yuan too low). Two moves are always open to a bid with room, and each gives a
+    price at which it surely wins: below the price of a rival's units on its item (equal
+    to it, against a rival of higher id, by the tie rule), and below what one more unit
+    of the item adds. The reported threshold is never below these.
+    """
+    best: Decimal | None = None
+    if next_unit is not None:
+        on_cent = next_unit.quantize(CENT, rounding=ROUND_CEILING)
+        best = on_cent - CENT  # strictly below: at equal value the tie rule adds no unit
+    for price, other in rivals:
+        if best is not None and price < best:
+            break
+        if other == rank:
+            continue
+        candidate = price if other > rank else price - CENT
+        if best is None or candidate > best:
+            best = candidate
+    return best
+
+
+def threshold_cost(
+    coef_up: float,
+    margin_floor: Decimal,
+    ask: Decimal | None,
+    rivals: Rivals = (),
+    *,
+    rank: int = 0,
+    at_least: Decimal | None = None,
+) -> Decimal | None:
     """The unit cost strictly below which the bid wins more, from its cost ranging.
 
     `coef_up` is the highest objective coefficient (-price) at which the basis stays
-    optimal. None where no price can win more (no upper range, or it needs a negative
-    price, or the ask alone keeps the price above it).
+    optimal. At a threshold price on the cent the bid ties: it wins when a rival of
+    higher rank wins units there at that price (`rivals`), and then that price already
+    wins more. `at_least`: a price known to win more (_surely_winning_price). None where
+    no price can win more (no range, or it needs a negative price, or the ask alone keeps
+    the price above it).
     """
-    if not math.isfinite(coef_up):
-        return None
-    threshold = Decimal(repr(-coef_up))
-    on_cent = threshold.quantize(CENT, rounding=ROUND_HALF_UP)
-    if abs(threshold - on_cent) <= CENT_SNAP:
-        highest = on_cent - CENT
-    else:
-        highest = threshold.quantize(CENT, rounding=ROUND_FLOOR)
-    if highest < 0 or (ask is not None and ask > highest):
+    highest: Decimal | None = None
+    if math.isfinite(coef_up):
+        threshold = Decimal(repr(-coef_up))
+        on_cent = threshold.quantize(CENT, rounding=ROUND_HALF_UP)
+        if abs(threshold - on_cent) <= CENT_SNAP:
+            wins_tie = any(p == on_cent and other > rank for p, other in rivals)
+            highest = on_cent if wins_tie else on_cent - CENT
+        else:
+            highest = threshold.quantize(CENT, rounding=ROUND_FLOOR)
+    if at_least is not None and (highest is None or at_least > highest):
+        highest = at_least
+    if highest is None or highest < 0 or (ask is not None and ask > highest):
         return None
     return (highest * (1 - margin_floor)).quantize(CENT, rounding=ROUND_FLOOR) + CENT
 

@@ -166,3 +166,53 @@ def test_a_bid_that_lost_a_tie_wins_more_one_cent_below_its_price() -> None:
     assert base["B2"].cost_to_win_more == Decimal("9.00")
     assert rows(tied_round("8.99"), items=items)["B2"].units == 50
     assert rows(tied_round("9.00"), items=items)["B2"].units == 10
+
+
+def test_a_bid_that_would_win_the_tie_wins_more_at_its_rivals_price() -> None:
+    # Demand 60 for sure (s = 0). B2 (price 10) takes the 60 units; B1 (price 12) none.
+    # At price 10.00 B1 ties with B2 and, of lower id, takes the units (tie rule): any
+    # cost with a price of at most 10.00 wins, i.e. cost <= 9.00: threshold 9.01.
+    items = [item(salvage="0", demand=[(60, "1")])]
+
+    def round_with(b1_cost: str) -> list[dict[str, Any]]:
+        return [
+            bid("B1", "F1", cost=b1_cost, capacity=100),
+            bid("B2", "F2", cost="9", capacity=100),
+        ]
+
+    base = rows(round_with("10.80"), items=items)
+    assert (base["B1"].units, base["B2"].units) == (0, 60)
+    assert base["B1"].cost_to_win_more == Decimal("9.01")
+    assert rows(round_with("9.00"), items=items)["B1"].units == 60
+    assert rows(round_with("9.01"), items=items)["B1"].units == 0
+
+
+def beta_round(b1_cost: str) -> list[dict[str, Any]]:
+    return [
+        bid("B1", "F1", cost=b1_cost, capacity=195),
+        bid("B2", "F2", cost="29.04", capacity=148),  # price 32.27
+        bid("B3", "F3", cost="16.03", capacity=49),  # price 17.82
+    ]
+
+
+def test_threshold_behind_a_rival_at_its_item_share_on_a_demand_point() -> None:
+    # Demand 200 for sure, each bid at most 60% of the item (120 units). B3 takes its 49,
+    # B2 (32.27) its 120, B1 (38.90) the last 31: the item sits exactly on its demand and
+    # B2 on its share, a degenerate optimum where HiGHS's cost ranging for B1 stopped at
+    # B3's price (17.82). B1 takes B2's 120 units as soon as it is cheaper than B2, and at
+    # B2's price by the tie rule (lower id): cost 32.27 * 0.9 = 29.043 -> 29.04 wins,
+    # threshold 29.05.
+    items = [
+        item(
+            retail="52.95",
+            handling="2.27",
+            salvage="12.95",
+            demand=[(200, "1")],
+            max_factory_share="0.6",
+        )
+    ]
+    base = rows(beta_round("35.01"), items=items)
+    assert (base["B1"].units, base["B2"].units, base["B3"].units) == (31, 120, 49)
+    assert base["B1"].cost_to_win_more == Decimal("29.05")
+    assert rows(beta_round("29.04"), items=items)["B1"].units == 120
+    assert rows(beta_round("29.05"), items=items)["B1"].units == 31
