@@ -1,9 +1,14 @@
 """Why each bid got what it got (SPEC 3 "Explanations"): a reason and cost_to_win_more.
 
-Reasons come from the whole-unit allocation together with the duals of the continuous LP
-(for a MILP, the LP with its binaries fixed). A bound is named as the reason only when it
-both holds in whole units (one more unit would break it) and matters in the LP: the bid's
-reduced cost with that row's dual added back says one more unit would raise the profit.
+Reasons come from the whole-unit allocation. A bound is named as the reason only when it
+both holds in whole units (one more unit would break it) and matters: one more unit would
+raise the profit but for that bound. In an LP round "matters" is read from the problem
+and the allocation (_Routes: a rival's units it could take, or one more unit sold, would
+pay at its price), because the optimum is often degenerate and its duals then describe
+one basis among many (a bid of an item sold exactly to a scenario's demand is given the
+last unit's value); the item share also counts when its row's dual says so. In a MILP
+round, and for the budget and lots, the duals of the LP with the binaries fixed decide:
+the bid's reduced cost with that row's dual added back.
 
 `cost_to_win_more` comes from HiGHS's cost ranging of that LP, not from a single dual: at
 a scenario demand the item's dual is not unique, but the range over which the current
@@ -45,6 +50,7 @@ IntArray = npt.NDArray[np.int64]
 
 DUAL_TOL = 1e-7
 CENT_SNAP = Decimal("0.000001")
+CENT_FLOAT = 0.01
 
 
 @dataclass(frozen=True)
@@ -120,16 +126,25 @@ def explain(
                 reason[k] = "budget_bound"
                 budget_binds = True
         budget_binds |= abs(budget_dual) > DUAL_TOL
+    routes = _Routes(model, units, mip=mip)
     if any(i.max_factory_share is not None and i.max_factory_share < 1 for i in problem.items):
         wants_beta = dj + _duals_by_bid(model, row_dual, "item_share", bid_factory) > DUAL_TOL
-        item_units = {i.id: int(units[model.bids_by_item[i.id]].sum()) for i in problem.items}
-        betas = {i.id: i.max_factory_share for i in problem.items}
-        for k in np.flatnonzero(wants_beta & (x < model.capacity)):
-            beta = betas[bids[k].item]
-            if beta is not None and Decimal(int(units[k]) + 1) > beta * (
-                item_units[bids[k].item] + 1
+        for rank in map(int, np.flatnonzero(x < model.capacity)):
+            # At a degenerate optimum the share row's dual may say nothing: a bid also
+            # wants more when a rival's units or one more unit sold would surely pay.
+            if routes.blocked_by_share(rank) and (
+                wants_beta[rank] or routes.pays(rank, within_share=False)
             ):
-                reason[k] = "item_share_bound"
+                reason[rank] = "item_share_bound"
+    if not mip:
+        # The share row's dual is not to be trusted at a degenerate optimum either (an
+        # item on a scenario's demand gives its bids the value of the last unit sold):
+        # in an LP round a bid of a factory at its cap is bound by it when a unit more
+        # would surely pay, taken from a rival or sold on top, within its item share.
+        wants_cap = np.zeros(n, dtype=np.bool_)
+        candidates = cap_binds & (x < model.capacity) & routes.might_pay()
+        for rank in map(int, np.flatnonzero(candidates)):
+            wants_cap[rank] = routes.pays(rank, within_share=True)
     reason[cap_binds & wants_cap] = "capacity_bound"
     reason[x >= model.capacity] = "won_full"
     if model.binary.any():
@@ -149,29 +164,94 @@ def explain(
         up = cost_up[model.x_col].copy()
         if tied is not None:
             up[tied] = -model.price[tied]
-        rivals = _rivals(model, units)
-        next_unit = {} if mip else _next_unit_values(model, units)
-        totals = {i.id: int(units[model.bids_by_item[i.id]].sum()) for i in problem.items}
-        betas = {i.id: i.max_factory_share for i in problem.items}
         for rank in map(int, np.flatnonzero(eligible)):
             bid = bids[rank]
             if ask_sets_price(bid, m):
                 continue
-            at_least = None
-            if not mip:
-                # one more unit for this bid must fit its item share: with the item's
-                # total as it is (taken from a rival), or one more (a unit more sold)
-                beta, total, more = betas[bid.item], totals[bid.item], int(units[rank]) + 1
-                at_least = _surely_winning_price(
-                    rivals[bid.item] if beta is None or more <= beta * total else (),
-                    rank,
-                    next_unit.get(bid.item) if beta is None or more <= beta * (total + 1) else None,
-                )
-            item_rivals = () if tied is not None and tied[rank] else rivals[bid.item]
+            at_least = None if mip else routes.surely_winning_price(rank, within_share=True)
+            item_rivals = () if tied is not None and tied[rank] else routes.rivals[bid.item]
             costs[rank] = threshold_cost(
                 float(up[rank]), m, bid.ask_price, item_rivals, rank=rank, at_least=at_least
             )
     return Explanation(reasons=reason.tolist(), cost_to_win_more=costs)
+
+
+class _Routes:
+    """The two moves always open to a bid with room, for reasons and thresholds.
+
+    A bid not at its capacity, of a factory with room, can take units from a rival on its
+    item (a winning bid of a higher price, or of the same price and a higher id, whose
+    units are not promised) or sell one more unit of the item (worth what the next unit
+    adds). Each says from the allocation and the problem alone, with no dual, that a unit
+    more would surely pay: the guard against degenerate optima, where duals and ranging
+    describe one basis among many.
+    """
+
+    def __init__(self, model: AllocationModel, units: IntArray, *, mip: bool) -> None:
+        problem = model.problem
+        self.bids = problem.bids
+        self.prices = model.prices
+        self.price = model.price
+        self.units = units
+        self.rivals = _rivals(model, units)
+        self.next_unit = {} if mip else _next_unit_values(model, units)
+        # the highest cent strictly below the next unit's value: at equal value the tie
+        # rule adds no unit
+        self.selling = {
+            item: value.quantize(CENT, rounding=ROUND_CEILING) - CENT
+            for item, value in self.next_unit.items()
+        }
+        self.totals = {i.id: int(units[model.bids_by_item[i.id]].sum()) for i in problem.items}
+        self.betas = {i.id: i.max_factory_share for i in problem.items}
+
+    def _fits(self, rank: int) -> tuple[bool, bool]:
+        """One more unit within the item share: taken from a rival (the item's total as it
+        is), and sold on top (one more in total)."""
+        item = self.bids[rank].item
+        beta, total, more = self.betas[item], self.totals[item], int(self.units[rank]) + 1
+        if beta is None:
+            return True, True
+        return more <= beta * total, more <= beta * (total + 1)
+
+    def surely_winning_price(self, rank: int, *, within_share: bool) -> Decimal | None:
+        """The highest price at which the bid surely wins a unit more (or None)."""
+        item = self.bids[rank].item
+        taking, selling = self._fits(rank) if within_share else (True, True)
+        return _surely_winning_price(
+            self.rivals[item] if taking else (),
+            rank,
+            self.selling.get(item) if selling else None,
+        )
+
+    def might_pay(self) -> npt.NDArray[np.bool_]:
+        """Per bid: its price is not above the best any route of its item could pay (the
+        highest rival's price or the next unit's value), a quick filter before `pays`."""
+        best: dict[str, float] = {}
+        for item, rivals in self.rivals.items():
+            value = self.next_unit.get(item)
+            routes = ([float(rivals[0][0])] if rivals else []) + (
+                [float(value)] if value is not None else []
+            )
+            best[item] = max(routes, default=-math.inf)
+        ceiling = np.fromiter((best[b.item] for b in self.bids), np.float64, len(self.bids))
+        return self.price <= ceiling + CENT_FLOAT
+
+    def pays(self, rank: int, *, within_share: bool) -> bool:
+        """A unit more would surely pay at the bid's own price."""
+        surely = self.surely_winning_price(rank, within_share=within_share)
+        return surely is not None and self.prices[rank] <= surely
+
+    def blocked_by_share(self, rank: int) -> bool:
+        """One more unit fits the item share neither taken from a rival nor sold on top
+        (one more sold counts only where it is worth the bid's price)."""
+        item = self.bids[rank].item
+        beta = self.betas[item]
+        if beta is None or beta >= 1:
+            return False
+        taking, selling = self._fits(rank)
+        value = self.next_unit.get(item)
+        worth_selling = value is None or value > self.prices[rank]
+        return not taking and not (selling and worth_selling)
 
 
 Rivals = Sequence[tuple[Decimal, int]]
@@ -218,21 +298,14 @@ def _next_unit_values(model: AllocationModel, units: IntArray) -> dict[str, Deci
     return out
 
 
-def _surely_winning_price(rivals: Rivals, rank: int, next_unit: Decimal | None) -> Decimal | None:
+def _surely_winning_price(rivals: Rivals, rank: int, selling: Decimal | None) -> Decimal | None:
     """The highest price at which the bid surely wins one unit more, all else equal.
 
-    Cost ranging reads one optimal basis, and where the allocation sits on a scenario's
-    demand or an item share the basis is degenerate: its range can stop short of the
-    price at which the units actually move (the exploration behind this found thresholds
-    several yuan too low). Two moves are always open to a bid with room, and each gives a
-    price at which it surely wins: below the price of a rival's units on its item (equal
-    to it, against a rival of higher id, by the tie rule), and below what one more unit
-    of the item adds. The reported threshold is never below these.
+    Below a rival's price on its item the bid takes that rival's units (at it, against a
+    rival of higher id, by the tie rule); at `selling` or below (the highest cent strictly
+    below what one more unit of the item adds) it sells one more. See _Routes.
     """
-    best: Decimal | None = None
-    if next_unit is not None:
-        on_cent = next_unit.quantize(CENT, rounding=ROUND_CEILING)
-        best = on_cent - CENT  # strictly below: at equal value the tie rule adds no unit
+    best = selling
     for price, other in rivals:
         if best is not None and price < best:
             break

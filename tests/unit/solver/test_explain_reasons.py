@@ -216,3 +216,46 @@ def test_threshold_behind_a_rival_at_its_item_share_on_a_demand_point() -> None:
     assert base["B1"].cost_to_win_more == Decimal("29.05")
     assert rows(beta_round("29.04"), items=items)["B1"].units == 120
     assert rows(beta_round("29.05"), items=items)["B1"].units == 31
+
+
+def _relaxed(data: dict[str, Any], bid_id: str, *, share: bool) -> int:
+    """The bid's units with its item share lifted (share) or its factory's capacity 1.5x."""
+    import copy
+
+    from solver.problem import parse_problem
+
+    data = copy.deepcopy(data)
+    target = next(b for b in data["bids"] if b["id"] == bid_id)
+    for row in data["items" if share else "factories"]:
+        if share and row["id"] == target["item"]:
+            row["max_factory_share"] = "1"
+        if not share and row["id"] == target["factory"]:
+            row["monthly_capacity"] = row["monthly_capacity"] * 3 // 2
+    return next(a.units for a in solve(parse_problem(data)).allocations if a.bid == bid_id)
+
+
+def test_a_bid_on_its_item_share_at_a_demand_point_is_item_share_bound() -> None:
+    # Random round 16: B002 holds 129 of an item sold exactly to its demand of 216, at a
+    # 0.6 share (129.6). One more unit fits only if one more is sold, which is worth less
+    # than its price: the share is what stops it (it was reported won_partial).
+    from solver.problem import parse_problem
+    from tests.unit.solver.builders import random_problem_data
+
+    data = random_problem_data(16, bids=12)
+    got = {a.bid: a for a in solve(parse_problem(data)).allocations}
+    assert got["B002"].reason == "item_share_bound"
+    assert _relaxed(data, "B002", share=True) > got["B002"].units
+
+
+def test_a_bid_its_factory_cap_does_not_stop_is_not_capacity_bound() -> None:
+    # Random round 33: B001's factory is at its cap, and B001's item sits exactly on a
+    # scenario's demand, where the dual of the item says the last unit's value. No rival
+    # costs more and one more unit sold is worth less than its price: it is its price,
+    # not the cap, that stops it (it was reported capacity_bound).
+    from solver.problem import parse_problem
+    from tests.unit.solver.builders import random_problem_data
+
+    data = random_problem_data(33, bids=12)
+    got = {a.bid: a for a in solve(parse_problem(data)).allocations}
+    assert got["B001"].reason == "won_partial"
+    assert _relaxed(data, "B001", share=False) == got["B001"].units
