@@ -6,7 +6,7 @@ writing count, and peak memory is each process's own maximum resident set (from
 shared machine hits both; figures are medians over `--repeat` runs. Each size also checks
 that the two optima agree and that `supplybid verify` passes on our result.
 
-    python -m bench.allocator                  # 1k, 10k, 100k bids LP; 1k, 10k MILP
+    python -m bench.allocator                  # 1k, 10k, 100k, 100k-tail LP; 1k, 10k MILP
     python -m bench.allocator --large          # and 1,000,000 bids LP (one run)
     python -m bench.allocator --sizes 10k --kinds lp --repeat 5
 """
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, help="runs per case (default 3, 1 at 1M)")
     parser.add_argument("--workdir", type=Path, default=Path("var/bench"))
     args = parser.parse_args(argv)
-    sizes = args.sizes or ["1k", "10k", "100k", *(["1M"] if args.large else [])]
+    sizes = args.sizes or ["1k", "10k", "100k", "100k-tail", *(["1M"] if args.large else [])]
     args.workdir.mkdir(parents=True, exist_ok=True)
     cases = [
         (SIZES[name], kind)

@@ -50,7 +50,6 @@ IntArray = npt.NDArray[np.int64]
 
 DUAL_TOL = 1e-7
 CENT_SNAP = Decimal("0.000001")
-CENT_FLOAT = 0.01
 
 
 @dataclass(frozen=True)
@@ -141,10 +140,7 @@ def explain(
         # item on a scenario's demand gives its bids the value of the last unit sold):
         # in an LP round a bid of a factory at its cap is bound by it when a unit more
         # would surely pay, taken from a rival or sold on top, within its item share.
-        wants_cap = np.zeros(n, dtype=np.bool_)
-        candidates = cap_binds & (x < model.capacity) & routes.might_pay()
-        for rank in map(int, np.flatnonzero(candidates)):
-            wants_cap[rank] = routes.pays(rank, within_share=True)
+        wants_cap = routes.pays_within_share(cap_binds & (x < model.capacity))
     reason[cap_binds & wants_cap] = "capacity_bound"
     reason[x >= model.capacity] = "won_full"
     if model.binary.any():
@@ -223,18 +219,41 @@ class _Routes:
             self.selling.get(item) if selling else None,
         )
 
-    def might_pay(self) -> npt.NDArray[np.bool_]:
-        """Per bid: its price is not above the best any route of its item could pay (the
-        highest rival's price or the next unit's value), a quick filter before `pays`."""
-        best: dict[str, float] = {}
-        for item, rivals in self.rivals.items():
-            value = self.next_unit.get(item)
-            routes = ([float(rivals[0][0])] if rivals else []) + (
-                [float(value)] if value is not None else []
-            )
-            best[item] = max(routes, default=-math.inf)
-        ceiling = np.fromiter((best[b.item] for b in self.bids), np.float64, len(self.bids))
-        return self.price <= ceiling + CENT_FLOAT
+    def pays_within_share(self, which: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        """`pays(rank, within_share=True)` for the bids marked, at once where it can be.
+
+        On an item without a share below 1 a unit more pays exactly when the next unit's
+        value is above the bid's price, or a rival's price is above it (or equal to it,
+        from a rival of higher id): compared in whole cents, item by item, in numpy.
+        """
+        n = len(self.bids)
+        out = np.zeros(n, dtype=np.bool_)
+        items = {item: k for k, item in enumerate(self.rivals)}
+        none = np.iinfo(np.int64).min
+        selling = np.full(len(items), none, dtype=np.int64)
+        top = np.full(len(items), none, dtype=np.int64)
+        top_rank = np.full(len(items), -1, dtype=np.int64)
+        shared = np.zeros(len(items), dtype=np.bool_)
+        for item, k in items.items():
+            if item in self.selling:
+                selling[k] = int(self.selling[item].scaleb(2))
+            rivals = self.rivals[item]
+            if rivals:
+                top[k], top_rank[k] = int(rivals[0][0].scaleb(2)), rivals[0][1]
+            beta = self.betas[item]
+            shared[k] = beta is not None and beta < 1
+        item_of = np.fromiter((items[b.item] for b in self.bids), np.int64, n)
+        cents = np.rint(self.price * 100).astype(np.int64)
+        ranks = np.arange(n)
+        plain = which & ~shared[item_of]
+        out[plain] = (
+            (cents <= selling[item_of])
+            | (cents < top[item_of])
+            | ((cents == top[item_of]) & (top_rank[item_of] > ranks))
+        )[plain]
+        for rank in map(int, np.flatnonzero(which & shared[item_of])):
+            out[rank] = self.pays(rank, within_share=True)
+        return out
 
     def pays(self, rank: int, *, within_share: bool) -> bool:
         """A unit more would surely pay at the bid's own price."""

@@ -259,3 +259,27 @@ def test_a_bid_its_factory_cap_does_not_stop_is_not_capacity_bound() -> None:
     got = {a.bid: a for a in solve(parse_problem(data)).allocations}
     assert got["B001"].reason == "won_partial"
     assert _relaxed(data, "B001", share=False) == got["B001"].units
+
+
+@pytest.mark.parametrize("seed", range(0, 60, 3))
+def test_the_numpy_check_that_a_unit_more_pays_is_the_bid_by_bid_one(seed: int) -> None:
+    """_Routes.pays_within_share compares whole cents item by item in numpy; it must say
+    what pays() says for each bid, with item shares (bid by bid) and without (numpy)."""
+    import numpy as np
+
+    from solver.explain import _Routes
+    from solver.model import build_model
+    from solver.problem import parse_problem
+    from tests.unit.solver.builders import random_problem_data
+
+    data = random_problem_data(seed, bids=16)
+    if seed % 2:
+        for row in data["items"]:
+            row["max_factory_share"] = None
+    problem = parse_problem(data)
+    result = solve(problem)
+    units = np.array([a.units for a in result.allocations], dtype=np.int64)
+    routes = _Routes(build_model(problem), units, mip=False)
+    every = np.ones(len(problem.bids), dtype=np.bool_)
+    expected = [routes.pays(k, within_share=True) for k in range(len(problem.bids))]
+    assert routes.pays_within_share(every).tolist() == expected
