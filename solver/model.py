@@ -30,7 +30,18 @@ Formulation = Literal["segments", "scenarios"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-SHARE_SCALE = 10**9
+SHARE_DECIMALS = 9
+"""A share has at most 9 decimals (problem.py)."""
+
+
+def share_scale(share: Decimal) -> int:
+    """The least power of ten that makes the share a whole number."""
+    exponent = share.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    decimals: int = min(max(0, -exponent), SHARE_DECIMALS)
+    return int(10**decimals)
+
+
 """Item shares have at most 9 decimals (SPEC 2): times this they are whole numbers."""
 ELASTIC_FAMILIES = ("cap_share", "min_fill", "item_share", "budget", "guarantee")
 """Families that get a violation slack in the elastic (infeasibility) model."""
@@ -507,10 +518,13 @@ def _item_share(model: AllocationModel) -> None:
     for i, item in enumerate(model.problem.items):
         if item.max_factory_share is None or item.max_factory_share >= 1:
             continue
-        # beta has at most 9 decimals: 10^9 x_b - (10^9 beta) X_i <= 0 has integer
-        # coefficients, so a solver's feasibility tolerance cannot admit a violation.
+        # beta has at most 9 decimals: 10^d x_b - (10^d beta) X_i <= 0, d its decimals,
+        # has integer coefficients, so a solver's feasibility tolerance cannot admit a
+        # violation. d is no more than beta needs: with 10^9 for a beta of 0.6 the row's
+        # dual fell a billion times under HiGHS's dual tolerance and the simplex stopped
+        # short of the optimum (review: 624.30 for 624.35).
         # (The elastic model keeps the unscaled row: its slacks are weighed in units.)
-        scale = 1 if model.elastic else SHARE_SCALE
+        scale = 1 if model.elastic else share_scale(item.max_factory_share)
         scaled_beta = item.max_factory_share * scale
         coefs = np.array([float(scale), -float(scaled_beta)])
         total = model.total_col[i]

@@ -235,3 +235,32 @@ def test_no_cost_to_win_more_where_the_budget_binds() -> None:
     held = next(a for a in result.allocations if a.bid == "B01")
     assert held.reason == "budget_bound"
     assert held.cost_to_win_more is None  # a correct null, not a wrong threshold (C5 c)
+
+
+def test_an_item_share_that_the_optimum_meets_anyway_changes_nothing() -> None:
+    """Written as 10^9 x_b - 6 10^8 X_i <= 0, a share of 0.6 made HiGHS stop short of the
+    optimum (624.30 for 624.35): the allocation without the share, 116/68/116 of 300, is
+    within 0.6 each, so the share must give the same optimum and units."""
+    from tests.unit.solver.builders import bid, item, make_problem
+
+    def solved(share: str | None) -> tuple[Decimal | None, list[int]]:
+        demand = [(32, "0.454"), (300, "0.546")]
+        sold = item(
+            "I0",
+            retail="21.00",
+            handling="0.65",
+            salvage="2.95",
+            demand=demand,
+            max_factory_share=share,
+        )
+        bids = [
+            bid("B000", "F0", "I0", cost="11.20", capacity=134),
+            bid("B001", "F1", "I0", cost="8.73", capacity=68),
+            bid("B002", "F2", "I0", cost="9.77", capacity=116),
+        ]
+        result = solve(make_problem(bids, items=[sold]))
+        return result.continuous_objective, [a.units for a in result.allocations]
+
+    free = solved(None)
+    assert free[1] == [116, 68, 116]
+    assert solved("0.6") == free
