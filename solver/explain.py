@@ -50,6 +50,8 @@ IntArray = npt.NDArray[np.int64]
 
 DUAL_TOL = 1e-7
 CENT_SNAP = Decimal("0.000001")
+SNAP = 1e-6
+"""Units within this of each other are equal (as solve.SNAP)."""
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,15 @@ def explain(
     *,
     mip: bool,
     tied: npt.NDArray[np.bool_] | None = None,
+    lp_units: FloatArray | None = None,
 ) -> Explanation:
     """Reasons by SPEC 3 precedence and cost_to_win_more for every bid.
 
-    `cost_up` is the cost ranging of the LP's first optimal basis. `tied` marks the bids whose
-    units the tie rule changed: they tie with other bids at their own price, so one cent
+    `cost_up` is the cost ranging of the LP's first optimal basis. `tied` marks the bids the
+    tie rule took units from: they tie with other bids at their own price, so one cent
     less wins them more units and their threshold is their price (the first basis
-    describes another optimum for them).
+    describes another optimum for them). `lp_units`: the LP's values by column (after
+    the tie rule), whose item shares bound a move as much as the whole units' do.
     """
     problem = model.problem
     bids = problem.bids
@@ -125,7 +129,7 @@ def explain(
                 reason[k] = "budget_bound"
                 budget_binds = True
         budget_binds |= abs(budget_dual) > DUAL_TOL
-    routes = _Routes(model, units, mip=mip)
+    routes = _Routes(model, units, mip=mip, lp_units=lp_units)
     if any(i.max_factory_share is not None and i.max_factory_share < 1 for i in problem.items):
         wants_beta = dj + _duals_by_bid(model, row_dual, "item_share", bid_factory) > DUAL_TOL
         for rank in map(int, np.flatnonzero(x < model.capacity)):
@@ -166,8 +170,23 @@ def explain(
                 continue
             at_least = None if mip else routes.surely_winning_price(rank, within_share=True)
             item_rivals = () if tied is not None and tied[rank] else routes.rivals[bid.item]
+            # A bid already winning units is basic in the LP, and HiGHS's range for a
+            # basic column at these degenerate optima was seen both short (seed 16: 17.82
+            # for 32.27) and past the price that wins (a sole winner of an item sold to
+            # its demand offered more one cent lower; a rival's price whose units are
+            # promised): in an LP round such a bid's threshold comes from the sure moves
+            # alone, which may understate it (or give none) but never overstate it.
+            coef_up = float(up[rank])
+            if not mip and units[rank] > 0 and not (tied is not None and tied[rank]):
+                coef_up = math.inf
             costs[rank] = threshold_cost(
-                float(up[rank]), m, bid.ask_price, item_rivals, rank=rank, at_least=at_least
+                coef_up,
+                m,
+                bid.ask_price,
+                item_rivals,
+                rank=rank,
+                at_least=at_least,
+                price=model.prices[rank],
             )
     return Explanation(reasons=reason.tolist(), cost_to_win_more=costs)
 
@@ -183,7 +202,14 @@ class _Routes:
     describe one basis among many.
     """
 
-    def __init__(self, model: AllocationModel, units: IntArray, *, mip: bool) -> None:
+    def __init__(
+        self,
+        model: AllocationModel,
+        units: IntArray,
+        *,
+        mip: bool,
+        lp_units: FloatArray | None = None,
+    ) -> None:
         problem = model.problem
         self.bids = problem.bids
         self.prices = model.prices
@@ -199,6 +225,15 @@ class _Routes:
         }
         self.totals = {i.id: int(units[model.bids_by_item[i.id]].sum()) for i in problem.items}
         self.betas = {i.id: i.max_factory_share for i in problem.items}
+        # The LP's values too: whole units rounded up can leave room under a share that
+        # the LP, and so the allocation, has not (a bid on its share, rounded up)
+        self.lp_x: FloatArray | None = None
+        self.lp_totals: dict[str, float] = {}
+        if lp_units is not None:
+            self.lp_x = lp_units[model.x_col]
+            self.lp_totals = {
+                i.id: float(self.lp_x[model.bids_by_item[i.id]].sum()) for i in problem.items
+            }
 
     def _fits(self, rank: int) -> tuple[bool, bool]:
         """One more unit within the item share: taken from a rival (the item's total as it
@@ -207,7 +242,12 @@ class _Routes:
         beta, total, more = self.betas[item], self.totals[item], int(self.units[rank]) + 1
         if beta is None:
             return True, True
-        return more <= beta * total, more <= beta * (total + 1)
+        taking, selling = more <= beta * total, more <= beta * (total + 1)
+        if self.lp_x is not None:
+            share, x, lp_total = float(beta), float(self.lp_x[rank]), self.lp_totals[item]
+            taking &= x + 1 <= share * lp_total + SNAP
+            selling &= x + 1 <= share * (lp_total + 1) + SNAP
+        return taking, selling
 
     def surely_winning_price(self, rank: int, *, within_share: bool) -> Decimal | None:
         """The highest price at which the bid surely wins a unit more (or None)."""
@@ -344,15 +384,19 @@ def threshold_cost(
     *,
     rank: int = 0,
     at_least: Decimal | None = None,
+    price: Decimal | None = None,
 ) -> Decimal | None:
     """The unit cost strictly below which the bid wins more, from its cost ranging.
 
     `coef_up` is the highest objective coefficient (-price) at which the basis stays
     optimal. At a threshold price on the cent the bid ties: it wins when a rival of
     higher rank wins units there at that price (`rivals`), and then that price already
-    wins more. `at_least`: a price known to win more (_surely_winning_price). None where
-    no price can win more (no range, or it needs a negative price, or the ask alone keeps
-    the price above it).
+    wins more. `at_least`: a price known to win more (_surely_winning_price). `price`: the
+    bid's own; a threshold at or above it would mean the bid already wins more where it
+    stands, which its allocation says it does not: such a candidate is dropped (a move
+    it cannot make, or a range read from another optimum). None where no price can win
+    more (no range, or it needs a negative price, or the ask alone keeps the price above
+    it).
     """
     highest: Decimal | None = None
     if math.isfinite(coef_up):
@@ -363,6 +407,10 @@ def threshold_cost(
             highest = on_cent if wins_tie else on_cent - CENT
         else:
             highest = threshold.quantize(CENT, rounding=ROUND_FLOOR)
+    if price is not None and highest is not None and highest >= price:
+        highest = None
+    if price is not None and at_least is not None and at_least >= price:
+        at_least = None
     if at_least is not None and (highest is None or at_least > highest):
         highest = at_least
     if highest is None or highest < 0 or (ask is not None and ask > highest):

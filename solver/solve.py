@@ -246,7 +246,8 @@ def _solve(
     first = continuous[model.x_col]
     if options.tie_break:
         continuous = _break_ties(model, engine, continuous, col_dual, row_dual, lower, upper)
-    tied = np.abs(continuous[model.x_col] - first) > SNAP
+    # the bids the tie rule took units from: one cent less would have kept them
+    tied = continuous[model.x_col] < first - SNAP
     clock.lap("solve")
     try:
         units = _whole_units(model, engine, continuous, lower, upper)
@@ -254,7 +255,9 @@ def _solve(
         clock.lap("rounding")
         return _infeasible(problem, settings, options, clock, info, exc.conflicts)
     clock.lap("rounding")
-    explanation = explain(model, units, col_dual, row_dual, cost_up, mip=mip, tied=tied)
+    explanation = explain(
+        model, units, col_dual, row_dual, cost_up, mip=mip, tied=tied, lp_units=continuous
+    )
     # Everything the result needs is read: free the solver's copy of the model before the
     # result rows are built, so the two never take memory at the same time.
     engine.close()

@@ -283,3 +283,49 @@ def test_the_numpy_check_that_a_unit_more_pays_is_the_bid_by_bid_one(seed: int) 
     every = np.ones(len(problem.bids), dtype=np.bool_)
     expected = [routes.pays(k, within_share=True) for k in range(len(problem.bids))]
     assert routes.pays_within_share(every).tolist() == expected
+
+
+def share_round(a_cost: str) -> list[dict[str, Any]]:
+    return [
+        bid("A", "FA", cost=a_cost, capacity=200),  # at 13.50: price 15.00
+        bid("B", "FB", cost="18.00", capacity=200),  # price 20.00
+    ]
+
+
+SHARE_ITEM = [item("I1", demand=[(138, "0.5"), (300, "0.5")], max_factory_share="0.6")]
+
+
+def test_a_bid_rounded_up_onto_its_share_is_not_promised_a_unit_it_cannot_sell() -> None:
+    # (review) Units 139 to 300 are worth 16 (r 30, h 2, s 4, half the time sold). A is at
+    # 0.6 of the item in the LP (83.4 of 139), rounded up to 83: in whole units one more
+    # would fit if one more were sold, but the LP has no such room. Its threshold was
+    # 14.40, above its own cost of 13.50, where it wins nothing more. Re-solving finds A
+    # wins more only below 12.00 (with B's units, the item grows to 300): a threshold is
+    # never above that; from the sure moves alone there is none (a move along two bids).
+    base = rows(share_round("13.50"), items=SHARE_ITEM)
+    assert (base["A"].units, base["A"].reason) == (83, "item_share_bound")
+    threshold = base["A"].cost_to_win_more
+    assert threshold is None or threshold <= Decimal("12.00")
+    assert rows(share_round("11.99"), items=SHARE_ITEM)["A"].units > 83
+    assert rows(share_round("12.00"), items=SHARE_ITEM)["A"].units == 83
+
+
+def test_the_share_not_the_cap_is_what_stops_a_bid_on_both() -> None:
+    # (review) The same round with A's factory capped at 83 units (0.5 of 166): A is at
+    # its cap and on its share; with room for 200 it still gets 83, so the share is the
+    # reason (it was reported capacity_bound).
+    factories = [factory("FA", capacity=166), factory("FB")]
+    got = rows(share_round("13.50"), items=SHARE_ITEM, factories=factories)
+    assert (got["A"].units, got["A"].reason) == (83, "item_share_bound")
+    roomy = [factory("FA", capacity=400), factory("FB")]
+    assert rows(share_round("13.50"), items=SHARE_ITEM, factories=roomy)["A"].units == 83
+
+
+def test_the_sole_winner_of_an_item_sold_to_its_demand_has_nothing_more_to_win() -> None:
+    # Four bids at price 10 for 60 units sure to sell (s = 0): B1 takes all 60 (tie rule);
+    # a 61st unit is worth nothing, so no cost wins B1 more (cost ranging said 9.00).
+    # B2..B4 win B1's units one cent below its price: cost below 9.00.
+    items = [item(salvage="0", demand=[(60, "1")])]
+    got = rows([bid(f"B{k}", f"F{k}", cost="9", capacity=100) for k in range(1, 5)], items=items)
+    assert (got["B1"].units, got["B1"].cost_to_win_more) == (60, None)
+    assert [got[f"B{k}"].cost_to_win_more for k in (2, 3, 4)] == [Decimal("9.00")] * 3
