@@ -329,3 +329,29 @@ def test_the_sole_winner_of_an_item_sold_to_its_demand_has_nothing_more_to_win()
     got = rows([bid(f"B{k}", f"F{k}", cost="9", capacity=100) for k in range(1, 5)], items=items)
     assert (got["B1"].units, got["B1"].cost_to_win_more) == (60, None)
     assert [got[f"B{k}"].cost_to_win_more for k in (2, 3, 4)] == [Decimal("9.00")] * 3
+
+
+@pytest.mark.parametrize("seed", range(0, 40, 2))
+def test_one_cent_below_a_stated_threshold_the_bid_wins_more(seed: int) -> None:
+    """A factory that brings its cost just under cost_to_win_more must win more units.
+
+    Random LP rounds (tests/unit/solver/builders.py), every stated threshold checked by
+    re-solving with only that bid's cost changed. (A threshold may understate; the
+    README says how often: it must never overstate.)
+    """
+    import copy
+
+    from solver.problem import parse_problem
+    from tests.unit.solver.builders import random_problem_data
+
+    data = random_problem_data(seed, bids=12)
+    result = solve(parse_problem(data))
+    for row in result.allocations:
+        if row.cost_to_win_more is None or row.cost_to_win_more < Decimal("0.01"):
+            continue
+        changed = copy.deepcopy(data)
+        for b in changed["bids"]:
+            if b["id"] == row.bid:
+                b["unit_cost"] = str(row.cost_to_win_more - Decimal("0.01"))
+        again = solve(parse_problem(changed))
+        assert next(a.units for a in again.allocations if a.bid == row.bid) > row.units, row
