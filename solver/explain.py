@@ -140,7 +140,7 @@ def explain(
             ):
                 reason[rank] = "item_share_bound"
     if not mip:
-        # The share row's dual is not to be trusted at a degenerate optimum either (an
+        # The capacity row's dual is not to be trusted at a degenerate optimum either (an
         # item on a scenario's demand gives its bids the value of the last unit sold):
         # in an LP round a bid of a factory at its cap is bound by it when a unit more
         # would surely pay, taken from a rival or sold on top, within its item share.
@@ -171,7 +171,7 @@ def explain(
             at_least = None if mip else routes.surely_winning_price(rank, within_share=True)
             item_rivals = () if tied is not None and tied[rank] else routes.rivals[bid.item]
             # A bid already winning units is basic in the LP, and HiGHS's range for a
-            # basic column at these degenerate optima was seen both short (seed 16: 17.82
+            # basic column at these degenerate optima was seen both short (a test: 17.82
             # for 32.27) and past the price that wins (a sole winner of an item sold to
             # its demand offered more one cent lower; a rival's price whose units are
             # promised): in an LP round such a bid's threshold comes from the sure moves
