@@ -241,7 +241,8 @@ def _solve(
     continuous = engine.values()
     col_dual = engine.col_duals()
     row_dual = scaled_duals(model, engine.row_duals())
-    cost_up = engine.cost_up()  # ranging of the basis just found, before it is changed
+    # cost ranging of the basis just found, before it is changed (see reduced_cost_range)
+    cost_up = engine.cost_up() if mip else reduced_cost_range(engine.original_costs(), col_dual)
     clock.lap("solve")
     first = continuous[model.x_col]
     if options.tie_break:
@@ -311,6 +312,19 @@ def scaled_duals(model: AllocationModel, row_dual: FloatArray) -> FloatArray:
         row_dual = row_dual.copy()
         row_dual[rows] *= np.fromiter(model.row_scale.values(), np.float64, len(rows))
     return row_dual
+
+
+def reduced_cost_range(costs: FloatArray, col_dual: FloatArray) -> FloatArray:
+    """The upper end of each column's cost range, for the columns an LP round reads it of.
+
+    In an LP round explain.py takes a threshold from the range of a bid that won nothing
+    only: a column at its lower bound, whose range ends where its reduced cost reaches
+    zero, c - d (what HiGHS's ranging gives for it, without ranging every other column
+    and row: 0.4 s at 100,000 bids). A column whose reduced cost is already zero is at a
+    degenerate optimum and gets no range (infinite): explain.py then falls back on the
+    moves that surely win.
+    """
+    return np.where(col_dual < -DUAL_TOL, costs - col_dual, np.inf)
 
 
 def _break_ties(
