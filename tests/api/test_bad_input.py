@@ -193,3 +193,16 @@ def test_a_cursor_key_with_a_trailing_newline_is_refused(world: World) -> None:
             )
             assert response.status_code == 422, (path, after, response.text)
             assert response.json()["code"] == "invalid_cursor"
+
+
+def test_a_factory_share_of_zero_in_an_invitation_is_a_422_not_the_rounds_share(
+    world: World,
+) -> None:
+    """0 once read as "none", giving a factory meant to get nothing the round's share."""
+    response = world.client.put(
+        f"/v1/rounds/{world.draft_round_id}/factories/{world.factory_id}",
+        json={"capacity_share": 0},
+        headers=world.headers("manager"),
+    )
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["body.capacity_share"]
