@@ -95,9 +95,6 @@ def solve_command(
             update={"parse_s": parsed - started, "total_s": time.perf_counter() - started}
         )
         result = result.model_copy(update={"timings": timings})
-        # The problem's objects are a third of the memory at 100,000 bids, and the JSON
-        # text is made next: let them go first, so the two never count at the same time.
-        del problem
         _write(result.to_json_bytes(), output)
         # The process ends here: spare it a final collection over everything it built.
         gc.freeze()

@@ -41,17 +41,14 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 import numpy as np
 import numpy.typing as npt
 
-from solver.model import AllocationModel
+from solver.model import DUAL_TOL, SNAP, AllocationModel
 from solver.pricing import CENT, ask_sets_price
 from solver.result import Allocation, Reason, Result
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-DUAL_TOL = 1e-7
 CENT_SNAP = Decimal("0.000001")
-SNAP = 1e-6
-"""Units within this of each other are equal (as solve.SNAP)."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,10 @@ Formulation = Literal["segments", "scenarios"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
+SNAP = 1e-6
+"""Values within this of a whole number are that number (SPEC 3 "Whole units")."""
+DUAL_TOL = 1e-7
+"""A reduced cost or row dual smaller than this is zero: HiGHS's dual feasibility tolerance."""
 SHARE_DECIMALS = 9
 """A share has at most 9 decimals (problem.py)."""
 

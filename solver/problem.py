@@ -410,8 +410,6 @@ def parse_problem(data: Mapping[str, Any] | str | bytes) -> Problem:
 _BIDS = TypeAdapter(tuple[Bid, ...])
 _CHUNK = 4096
 _BID_FIELDS = frozenset(Bid.model_fields)
-_BID_REQUIRED = frozenset(("id", "factory", "item", "unit_cost", "capacity"))
-_MONEY = {Decimal, int, type(None)}
 
 
 def _validate_bids(rows: list[Any]) -> tuple[tuple[Bid, ...], list[ErrorDetails]]:
@@ -501,7 +499,8 @@ def _plain_bids(rows: list[Any]) -> tuple[Bid, ...] | None:
     return tuple(bids)
 
 
-_REQUIRED = ("id", "factory", "item", "unit_cost", "capacity")
+_BID_REQUIRED = ("id", "factory", "item", "unit_cost", "capacity")
+_OPTIONAL_MONEY = {Decimal, int, type(None)}
 
 
 def _plain_bid_columns(rows: list[Any]) -> list[Sequence[Any]] | None:
@@ -515,7 +514,7 @@ def _plain_bid_columns(rows: list[Any]) -> list[Sequence[Any]] | None:
     """
     if set(map(type, rows)) != {dict} or not set().union(*rows) <= _BID_FIELDS:
         return None
-    columns: list[Sequence[Any]] = [list(map(itemgetter(name), rows)) for name in _REQUIRED]
+    columns: list[Sequence[Any]] = [list(map(itemgetter(name), rows)) for name in _BID_REQUIRED]
     columns += [[row.get(name) for row in rows] for name in ("ask_price", "min_lot", "setup_cost")]
     ids, factories, items, costs, capacities, asks, lots, setups = columns
     for texts in (ids, factories, items):
@@ -533,7 +532,11 @@ def _plain_bid_columns(rows: list[Any]) -> list[Sequence[Any]] | None:
     whole = [lot for lot in lots if lot is not None] if type(None) in kinds else lots
     if whole and not (min(whole) >= 0 and max(whole) <= MAX_UNITS):
         return None
-    for amounts, allowed in ((costs, {Decimal, int}), (asks, _MONEY), (setups, _MONEY)):
+    for amounts, allowed in (
+        (costs, {Decimal, int}),
+        (asks, _OPTIONAL_MONEY),
+        (setups, _OPTIONAL_MONEY),
+    ):
         # types first: True == 1 == 1.0 == Decimal(1), so a set of values keeps only one
         if not set(map(type, amounts)) <= allowed:
             return None

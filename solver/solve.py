@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from solver.engine import Engine, EngineSettings, SolverError, make_engine
 from solver.explain import Explanation, explain
-from solver.model import AllocationModel, Formulation, build_model
+from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
 from solver.result import Allocation, Conflict, Result, SolverInfo, Timings, trusted_allocations
 
@@ -45,10 +45,6 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 CENT = Decimal("0.01")
-SNAP = 1e-6
-"""Values within this of a whole number are that number (SPEC 3 "Whole units")."""
-DUAL_TOL = 1e-7
-"""A reduced cost or row dual smaller than this is zero: HiGHS's dual feasibility tolerance."""
 OBJECTIVE_SLACK = 1e-9
 """The tie pass may lose at most this share of the optimum (a float tolerance, not money)."""
 FLOAT_PLACES = Decimal("0.000001")
