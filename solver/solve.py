@@ -601,19 +601,21 @@ def _draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[All
     problem.input_hash  # noqa: B018 - computed once, kept by the problem
     no_fee = Decimal("0.00")
     return trusted_allocations(
-        {
-            "bid": bid.id,
-            "factory": bid.factory,
-            "item": bid.item,
-            "units": 0,
-            "supply_price": price,
-            "setup_fee": no_fee,
-            "capacity_share_used": 0.0,
-            "margin": None,
-            "reason": "lost_on_price",
-            "cost_to_win_more": None,
-        }
-        for bid, price in zip(problem.bids, prices, strict=True)
+        [
+            {
+                "bid": bid.id,
+                "factory": bid.factory,
+                "item": bid.item,
+                "units": 0,
+                "supply_price": price,
+                "setup_fee": no_fee,
+                "capacity_share_used": 0.0,
+                "margin": None,
+                "reason": "lost_on_price",
+                "cost_to_win_more": None,
+            }
+            for bid, price in zip(problem.bids, prices, strict=True)
+        ]
     )
 
 

@@ -9,6 +9,7 @@ would parse, hash or be refused differently depending on how its numbers are spe
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -731,7 +732,8 @@ def test_the_fast_path_takes_only_rows_pydantic_accepts_and_makes_the_same_bids(
     spelling and type of each value and the record of given fields; where pydantic
     refuses, it must leave the rows to pydantic (which words the refusal).
     """
-    fast = _plain_bids(list(rows))  # it lets its list's rows go: give it a copy
+    # rows the parser made itself may become the bids' own dicts: give it copies
+    fast = _plain_bids(copy.deepcopy(rows), own_rows=True)
     try:
         checked = _BIDS.validate_python(rows)
     except ValidationError:
@@ -739,13 +741,51 @@ def test_the_fast_path_takes_only_rows_pydantic_accepts_and_makes_the_same_bids(
         return
     if fast is None:
         return  # valid, but not in the plain shape: pydantic's to make
+    assert_same_bids(fast, checked)
+
+
+def assert_same_bids(fast: tuple[Bid, ...], checked: tuple[Bid, ...]) -> None:
+    """The same objects down to each value's type and spelling, key order, given fields."""
     assert fast == checked
     for ours, theirs in zip(fast, checked, strict=True):
         assert ours.model_fields_set == theirs.model_fields_set
+        assert list(ours.__dict__) == list(theirs.__dict__)  # the order a dump follows
         for name in Bid.model_fields:
             mine, reference = getattr(ours, name), getattr(theirs, name)
             assert type(mine) is type(reference), (name, mine, reference)
             assert str(mine) == str(reference), (name, mine, reference)
+
+
+@st.composite
+def full_rows(draw: st.DrawFn) -> dict[str, Any]:
+    """A plain bid row giving every field, in field order: what this product's files have.
+
+    Ids in ASCII: other text is plain too, but the fast path leaves it to pydantic.
+    """
+    ascii_ids = PLAIN_IDS.filter(str.isascii)
+    return {
+        name: draw(ascii_ids if plain is PLAIN_IDS else plain)
+        for name, (plain, _) in FIELD_VALUES.items()
+    }
+
+
+@BID_PATH_SETTINGS
+@given(rows=st.lists(full_rows(), min_size=1, max_size=4))
+@example(rows=[plain_row("B1", ask_price=0, min_lot=None, setup_cost=7)])
+def test_rows_the_parser_made_become_the_bids_own_dicts_with_values_as_pydantic_makes_them(
+    rows: list[dict[str, Any]],
+) -> None:
+    """Adopting the parser's rows (no copy) must give what pydantic gives, or copies do."""
+    rows = [{name: row.get(name) for name in Bid.model_fields} for row in rows]
+    own = copy.deepcopy(rows)
+    adopted = _plain_bids(own, own_rows=True)
+    copied = _plain_bids(copy.deepcopy(rows), own_rows=False)
+    checked = _BIDS.validate_python(rows)
+    assert adopted is not None
+    assert copied is not None
+    assert all(bid.__dict__ is row for bid, row in zip(adopted, own, strict=True))
+    assert_same_bids(adopted, checked)
+    assert_same_bids(copied, checked)
 
 
 def _money_as_json_numbers(text: str) -> str:
@@ -764,7 +804,7 @@ def test_bids_with_money_as_json_numbers_or_strings_make_the_same_problem() -> N
     numbers = _money_as_json_numbers(json.dumps(data))
     assert '"unit_cost": 14.40' in numbers
     assert '"ask_price": 0,' in numbers
-    fast = _plain_bids(json.loads(numbers, parse_float=Decimal)["bids"])
+    fast = _plain_bids(json.loads(numbers, parse_float=Decimal)["bids"], own_rows=True)
     assert fast is not None  # so the two spellings really take the two paths
     as_numbers, as_strings = parse_problem(numbers), parse_problem(data)
     assert as_numbers == as_strings
