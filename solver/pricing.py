@@ -8,6 +8,7 @@ down could leave a unit a fraction of a cent below the margin floor.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
+from operator import attrgetter
 
 from solver.problem import Bid, Problem
 
@@ -63,13 +64,15 @@ def bid_prices(problem: Problem) -> tuple[list[Decimal], list[Decimal]]:
     """
     m = problem.round.margin_floor
     bids = problem.bids
-    floors = {value: floor_price(value, m) for value in {b.unit_cost for b in bids}}
-    prices = [floors[b.unit_cost] for b in bids]
-    for k, bid in enumerate(bids):
-        if bid.ask_price is not None and bid.ask_price > prices[k]:
-            prices[k] = bid.ask_price.quantize(CENT)
+    costs = list(map(attrgetter("unit_cost"), bids))
+    floors = {value: floor_price(value, m) for value in set(costs)}
+    prices = list(map(floors.__getitem__, costs))
+    asks = list(map(attrgetter("ask_price"), bids))
+    for k, ask in enumerate(asks):
+        if ask is not None and ask > prices[k]:
+            prices[k] = ask.quantize(CENT)
     zero = Decimal("0.00")
-    setups = {b.setup_cost for b in bids if b.setup_cost > 0}
-    fees_by_setup = {value: floor_price(value, m) for value in setups}
-    fees = [fees_by_setup[b.setup_cost] if b.setup_cost > 0 else zero for b in bids]
+    setups = list(map(attrgetter("setup_cost"), bids))
+    fees_by_setup = {value: floor_price(value, m) if value > 0 else zero for value in set(setups)}
+    fees = list(map(fees_by_setup.__getitem__, setups))
     return prices, fees

@@ -392,7 +392,7 @@ def parse_problem(data: Mapping[str, Any] | str | bytes) -> Problem:
     del data  # parsed here, the rows now live in `raw` only, and go as they are validated
     rows = raw.get("bids")
     bid_errors: list[ErrorDetails] = []
-    if isinstance(rows, list) and rows and all(isinstance(r, Mapping) for r in rows):
+    if isinstance(rows, list) and rows and _all_mappings(rows):
         raw["bids"], bid_errors = _validate_bids(rows, own_rows=own_rows)
     try:
         problem = Problem.model_validate(raw)
@@ -585,9 +585,15 @@ def _sorted_lists(data: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(data)
     for key in _LISTS:
         rows = out.get(key)
-        if isinstance(rows, list) and all(isinstance(r, Mapping) for r in rows):
+        if isinstance(rows, list) and _all_mappings(rows):
             out[key] = sorted(rows, key=lambda r: str(r.get("id", "")))
     return out
+
+
+def _all_mappings(rows: list[Any]) -> bool:
+    """Every row is a JSON object: by type first (the parser makes dicts), as an isinstance
+    of the Mapping ABC costs 30 ms per 100,000 rows, and the bids are checked twice."""
+    return set(map(type, rows)) == {dict} or all(isinstance(r, Mapping) for r in rows)
 
 
 def _issues_from_validation(
