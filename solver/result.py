@@ -110,24 +110,26 @@ class Result(_Frozen):
     conflicts: tuple[Conflict, ...] = ()
 
     def to_json(self) -> str:
-        """The result as JSON text, money as strings, stable for the same result."""
-        return self.model_dump_json(indent=2) + "\n"
+        """The result as JSON text, money as strings, stable for the same result.
+
+        Indented two spaces a level, except that each allocation is one line: a bid's row
+        is one line to read, grep or diff, and 100,000 rows take 20 MB instead of 30.
+        """
+        return b"".join(self.to_json_bytes()).decode()
 
     def to_json_bytes(self, rows_per_piece: int = 4096) -> Iterator[bytes]:
         """`to_json()` encoded as UTF-8, in pieces of a few thousand allocations.
 
-        At 100,000 bids the whole text is 30 MB, and the serialiser's buffer grows to
-        more while the result is held: made a piece at a time, the text never exists
-        whole. The pieces join to exactly the bytes of `to_json()` (a test holds them so):
-        each piece is a list of allocations serialised alone, without its brackets,
-        indented one level deeper, since allocations sit one level down in the result.
+        At 100,000 bids the whole text is tens of megabytes: made a piece at a time, it
+        never exists whole. Each piece is a list of allocations serialised alone, its
+        brackets taken off and a line break put before each row.
         """
-        if not self.allocations:
-            yield self.to_json().encode()
-            return
         head = self.__pydantic_serializer__.to_json(
             self.model_copy(update={"allocations": ()}), indent=2
         )
+        if not self.allocations:
+            yield head + b"\n"
+            return
         empty = b'\n  "allocations": [],'
         before, found, after = head.partition(empty)
         if not found:  # pragma: no cover - pydantic writes an empty tuple so
@@ -135,9 +137,10 @@ class Result(_Frozen):
         yield before + b'\n  "allocations": [\n'
         rows = self.allocations
         for start in range(0, len(rows), rows_per_piece):
-            piece = _ALLOCATIONS.dump_json(rows[start : start + rows_per_piece], indent=2)
-            # "[\n  {...},\n  {...}\n]" -> "    {...},\n    {...}"
-            body = b"  " + piece[2:-2].replace(b"\n", b"\n  ")
+            piece = _ALLOCATIONS.dump_json(rows[start : start + rows_per_piece])
+            # '[{"bid":...},{"bid":...}]' -> '    {"bid":...},\n    {"bid":...}': the text
+            # '},{"bid":' is found only between rows, as a quote inside a string is escaped
+            body = b"    " + piece[1:-1].replace(b'},{"bid":', b'},\n    {"bid":')
             yield (b",\n" if start else b"") + body
         yield b"\n  ],"
         yield after

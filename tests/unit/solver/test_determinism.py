@@ -145,7 +145,8 @@ def test_parsing_shares_values_and_keeps_every_field() -> None:
 
 
 def test_the_result_written_in_pieces_is_the_result_as_one_text() -> None:
-    """`supplybid solve` writes to_json_bytes(): it must be to_json(), byte for byte."""
+    """`supplybid solve` writes to_json_bytes(): it must be to_json(), byte for byte, and
+    that text the result's JSON, one line per allocation."""
     from solver.result import Conflict
 
     for seed, milp in ((0, False), (1, True)):
@@ -153,6 +154,25 @@ def test_the_result_written_in_pieces_is_the_result_as_one_text() -> None:
         whole = result.to_json().encode()
         for rows_per_piece in (1, 2, 7, 30, 4096):
             assert b"".join(result.to_json_bytes(rows_per_piece)) == whole
+        assert json.loads(whole) == json.loads(result.model_dump_json())
+        rows = [line for line in whole.splitlines() if line.startswith(b'    {"bid":')]
+        assert [json.loads(line.rstrip(b","))["bid"] for line in rows] == [
+            a.bid for a in result.allocations
+        ]
+    # ids holding what separates two rows, quotes and backslashes: still one row each
+    odd_ids = ('},{"bid":"x', 'a"},{"bid":', "b\\", '\\"},{"bid":')
+    odd = result.model_copy(
+        update={
+            "allocations": tuple(
+                a.model_copy(update={"bid": bid_id, "factory": bid_id})
+                for a, bid_id in zip(result.allocations, odd_ids, strict=False)
+            )
+        }
+    )
+    for rows_per_piece in (1, 3):
+        text = b"".join(odd.to_json_bytes(rows_per_piece))
+        assert json.loads(text) == json.loads(odd.model_dump_json())
+        assert text.count(b'\n    {"bid":') == len(odd_ids)
     infeasible = result.model_copy(
         update={
             "status": "infeasible",
