@@ -12,9 +12,11 @@ the model, and so the allocation, does not depend on the order of the input list
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import compress
 from operator import attrgetter
 from typing import Literal
 
@@ -27,6 +29,7 @@ from solver.pricing import bid_prices
 from solver.problem import Item, Problem
 
 Formulation = Literal["segments", "scenarios"]
+_SET_UB = _rustcore.Variable.set_ub
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -362,9 +365,8 @@ def _batch(
     ids = np.arange(first, last + 1, dtype=np.int64)
     if upper is not None:
         finite = np.isfinite(upper)
-        for var, value in zip(variables, upper.tolist(), strict=True):
-            if value != math.inf:
-                var.set_ub(value)
+        bounded = compress(variables, finite.tolist())
+        deque(map(_SET_UB, bounded, upper[finite].tolist()), maxlen=0)  # a loop in C
         model.upper_cols.append(ids[finite])
         model.upper_values.append(upper[finite])
     return ids
