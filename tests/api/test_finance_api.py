@@ -1,5 +1,6 @@
 """Finance through the API: margin audit, tamper detection, takeover liability, replay."""
 
+import json
 from decimal import Decimal
 
 from sqlalchemy import text
@@ -104,9 +105,13 @@ def test_a_replay_of_a_changed_stored_result_reports_the_bids_that_differ(world:
         stored = connection.execute(
             text("SELECT result FROM allocation WHERE id = :a"), {"a": allocation_id}
         ).scalar_one()
+        tampered = json.loads(stored)
+        changed = [a for a in tampered["allocations"] if a["units"] == 2000]
+        assert [a["bid"] for a in changed] == [own]
+        changed[0]["units"] = 1999
         connection.execute(
             text("UPDATE allocation SET result = :r WHERE id = :a"),
-            {"r": stored.replace('"units": 2000', '"units": 1999'), "a": allocation_id},
+            {"r": json.dumps(tampered), "a": allocation_id},
         )
     replay = world.client.post(
         f"/v1/allocations/{allocation_id}/replay", headers=world.headers("finance")
