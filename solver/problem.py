@@ -99,10 +99,13 @@ def _zero_as_none(value: object) -> object:
     return value
 
 
-Units = Annotated[int, BeforeValidator(_refuse_bool), Field(ge=0, le=MAX_UNITS)]
-PositiveUnits = Annotated[int, BeforeValidator(_refuse_bool), Field(gt=0, le=MAX_UNITS)]
+# Range constraints come before the BeforeValidators: on the number's own schema pydantic
+# checks them in Rust; after a validator function, in Python (a tenth of a second for the
+# 25,000 demand scenarios of 2,500 items). The last BeforeValidator runs first.
+Units = Annotated[int, Field(ge=0, le=MAX_UNITS), BeforeValidator(_refuse_bool)]
+PositiveUnits = Annotated[int, Field(gt=0, le=MAX_UNITS), BeforeValidator(_refuse_bool)]
 OptionalUnits = Annotated[
-    int, BeforeValidator(_none_as_zero), BeforeValidator(_refuse_bool), Field(ge=0, le=MAX_UNITS)
+    int, Field(ge=0, le=MAX_UNITS), BeforeValidator(_none_as_zero), BeforeValidator(_refuse_bool)
 ]
 Money = Annotated[
     Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False), AfterValidator(_whole_cents)
@@ -128,9 +131,9 @@ Fraction = Annotated[
 ]
 Share = Annotated[
     Decimal,
-    BeforeValidator(_refuse_bool),
     Field(gt=0, le=1, allow_inf_nan=False),
     AfterValidator(_nine_places),
+    BeforeValidator(_refuse_bool),
 ]
 OptionalShare = Annotated[
     Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False), AfterValidator(_nine_places)] | None,
@@ -176,7 +179,7 @@ class Scenario(_Frozen):
     """One demand scenario of an item: units sold with this probability."""
 
     units: Units
-    probability: Annotated[Fraction, Field(gt=0, le=1)]
+    probability: Share
 
 
 class Item(_Frozen):
