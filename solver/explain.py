@@ -101,8 +101,7 @@ def explain(
     problem = model.problem
     bids = problem.bids
     n = len(bids)
-    factory_pos = {f.id: k for k, f in enumerate(problem.factories)}
-    bid_factory = np.fromiter((factory_pos[b.factory] for b in bids), np.int64, n)
+    bid_factory = model.bid_factory
     used = np.bincount(bid_factory, weights=units, minlength=len(problem.factories))
     room = np.array([model.room[f.id] for f in problem.factories], dtype=np.float64)
     cap_binds = used[bid_factory] >= room[bid_factory] if n else np.zeros(0, np.bool_)
@@ -209,6 +208,7 @@ class _Routes:
     ) -> None:
         problem = model.problem
         self.bids = problem.bids
+        self.bid_item = model.bid_item
         self.prices = model.prices
         self.price = model.price
         self.units = units
@@ -279,7 +279,7 @@ class _Routes:
                 top[k], top_rank[k] = int(rivals[0][0].scaleb(2)), rivals[0][1]
             beta = self.betas[item]
             shared[k] = beta is not None and beta < 1
-        item_of = np.fromiter((items[b.item] for b in self.bids), np.int64, n)
+        item_of = self.bid_item  # items are in problem.items' order, as is self.rivals
         cents = np.rint(self.price * 100).astype(np.int64)
         ranks = np.arange(n)
         plain = which & ~shared[item_of]

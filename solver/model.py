@@ -73,6 +73,9 @@ class AllocationModel:
     capacity: FloatArray
     min_lot: FloatArray
     binary: npt.NDArray[np.bool_]
+    bid_item: IntArray
+    """Per bid, its item's position in problem.items; bid_factory likewise."""
+    bid_factory: IntArray
     bids_by_item: dict[str, IntArray]
     bids_by_factory: dict[str, IntArray]
     room: dict[str, int]
@@ -96,7 +99,8 @@ class AllocationModel:
     row_lower: list[float] = field(default_factory=list)
     row_upper: list[float] = field(default_factory=list)
     row_scale: dict[int, float] = field(default_factory=dict)
-    """Rows written scaled to integer coefficients (item share by 10^9, budget by 100):
+    """Rows written scaled to integer coefficients (item share by the least power of ten
+    that makes its share whole, budget by 100):
     row index -> factor. A row dual divided by nothing else is per scaled unit; multiply
     by the factor to get it per unit of the rule as written in SPEC 3."""
     upper_cols: list[IntArray] = field(default_factory=list)
@@ -243,6 +247,8 @@ def build_model(
         binary=np.fromiter(
             (b.min_lot > 0 or b.setup_cost > 0 for b in bids), dtype=np.bool_, count=n
         ),
+        bid_item=bid_item,
+        bid_factory=bid_factory,
         bids_by_item=_group(bid_item, [i.id for i in problem.items]),
         bids_by_factory=_group(bid_factory, [f.id for f in problem.factories]),
         room={},
