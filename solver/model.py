@@ -244,9 +244,9 @@ def build_model(
         fee=np.fromiter(map(float, fees), np.float64, n),
         capacity=np.fromiter(map(attrgetter("capacity"), bids), np.float64, n),
         min_lot=np.fromiter(map(attrgetter("min_lot"), bids), np.float64, n),
-        binary=np.fromiter(
-            (b.min_lot > 0 or b.setup_cost > 0 for b in bids), dtype=np.bool_, count=n
-        ),
+        # a lot or a setup cost (never negative: non-zero is positive)
+        binary=np.fromiter(map(attrgetter("min_lot"), bids), np.bool_, n)
+        | np.fromiter(map(attrgetter("setup_cost"), bids), np.bool_, n),
         bid_item=bid_item,
         bid_factory=bid_factory,
         bids_by_item=_group(bid_item, [i.id for i in problem.items]),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property, lru_cache
 from itertools import repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Annotated, Any
 
 from pydantic import (
@@ -226,7 +226,8 @@ class Problem(_Frozen):
     @property
     def has_binaries(self) -> bool:
         """True where the model needs binaries (a minimum lot or a setup cost): a MILP."""
-        return any(b.min_lot > 0 or b.setup_cost > 0 for b in self.bids)
+        bids = self.bids  # lots and setup costs are never negative: non-zero is positive
+        return any(map(attrgetter("min_lot"), bids)) or any(map(attrgetter("setup_cost"), bids))
 
     @cached_property
     def input_hash(self) -> str:
