@@ -663,18 +663,19 @@ def check_problem(problem: Problem) -> list[ProblemIssue]:
             )
     seen_pairs: dict[tuple[str, str], str] = {}
     for bid in problem.bids:
-        where = f"bids[{bid.id}]"
         if bid.factory not in factory_ids:
-            issues.append(ProblemIssue(f"{where}.factory", f"unknown factory {bid.factory!r}"))
+            issues.append(
+                ProblemIssue(f"bids[{bid.id}].factory", f"unknown factory {bid.factory!r}")
+            )
         if bid.item not in item_ids:
-            issues.append(ProblemIssue(f"{where}.item", f"unknown item {bid.item!r}"))
+            issues.append(ProblemIssue(f"bids[{bid.id}].item", f"unknown item {bid.item!r}"))
         if bid.min_lot > bid.capacity:
-            issues.append(ProblemIssue(f"{where}.min_lot", "exceeds the bid's capacity"))
+            issues.append(ProblemIssue(f"bids[{bid.id}].min_lot", "exceeds the bid's capacity"))
         pair = (bid.factory, bid.item)
         if pair in seen_pairs:
             issues.append(
                 ProblemIssue(
-                    f"{where}.item",
+                    f"bids[{bid.id}].item",
                     f"second bid of factory {bid.factory!r} on item {bid.item!r} "
                     f"(first: {seen_pairs[pair]})",
                 )
