@@ -368,6 +368,8 @@ def _batch(
     first, last = variables[0].id(), variables[-1].id()
     if last - first != len(variables) - 1:  # pragma: no cover - PuLP numbers in order
         raise RuntimeError("variable numbering out of step with PuLP")
+    if upper is not None and len(upper) != len(variables):  # pragma: no cover - a caller's bug
+        raise RuntimeError("one upper bound per variable expected")
     ids = np.arange(first, last + 1, dtype=np.int64)
     if upper is not None:
         finite = np.isfinite(upper)

@@ -483,9 +483,11 @@ def _plain_bids(rows: list[Any], *, own_rows: bool) -> tuple[Bid, ...] | None:
     values = [ids, factories, items, costs, capacities, asks, lots, setups]
     fields_sets = _fields_sets(rows)
     if own_rows and set(map(tuple, rows)) == {_BID_FIELDS}:
-        # Rows the parser made, each with every field in field order, as files written by
-        # this product have: each becomes its bid's attribute dict, with the values put in
-        # their form, instead of a copy being made (a tenth of a second at 100,000 bids).
+        # Rows the parser made, each with every field in field order (the order of
+        # problem-format.md's example, which `supplybid generate` writes too): each becomes
+        # its bid's attribute dict, with the values put in their form, instead of a copy
+        # being made (a tenth of a second at 100,000 bids). A stored round's snapshot has
+        # its keys sorted, and is copied.
         for field, given, made in zip(_BID_FIELDS, columns, values, strict=True):
             if made is not given:
                 put_column(rows, field, made)

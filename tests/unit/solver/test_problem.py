@@ -174,6 +174,19 @@ REFUSALS: list[Any] = [
         "> 0",
         id="negative-probability",
     ),
+    # out of range and finer than 9 places: the range is what is said (checked first)
+    pytest.param(
+        with_item(demand=[(60, "-0.0000000001"), (100, "1")]),
+        "items[I1].demand[0].probability",
+        "> 0",
+        id="probability-below-0-by-a-tenth-of-a-billionth",
+    ),
+    pytest.param(
+        with_item(demand=[(60, "1.0000000001")]),
+        "items[I1].demand[0].probability",
+        "<= 1",
+        id="probability-above-1-by-a-tenth-of-a-billionth",
+    ),
     pytest.param(
         with_factory(committed_units=-1),
         "factories[F1].committed_units",
