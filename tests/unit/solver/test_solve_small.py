@@ -262,6 +262,36 @@ def test_a_pass_after_a_first_run_that_used_the_whole_limit_still_gets_a_quarter
     assert later_pass_limit(tiny, started=now - 5.0) == 1.0
 
 
+def test_a_later_pass_gets_its_own_seconds_whatever_highs_run_clock_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HiGHS's run clock adds up over every run of a model, and its time limit is held
+    against that clock: a pass's seconds must come on top of it. (A 100,000-bid MILP whose
+    search took 450 of 600 s had its re-solve stopped at once, and the round failed.)"""
+    import solver.engine
+    from solver.engine import EngineSettings, HighsEngine, make_engine
+    from solver.model import build_model
+
+    problem = parse_problem(random_problem_data(3, bids=400))
+    settings = EngineSettings(
+        solver="highs", time_limit=600.0, mip_rel_gap=0.0, threads=1, random_seed=0, presolve=False
+    )
+    model = build_model(problem)
+    engine = make_engine(model, settings)
+    assert isinstance(engine, HighsEngine)
+    assert engine.run(mip=False) == "optimal"
+    highs = engine.highs
+    assert highs is not None
+    while highs.getRunTime() < 0.3:  # the clock a long first solve would leave
+        highs.clearSolver()
+        highs.run()
+    # each later pass may take a tenth of what the clock reads (far more than it needs)
+    monkeypatch.setattr(solver.engine, "later_pass_limit", lambda *_: highs.getRunTime() / 10)
+    engine.set_costs(engine.original_costs() * 1.01)
+    assert engine.run(mip=False, cold=True) == "optimal"
+    assert engine.run(mip=True, presolve=True) == "optimal"
+
+
 def test_a_bid_costing_nothing_wins_at_price_zero_with_no_margin_stated() -> None:
     """unit_cost 0 is allowed by the format; its revenue is 0, so its margin is undefined.
 
