@@ -292,6 +292,47 @@ def test_a_later_pass_gets_its_own_seconds_whatever_highs_run_clock_reads(
     assert engine.run(mip=True, presolve=True) == "optimal"
 
 
+def test_a_setup_opened_by_the_search_that_the_lp_leaves_without_units_is_released() -> None:
+    """A search stopped within its gap may open a setup whose units the LP, binaries fixed,
+    sends to a cheaper bid. Its fee then counted in the continuous optimum for nothing, and
+    the allocation (no units, no fee) came out above that optimum: a 100,000-bid MILP's
+    result failed `supplybid verify` so. B2 (price 20, fee 100) against B1 (price 10, fee
+    100) for a demand of 100 units that B1 alone can supply: with both setups fixed open
+    the LP gives B2 nothing, and releasing B2's setup raises the optimum by its fee."""
+    import numpy as np
+
+    from solver.engine import EngineSettings, make_engine
+    from solver.model import build_model
+    from solver.solve import release_idle_setups
+
+    problem = make_problem(
+        [
+            bid("B1", "F1", setup_cost="90", capacity=200),
+            bid("B2", "F2", cost="18", setup_cost="90", capacity=200),
+        ],
+        items=[item(demand=[(100, "1")])],
+    )
+    settings = EngineSettings(
+        solver="highs", time_limit=60.0, mip_rel_gap=0.0, threads=1, random_seed=0, presolve=True
+    )
+    model = build_model(problem)
+    engine = make_engine(model, settings)
+    assert engine.run(mip=True) == "optimal"
+    lower, upper = engine.original_bounds()
+    z = model.z_col[model.binary]
+    lower[z] = upper[z] = 1.0  # both setups open, as a search stopped early may leave them
+    engine.set_col_bounds(lower, upper)
+    engine.set_integer(np.zeros(model.n_cols, dtype=np.bool_))
+    assert engine.run(mip=False) == "optimal"
+    with_both = engine.objective()
+    units = engine.values()[model.x_col]
+    assert units.tolist() == [100.0, 0.0]
+    assert release_idle_setups(model, engine, lower, upper, units)
+    assert (lower[z].tolist(), upper[z].tolist()) == ([1.0, 0.0], [1.0, 0.0])
+    assert engine.objective() == pytest.approx(with_both + 100.0)
+    assert not release_idle_setups(model, engine, lower, upper, engine.values()[model.x_col])
+
+
 def test_a_bid_costing_nothing_wins_at_price_zero_with_no_margin_stated() -> None:
     """unit_cost 0 is allowed by the format; its revenue is 0, so its margin is undefined.
 
