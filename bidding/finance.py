@@ -255,7 +255,7 @@ def replay_allocation(*, session: Session, actor: Principal, allocation_id: str)
     problem = parse_problem(row.problem)
     stored = parse_result(row.result)
     session.rollback()  # no transaction held during the solve
-    replayed = solve(problem, SolveOptions())
+    replayed = solve(problem, SolveOptions.as_recorded(stored.solver))
     replay = compare_results(allocation_id, problem, stored, replayed)
     _record_replay(session=session, actor=actor, replay=replay)
     return replay

@@ -184,6 +184,28 @@ def test_solver_name_version_and_options_are_reported() -> None:
     assert "mip_rel_gap" not in result.solver.options  # an LP round has no gap
 
 
+def test_an_lp_round_is_built_in_segments_and_a_milp_round_in_scenarios() -> None:
+    """The formulation each solves fastest in HiGHS (SolveOptions.formulation), reported."""
+    lp = solve(parse_problem(random_problem_data(1)))
+    milp = solve(parse_problem(random_problem_data(1, milp=True)))
+    assert lp.solver.options["formulation"] == "segments"
+    assert milp.solver.options["formulation"] == "scenarios"
+    assert "mip_rel_gap" in milp.solver.options
+
+
+def test_a_result_solved_with_other_options_is_solved_again_as_it_records() -> None:
+    """Replay takes the options a result records, not today's defaults: a MILP round solved
+    in the segment form, without the tie pass, comes out the same again."""
+    problem = parse_problem(random_problem_data(4, milp=True, bids=30))
+    options = SolveOptions(formulation="segments", tie_break=False, time_limit=90, random_seed=3)
+    first = solve(problem, options)
+    again = SolveOptions.as_recorded(first.solver)
+    assert again == SolveOptions(
+        formulation="segments", tie_break=False, time_limit=90, random_seed=3, presolve="on"
+    )
+    assert solve(problem, again).identity() == first.identity()
+
+
 def test_cbc_is_selectable_by_name_and_agrees_with_highs() -> None:
     problem = make_problem(
         [
