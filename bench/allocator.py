@@ -6,7 +6,7 @@ writing count, and peak memory is each process's own maximum resident set (from
 shared machine hits both; figures are medians over `--repeat` runs. Each size also checks
 that the two optima agree and that `supplybid verify` passes on our result.
 
-    python -m bench.allocator                  # 1k, 10k, 100k, 100k-tail LP; 1k, 10k MILP
+    python -m bench.allocator                  # 1k, 10k, 100k, 100k-tail LP; 1k, 10k, 100k MILP
     python -m bench.allocator --large          # and 1,000,000 bids LP (one run)
     python -m bench.allocator --sizes 10k --kinds lp --repeat 5
 """
@@ -56,7 +56,7 @@ SIZES = {
     "100k-wide": Size("100k-wide", factories=5000, items=1000, bids_per_factory=20),
     "100k-tail": Size("100k-tail", factories=2000, items=10_000, bids_per_factory=50),
 }
-MILP_SIZES = ("1k", "10k")
+MILP_SIZES = ("1k", "10k", "100k")
 """Sizes at which the MILP (lots, setup costs, new factories) is benchmarked by default."""
 
 
@@ -248,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     worst = 0
     for size, kind in cases:
-        repeat = args.repeat or (1 if size.bids >= 1_000_000 else 3)
+        # one run where a side takes minutes: the 1M LP, the 100k MILP (about 200 s each)
+        long = size.bids >= 1_000_000 or (kind == "milp" and size.bids >= 100_000)
+        repeat = args.repeat or (1 if long else 3)
         row = bench_case(size, kind, repeat, args.workdir)
         rows.append(row)
         print(table_row(row), flush=True)
