@@ -186,11 +186,16 @@ def test_solver_name_version_and_options_are_reported() -> None:
 
 def test_an_lp_round_is_built_in_segments_and_a_milp_round_in_scenarios() -> None:
     """The formulation each solves fastest in HiGHS (SolveOptions.formulation), reported."""
-    lp = solve(parse_problem(random_problem_data(1)))
-    milp = solve(parse_problem(random_problem_data(1, milp=True)))
+    lp_round = parse_problem(random_problem_data(1))
+    milp_round = parse_problem(random_problem_data(1, milp=True))
+    lp, milp = solve(lp_round), solve(milp_round)
     assert lp.solver.options["formulation"] == "segments"
     assert milp.solver.options["formulation"] == "scenarios"
     assert "mip_rel_gap" in milp.solver.options
+    # what is reported is what was built: the same as asking for that form by name
+    assert lp.identity() == solve(lp_round, SolveOptions(formulation="segments")).identity()
+    asked = solve(milp_round, SolveOptions(formulation="scenarios"))
+    assert milp.identity() == asked.identity()
 
 
 def test_a_result_solved_with_other_options_is_solved_again_as_it_records() -> None:
