@@ -17,7 +17,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import compress
-from operator import attrgetter
 from typing import Literal
 
 import numpy as np
@@ -224,15 +223,10 @@ def build_model(
     if formulation not in ("segments", "scenarios"):
         raise ValueError(f"unknown formulation {formulation!r}")
     prices, fees = bid_prices(problem)
-    bids = problem.bids
-    item_pos = {item.id: k for k, item in enumerate(problem.items)}
-    factory_pos = {f.id: k for k, f in enumerate(problem.factories)}
-    n = len(bids)
-    # map() over attrgetter: faster than generator expressions, per bid
-    bid_item = np.fromiter(map(item_pos.__getitem__, map(attrgetter("item"), bids)), np.int64, n)
-    bid_factory = np.fromiter(
-        map(factory_pos.__getitem__, map(attrgetter("factory"), bids)), np.int64, n
-    )
+    columns = problem.bid_columns
+    positions = problem.bid_positions
+    n = len(problem.bids)
+    min_lot = np.array(columns.min_lot, dtype=np.float64)
     model = AllocationModel(
         problem=problem,
         lp=pulp.LpProblem("allocation", pulp.LpMinimize if elastic else pulp.LpMaximize),
@@ -242,15 +236,14 @@ def build_model(
         fees=fees,
         price=np.fromiter(map(float, prices), np.float64, n),
         fee=np.fromiter(map(float, fees), np.float64, n),
-        capacity=np.fromiter(map(attrgetter("capacity"), bids), np.float64, n),
-        min_lot=np.fromiter(map(attrgetter("min_lot"), bids), np.float64, n),
+        capacity=np.array(columns.capacity, dtype=np.float64),
+        min_lot=min_lot,
         # a lot or a setup cost (never negative: non-zero is positive)
-        binary=np.fromiter(map(attrgetter("min_lot"), bids), np.bool_, n)
-        | np.fromiter(map(attrgetter("setup_cost"), bids), np.bool_, n),
-        bid_item=bid_item,
-        bid_factory=bid_factory,
-        bids_by_item=_group(bid_item, [i.id for i in problem.items]),
-        bids_by_factory=_group(bid_factory, [f.id for f in problem.factories]),
+        binary=(min_lot > 0) | np.fromiter(map(bool, columns.setup_cost), np.bool_, n),
+        bid_item=positions.item,
+        bid_factory=positions.factory,
+        bids_by_item=_group(positions.item, [i.id for i in problem.items]),
+        bids_by_factory=_group(positions.factory, [f.id for f in problem.factories]),
         room={},
         guarantee={},
     )

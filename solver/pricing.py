@@ -8,7 +8,6 @@ down could leave a unit a fraction of a cent below the margin floor.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
-from operator import attrgetter
 
 from solver.problem import Bid, Problem
 
@@ -63,16 +62,15 @@ def bid_prices(problem: Problem) -> tuple[list[Decimal], list[Decimal]]:
     Bids share few distinct costs, asks and setups, so each is computed once per value.
     """
     m = problem.round.margin_floor
-    bids = problem.bids
-    costs = list(map(attrgetter("unit_cost"), bids))
+    columns = problem.bid_columns
+    costs = columns.unit_cost
     floors = {value: floor_price(value, m) for value in set(costs)}
     prices = list(map(floors.__getitem__, costs))
-    asks = list(map(attrgetter("ask_price"), bids))
-    for k, ask in enumerate(asks):
+    for k, ask in enumerate(columns.ask_price):
         if ask is not None and ask > prices[k]:
             prices[k] = ask.quantize(CENT)
     zero = Decimal("0.00")
-    setups = list(map(attrgetter("setup_cost"), bids))
+    setups = columns.setup_cost
     fees_by_setup = {value: floor_price(value, m) if value > 0 else zero for value in set(setups)}
     fees = list(map(fees_by_setup.__getitem__, setups))
     return prices, fees

@@ -32,6 +32,7 @@ from solver.problem import (
     ProblemError,
     ProblemIssue,
     _plain_bids,
+    _read_json,
     parse_problem,
 )
 from tests.unit.solver.builders import bid, factory, item, problem_data
@@ -745,8 +746,8 @@ def test_the_fast_path_takes_only_rows_pydantic_accepts_and_makes_the_same_bids(
     spelling and type of each value and the record of given fields; where pydantic
     refuses, it must leave the rows to pydantic (which words the refusal).
     """
-    # rows the parser made itself may become the bids' own dicts: give it copies
-    fast = _plain_bids(copy.deepcopy(rows), own_rows=True)
+    plain = _plain_bids(rows)
+    fast = None if plain is None else plain[0]
     try:
         checked = _BIDS.validate_python(rows)
     except ValidationError:
@@ -783,22 +784,27 @@ def full_rows(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @BID_PATH_SETTINGS
-@given(rows=st.lists(full_rows(), min_size=1, max_size=4))
-@example(rows=[plain_row("B1", ask_price=0, min_lot=None, setup_cost=7)])
-def test_rows_the_parser_made_become_the_bids_own_dicts_with_values_as_pydantic_makes_them(
-    rows: list[dict[str, Any]],
+@given(rows=st.lists(full_rows(), min_size=1, max_size=4), sort_keys=st.booleans())
+@example(rows=[plain_row("B1", ask_price=0, min_lot=None, setup_cost=7)], sort_keys=False)
+def test_rows_with_every_field_make_what_pydantic_makes_and_are_left_as_given(
+    rows: list[dict[str, Any]], sort_keys: bool
 ) -> None:
-    """Adopting the parser's rows (no copy) must give what pydantic gives, or copies do."""
+    """Rows in field order (msgspec's copies become the bids' dicts, values put in their
+    form) or with sorted keys (copied in field order) give what pydantic gives, and the
+    rows handed in are not changed."""
     rows = [{name: row.get(name) for name in Bid.model_fields} for row in rows]
-    own = copy.deepcopy(rows)
-    adopted = _plain_bids(own, own_rows=True)
-    copied = _plain_bids(copy.deepcopy(rows), own_rows=False)
-    checked = _BIDS.validate_python(rows)
-    assert adopted is not None
-    assert copied is not None
-    assert all(bid.__dict__ is row for bid, row in zip(adopted, own, strict=True))
-    assert_same_bids(adopted, checked)
-    assert_same_bids(copied, checked)
+    if sort_keys:
+        rows = [dict(sorted(row.items())) for row in rows]
+    given = copy.deepcopy(rows)
+    plain = _plain_bids(rows)
+    checked = _BIDS.validate_python(given)
+    assert plain is not None
+    fast, columns = plain
+    assert_same_bids(fast, checked)
+    assert list(columns) == [[getattr(b, name) for b in checked] for name in columns._fields]
+    assert rows == given
+    assert [list(row) for row in rows] == [list(row) for row in given]
+    assert all(bid.__dict__ is not row for bid, row in zip(fast, rows, strict=True))
 
 
 def _money_as_json_numbers(text: str) -> str:
@@ -817,7 +823,7 @@ def test_bids_with_money_as_json_numbers_or_strings_make_the_same_problem() -> N
     numbers = _money_as_json_numbers(json.dumps(data))
     assert '"unit_cost": 14.40' in numbers
     assert '"ask_price": 0,' in numbers
-    fast = _plain_bids(json.loads(numbers, parse_float=Decimal)["bids"], own_rows=True)
+    fast = _plain_bids(json.loads(numbers, parse_float=Decimal)["bids"])
     assert fast is not None  # so the two spellings really take the two paths
     as_numbers, as_strings = parse_problem(numbers), parse_problem(data)
     assert as_numbers == as_strings
@@ -898,3 +904,119 @@ def test_a_plain_copy_keeps_the_same_hash() -> None:
     copied = problem.model_copy()
     assert copied == problem
     assert copied.input_hash == original
+
+
+# --- Reading JSON text ----------------------------------------------------------------------
+
+NUMBER_SPELLINGS = st.sampled_from(
+    [
+        *("0", "-0", "7", "-12", "99999999999999999999999", "1.50", "-0.0", "1e5", "1E+2"),
+        *("2.5e-3", "0.1000000000000000055511151231257827", "1.5e999", "14.40"),
+    ]
+)
+JSON_SCALARS = st.one_of(
+    NUMBER_SPELLINGS,
+    st.sampled_from(["true", "false", "null"]),
+    st.text(max_size=8).map(lambda text: json.dumps(text, ensure_ascii=False)),
+    st.text(max_size=8).map(json.dumps),  # non-ASCII as \u escapes
+)
+
+
+def _json_object(members: list[tuple[str, str]]) -> str:
+    return "{" + ", ".join(f"{json.dumps(key)}: {value}" for key, value in members) + "}"
+
+
+JSON_TEXTS = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(lambda values: "[" + ",".join(values) + "]"),
+        # keys may repeat: both readers keep the last value
+        st.lists(st.tuples(st.sampled_from(["id", "a", "é", ""]), inner), max_size=4).map(
+            _json_object
+        ),
+    ),
+    max_leaves=12,
+)
+
+
+def _typed(value: Any) -> Any:
+    """The value with every scalar's type and spelling and every key order made visible."""
+    if isinstance(value, dict):
+        return ("dict", [(key, _typed(item)) for key, item in value.items()])
+    if isinstance(value, list):
+        return ("list", [_typed(item) for item in value])
+    return (type(value).__name__, str(value))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=JSON_TEXTS, as_bytes=st.booleans())
+@example(text='{"unit_cost": NaN, "capacity": Infinity}', as_bytes=False)
+@example(text='\ufeff{"a": 1}', as_bytes=True)
+@example(text='["B\\ud800"]', as_bytes=False)
+def test_json_text_reads_as_the_json_module_reads_it_numbers_with_fractions_as_decimals(
+    text: str, as_bytes: bool
+) -> None:
+    """_read_json (msgspec, the json module where msgspec refuses) reads what json.loads
+    reads, down to each number's type and spelling and each object's key order."""
+    data = text.encode() if as_bytes else text
+    expected = json.loads(data, parse_float=Decimal, parse_constant=Decimal)
+    assert _typed(_read_json(data)) == _typed(expected)
+
+
+@pytest.mark.parametrize("text", ["{", '{"bids": [}', "", "[1,]", '{"a": 1} x'])
+def test_text_that_no_reader_takes_is_refused_as_not_valid_json(text: str) -> None:
+    issues = refusal(text)
+    assert [i.location for i in issues] == ["$"]
+    assert issues[0].message.startswith("not valid JSON: ")
+
+
+# --- Rules between bids: checked by column, worded bid by bid --------------------------------
+
+
+@st.composite
+def bid_tables(draw: st.DrawFn) -> dict[str, Any]:
+    """A few bids whose factory, item, id and lot may clash with the lists or each other."""
+    ids = st.sampled_from(["B1", "B2", "B3", "B4"])
+    rows = draw(
+        st.lists(
+            st.builds(
+                lambda bid_id, factory_id, item_id, lot: row(
+                    bid_id, factory_id, item_id, capacity=5, min_lot=lot
+                ),
+                ids,
+                st.sampled_from(["F1", "F2", "F9"]),  # F9 is unknown
+                st.sampled_from(["I1", "I2", "I9"]),  # I9 is unknown
+                st.sampled_from([0, 5, 6]),  # 6 is above the capacity
+            ),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    return problem_data(rows, factories=TWO_FACTORIES, items=[item("I1"), item("I2")])
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=bid_tables())
+def test_bids_are_refused_exactly_when_a_bid_by_bid_reading_finds_a_fault(
+    data: dict[str, Any],
+) -> None:
+    """The column check lets a problem through only where no bid breaks a rule between
+    rows; what it refuses is worded bid by bid, every fault named."""
+    bids = data["bids"]
+    known = [b for b in bids if b["factory"] != "F9" and b["item"] != "I9"]
+    pairs = [(b["factory"], b["item"]) for b in bids]
+    faulty = (
+        len(known) < len(bids)
+        or any(b["min_lot"] > b["capacity"] for b in bids)
+        or len(set(pairs)) < len(pairs)
+        or len({b["id"] for b in bids}) < len(bids)
+    )
+    if not faulty:
+        problem = parse_problem(data)
+        assert [b.id for b in problem.bids] == sorted(b["id"] for b in bids)
+        return
+    issues = refusal(data)
+    assert all(i.location.startswith("bids[") for i in issues)
+    duplicated = {b["id"] for b in bids if [c["id"] for c in bids].count(b["id"]) > 1}
+    named = {i.location for i in issues if i.message.startswith("duplicate id")}
+    assert named == {f"bids[{bid_id}].id" for bid_id in duplicated}
