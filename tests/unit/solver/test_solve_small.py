@@ -200,15 +200,29 @@ def test_an_lp_round_is_built_in_segments_and_a_milp_round_in_scenarios() -> Non
 
 def test_a_result_solved_with_other_options_is_solved_again_as_it_records() -> None:
     """Replay takes the options a result records, not today's defaults: a MILP round solved
-    in the segment form, without the tie pass, comes out the same again."""
+    in the segment form, without the tie pass, with the columns in bid order (as every
+    result before the column order was an option: it records none) comes out the same."""
     problem = parse_problem(random_problem_data(4, milp=True, bids=30))
-    options = SolveOptions(formulation="segments", tie_break=False, time_limit=90, random_seed=3)
+    options = SolveOptions(
+        formulation="segments", tie_break=False, time_limit=90, random_seed=3, column_order="bid"
+    )
     first = solve(problem, options)
+    assert "column_order" not in first.solver.options
     again = SolveOptions.as_recorded(first.solver)
     assert again == SolveOptions(
-        formulation="segments", tie_break=False, time_limit=90, random_seed=3, presolve="on"
+        formulation="segments",
+        tie_break=False,
+        time_limit=90,
+        random_seed=3,
+        presolve="on",
+        column_order="bid",
     )
     assert solve(problem, again).identity() == first.identity()
+    lp_round = parse_problem(random_problem_data(4, bids=30))
+    today = solve(lp_round)
+    assert today.solver.options["column_order"] == "item"
+    assert SolveOptions.as_recorded(today.solver).column_order == "item"
+    assert "column_order" not in solve(problem).solver.options  # a MILP round: bid order
 
 
 def test_cbc_is_selectable_by_name_and_agrees_with_highs() -> None:
