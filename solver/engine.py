@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, Literal, Protocol
 
@@ -33,9 +33,16 @@ from solver.model import AllocationModel, ModelArrays
 _COIN_CMD: Any = pulp.COIN_CMD  # untyped in PuLP
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 RunStatus = Literal["optimal", "feasible", "infeasible", "error"]
 SolverName = Literal["highs", "cbc"]
+
+ColumnOrder = Literal["bid", "item"]
+"""bid: HiGHS gets the columns as the model numbers them, bids in id order; item: the bids'
+columns grouped by item (each item's bids together, in id order), the other columns after
+them as they are. HiGHS's dual simplex ran about a tenth faster on the latter on LP rounds
+(0.76 s against 0.87 s at 100,000 bids, medians of 8 paired runs)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,8 @@ class EngineSettings:
     threads: int
     random_seed: int
     presolve: bool
+    column_order: ColumnOrder = "bid"
+    """The order HiGHS is given the bids' columns in (the model's own order is by bid)."""
 
 
 def later_pass_limit(settings: EngineSettings, started: float) -> float:
@@ -189,8 +198,34 @@ class BulkHiGHS(pulp.HiGHS):
         return (s.TimeLimit if status == ms.kTimeLimit else s.Undefined), has_solution
 
 
+def item_order(model: AllocationModel) -> IntArray:
+    """The columns in ColumnOrder "item": HiGHS's column j is the model's column order[j]."""
+    by_item = model.x_col[np.argsort(model.bid_item, kind="stable")]
+    rest = np.ones(model.n_cols, dtype=np.bool_)
+    rest[model.x_col] = False
+    return np.concatenate([by_item, np.flatnonzero(rest)]).astype(np.int64)
+
+
+def reorder_columns(arrays: ModelArrays, order: IntArray) -> ModelArrays:
+    """The same model with its columns renumbered: column j is the given one's order[j]."""
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    return replace(
+        arrays,
+        cost=arrays.cost[order],
+        lower=arrays.lower[order],
+        upper=arrays.upper[order],
+        integer=arrays.integer[order],
+        index=position[arrays.index],
+    )
+
+
 class HighsEngine:
-    """HiGHS through PuLP's `HiGHS` API, then through the same highspy model for later passes."""
+    """HiGHS through PuLP's `HiGHS` API, then through the same highspy model for later passes.
+
+    Every array in and out is indexed as the model numbers its columns; HiGHS may hold
+    them in another order (EngineSettings.column_order), translated here alone.
+    """
 
     name = "HiGHS"
     has_ranging = True
@@ -199,6 +234,14 @@ class HighsEngine:
         self.lp = model.lp
         self.arrays = model.arrays()
         self.settings = settings
+        # HiGHS's column j is the model's column _order[j]; the model's column c is
+        # HiGHS's _position[c] (None: the same order)
+        self._order: IntArray | None = None
+        self._position: IntArray | None = None
+        if settings.column_order == "item" and model.n_cols:
+            self._order = item_order(model)
+            self._position = np.empty_like(self._order)
+            self._position[self._order] = np.arange(len(self._order))
         self.highs: highspy.Highs | None = None
         self.status_message = ""
         self.version = highs_version()
@@ -227,8 +270,11 @@ class HighsEngine:
         """
         gap = self.settings.mip_rel_gap if mip_rel_gap is None else mip_rel_gap
         if self.highs is None:
+            given = (
+                self.arrays if self._order is None else reorder_columns(self.arrays, self._order)
+            )
             solver = BulkHiGHS(
-                self.arrays,
+                given,
                 mip=mip,
                 msg=False,
                 timeLimit=self.settings.time_limit,
@@ -286,13 +332,19 @@ class HighsEngine:
             return "feasible" if has_solution else "error"
         return "error"
 
+    def _from_highs(self, values: FloatArray) -> FloatArray:
+        return values if self._position is None else values[self._position]
+
+    def _to_highs(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return values if self._order is None else values[self._order]
+
     def values(self) -> FloatArray:
         """Column values, indexed by PuLP variable id."""
-        return np.array(self._h().getSolution().col_value, dtype=np.float64)
+        return self._from_highs(np.array(self._h().getSolution().col_value, dtype=np.float64))
 
     def col_duals(self) -> FloatArray:
         """Column duals (reduced costs), HiGHS's sign for a maximisation."""
-        return np.array(self._h().getSolution().col_dual, dtype=np.float64)
+        return self._from_highs(np.array(self._h().getSolution().col_dual, dtype=np.float64))
 
     def row_duals(self) -> FloatArray:
         """Row duals, indexed as AllocationModel.row_meta."""
@@ -320,19 +372,19 @@ class HighsEngine:
     def set_col_bounds(self, lower: FloatArray, upper: FloatArray) -> None:
         """Replace every column's bounds in one call."""
         idx = np.arange(self._ncols, dtype=np.int32)
-        self._h().changeColsBounds(self._ncols, idx, lower, upper)
+        self._h().changeColsBounds(self._ncols, idx, self._to_highs(lower), self._to_highs(upper))
 
     def set_integer(self, integer: BoolArray) -> None:
         """Mark the given columns integer and all others continuous."""
         vt = highspy.HighsVarType
         kinds = np.where(integer, int(vt.kInteger), int(vt.kContinuous)).astype(np.uint8)
         idx = np.arange(self._ncols, dtype=np.int32)
-        self._h().changeColsIntegrality(self._ncols, idx, kinds)
+        self._h().changeColsIntegrality(self._ncols, idx, self._to_highs(kinds))
 
     def set_costs(self, costs: FloatArray) -> None:
         """Replace every objective coefficient in one call."""
         idx = np.arange(self._ncols, dtype=np.int32)
-        self._h().changeColsCost(self._ncols, idx, costs)
+        self._h().changeColsCost(self._ncols, idx, self._to_highs(costs))
 
     def set_rows_equal(self, equal: BoolArray) -> None:
         """Make the marked rows equalities at their finite side; the others as built."""
@@ -353,8 +405,9 @@ class HighsEngine:
         h = self._h()
         if self._bound_row is not None:
             self.drop_objective_bound()
-        cols = np.flatnonzero(costs).astype(np.int32)
-        h.addRow(least, highspy.kHighsInf, len(cols), cols, costs[cols])
+        cols = np.flatnonzero(costs)
+        at = cols if self._position is None else self._position[cols]
+        h.addRow(least, highspy.kHighsInf, len(cols), at.astype(np.int32), costs[cols])
         self._bound_row = h.getNumRow() - 1
         return True
 
@@ -370,7 +423,7 @@ class HighsEngine:
         status, ranging = self._h().getRanging()
         if status != highspy.HighsStatus.kOk or not ranging.valid:
             return None
-        return np.array(ranging.col_cost_up.value_, dtype=np.float64)
+        return self._from_highs(np.array(ranging.col_cost_up.value_, dtype=np.float64))
 
     def close(self) -> None:
         """Free the solver's model: the result is built from arrays already read."""

@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 
 from solver.engine import EngineSettings, SolverError, make_engine
-from solver.model import AllocationModel, ColumnOrder, Formulation, build_model
+from solver.model import AllocationModel, Formulation, build_model
 from solver.problem import Problem
 from solver.result import Conflict
 
@@ -36,13 +36,10 @@ RULE_NAMES = {
 
 
 def find_conflicts(
-    problem: Problem,
-    settings: EngineSettings,
-    formulation: Formulation = "segments",
-    column_order: ColumnOrder = "bid",
+    problem: Problem, settings: EngineSettings, formulation: Formulation = "segments"
 ) -> list[Conflict]:
     """The rules in conflict: violated ones first (with their shortfall), then those binding."""
-    model = build_model(problem, formulation, elastic=True, column_order=column_order)
+    model = build_model(problem, formulation, elastic=True)
     engine = make_engine(model, settings)
     mip = problem.has_binaries
     status = engine.run(mip=mip)

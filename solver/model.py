@@ -28,9 +28,6 @@ from solver.pricing import bid_prices
 from solver.problem import Item, Problem
 
 Formulation = Literal["segments", "scenarios"]
-ColumnOrder = Literal["bid", "item"]
-"""The order of the bids' columns x_b: by bid id, or grouped by item (each item's bids
-together, in id order): HiGHS's simplex runs about a tenth faster on the latter."""
 _SET_UB = _rustcore.Variable.set_ub
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -68,7 +65,6 @@ class AllocationModel:
     lp: pulp.LpProblem
     formulation: Formulation
     elastic: bool
-    column_order: ColumnOrder
     prices: list[Decimal]
     fees: list[Decimal]
     price: FloatArray
@@ -216,11 +212,7 @@ class ModelArrays:
 
 
 def build_model(
-    problem: Problem,
-    formulation: Formulation = "segments",
-    *,
-    elastic: bool = False,
-    column_order: ColumnOrder = "bid",
+    problem: Problem, formulation: Formulation = "segments", *, elastic: bool = False
 ) -> AllocationModel:
     """Build SPEC 3's model; with `elastic`, soft rules get slacks and violation is minimised.
 
@@ -240,7 +232,6 @@ def build_model(
         lp=pulp.LpProblem("allocation", pulp.LpMinimize if elastic else pulp.LpMaximize),
         formulation=formulation,
         elastic=elastic,
-        column_order=column_order,
         prices=prices,
         fees=fees,
         price=np.fromiter(map(float, prices), np.float64, n),
@@ -328,16 +319,7 @@ def _add_columns(model: AllocationModel) -> None:
     """
     problem = model.problem
     cont = _rustcore.Category.Continuous
-    bids = problem.bids
-    if model.column_order == "item":
-        order = np.argsort(model.bid_item, kind="stable")  # by item, then id
-        made = _batch(
-            model, [f"x[{bids[k].id}]" for k in order.tolist()], cont, model.capacity[order]
-        )
-        model.x_col = np.empty(len(bids), dtype=np.int64)
-        model.x_col[order] = made
-    else:
-        model.x_col = _batch(model, [f"x[{b.id}]" for b in bids], cont, model.capacity)
+    model.x_col = _batch(model, [f"x[{b.id}]" for b in problem.bids], cont, model.capacity)
     model.x = VariableMap(model.lp, [b.id for b in problem.bids], model.x_col)
     binary_ids = [b.id for b, is_bin in zip(problem.bids, model.binary, strict=True) if is_bin]
     z = _batch(

@@ -37,9 +37,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from solver.engine import Engine, EngineSettings, SolverError, make_engine
+from solver.engine import ColumnOrder, Engine, EngineSettings, SolverError, make_engine
 from solver.explain import Explanation, explain
-from solver.model import DUAL_TOL, SNAP, AllocationModel, ColumnOrder, Formulation, build_model
+from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
 from solver.result import Allocation, Conflict, Result, SolverInfo, Timings, trusted_allocations
 
@@ -86,11 +86,12 @@ class SolveOptions:
     fast without it: measured 1.1 s against 2.2 s at 100,000 bids), on for a MILP round."""
     tie_break: bool = True
     column_order: ColumnOrder | Literal["auto"] = "auto"
-    """auto: the bids' columns grouped by item for an LP round (HiGHS's simplex: 0.76 s
-    against 0.87 s at 100,000 bids, medians of 8 paired runs), in bid order for a MILP
-    round (its branch and bound was no faster so: 14 s and 15 s against 14 s and 14 s at
-    10,000 bids). Results solved before this option existed were solved in bid order,
-    and replay so (as_recorded)."""
+    """The order HiGHS gets the bids' columns in (engine.ColumnOrder; CBC: as built).
+    auto: grouped by item for an LP round (HiGHS's simplex: 0.76 s against 0.87 s at
+    100,000 bids, medians of 8 paired runs), in bid order for a MILP round (its branch
+    and bound was no faster so: 14 s and 15 s against 14 s and 14 s at 10,000 bids).
+    Results solved before this option existed were solved in bid order, and replay so
+    (as_recorded)."""
 
     @classmethod
     def as_recorded(cls, solver: SolverInfo) -> SolveOptions:
@@ -159,6 +160,7 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Result:
         threads=options.threads,
         random_seed=options.random_seed,
         presolve=_presolve(options.presolve, mip=mip),
+        column_order=options.column_order_for(mip=mip) if options.solver == "highs" else "bid",
     )
     info = solver_info(settings, options, mip=mip)
     try:
@@ -219,9 +221,8 @@ def solver_info(settings: EngineSettings, options: SolveOptions, *, mip: bool) -
         "tie_break": options.tie_break,
         "rounding_mip_rel_gap": 0.0,
     }
-    column_order = options.column_order_for(mip=mip)
-    if column_order != "bid":  # recorded where it is not the order of every older result
-        opts["column_order"] = column_order
+    if settings.column_order != "bid":  # recorded where it is not every older result's order
+        opts["column_order"] = settings.column_order
     if mip:
         opts["mip_rel_gap"] = settings.mip_rel_gap
     return SolverInfo(name=name, version=version, options=opts)
@@ -236,9 +237,7 @@ def _solve(
     info: SolverInfo,
     mip: bool,
 ) -> Result:
-    model = build_model(
-        problem, options.formulation_for(mip=mip), column_order=options.column_order_for(mip=mip)
-    )
+    model = build_model(problem, options.formulation_for(mip=mip))
     clock.lap("build")
     if model.n_cols == 0:  # no items, no bids: nothing to decide (HiGHS calls it an error)
         return Result(
@@ -328,13 +327,8 @@ def _infeasible(
         conflicts = whole_units
         what = "no allocation in whole units meets every rule"
     else:
-        mip = problem.has_binaries
-        conflicts = find_conflicts(
-            problem,
-            settings,
-            options.formulation_for(mip=mip),
-            options.column_order_for(mip=mip),
-        )
+        formulation = options.formulation_for(mip=problem.has_binaries)
+        conflicts = find_conflicts(problem, settings, formulation)
         what = "no allocation meets every rule"
     if not conflicts:  # the relaxation found no violation above its tolerance
         conflicts = [
