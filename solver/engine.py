@@ -105,6 +105,7 @@ class Engine(Protocol):
     def cost_up(self) -> FloatArray | None: ...
     def bound_objective(self, costs: FloatArray, least: float) -> bool: ...
     def drop_objective_bound(self) -> None: ...
+    def restore(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -254,6 +255,7 @@ class HighsEngine:
         self._nrows = 0
         self._started = 0.0
         self._bound_row: int | None = None
+        self._altered = False  # costs, row bounds or the bound row other than as built
 
     def run(
         self,
@@ -385,6 +387,7 @@ class HighsEngine:
         """Replace every objective coefficient in one call."""
         idx = np.arange(self._ncols, dtype=np.int32)
         self._h().changeColsCost(self._ncols, idx, self._to_highs(costs))
+        self._altered = True
 
     def set_rows_equal(self, equal: BoolArray) -> None:
         """Make the marked rows equalities at their finite side; the others as built."""
@@ -397,6 +400,7 @@ class HighsEngine:
         upper[equal] = side[equal]
         idx = np.arange(self._nrows, dtype=np.int32)
         self._h().changeRowsBounds(self._nrows, idx, lower, upper)  # type: ignore[attr-defined]
+        self._altered = True
 
     def bound_objective(self, costs: FloatArray, least: float) -> bool:
         """Add the row costs . x >= least (a maximisation) until drop_objective_bound()."""
@@ -409,6 +413,7 @@ class HighsEngine:
         at = cols if self._position is None else self._position[cols]
         h.addRow(least, highspy.kHighsInf, len(cols), at.astype(np.int32), costs[cols])
         self._bound_row = h.getNumRow() - 1
+        self._altered = True
         return True
 
     def drop_objective_bound(self) -> None:
@@ -417,6 +422,19 @@ class HighsEngine:
             return
         self._h().deleteRows(1, np.array([self._bound_row], dtype=np.int32))
         self._bound_row = None
+
+    def restore(self) -> None:
+        """The objective and the row bounds as built, the objective bound dropped: what
+        every pass starts from (each sets its own column bounds and integrality). A pass
+        that changes them (the tie rule) leaves them so: restored only where another pass
+        follows, as most rounds need none."""
+        if not self._altered:
+            return
+        self.drop_objective_bound()
+        self.set_rows_equal(np.zeros(self._nrows, dtype=np.bool_))
+        assert self._costs is not None
+        self.set_costs(self._costs)
+        self._altered = False
 
     def cost_up(self) -> FloatArray | None:
         """HiGHS cost ranging: per column, the objective coefficient above which it grows."""
@@ -548,6 +566,11 @@ class CbcEngine:
 
     def drop_objective_bound(self) -> None:
         """Nothing was added."""
+
+    def restore(self) -> None:
+        """The objective and the row senses as built (see HighsEngine.restore)."""
+        self.set_costs(self._costs)
+        self.set_rows_equal(np.zeros(len(self.constraints), dtype=np.bool_))
 
     def cost_up(self) -> FloatArray | None:
         """CBC gives no cost ranging through PuLP."""

@@ -381,16 +381,18 @@ def _break_ties(
     lower: FloatArray,
     upper: FloatArray,
 ) -> FloatArray:
-    """TIE_RULE: minimise id-weighted units over the optimal face, then restore the model.
+    """TIE_RULE: minimise id-weighted units over the optimal face.
 
     By complementary slackness, every optimum of the LP keeps each column with a non-zero
     reduced cost at its bound and each row with a non-zero dual tight: fixing those gives
     exactly the set of optima, so the second objective can only choose among them. Duals
     are floats, though: a reduced cost below DUAL_TOL may be real (1e-8 per unit over a
     million units is a cent), so a row also holds the original objective at the optimum
-    (less OBJECTIVE_SLACK relative) and the result is checked against it. The
-    original costs and bounds are restored afterwards (not re-solved: a re-solve from this
-    basis may walk to another optimum and undo the rule) for the whole-units pass.
+    (less OBJECTIVE_SLACK relative) and the result is checked against it. The engine is
+    left with this pass's objective, face and bound row: the next pass, if any, restores
+    the model first (Engine.restore; not re-solved: a re-solve from this basis may walk to
+    another optimum and undo the rule). Most rounds have no next pass, and the restore
+    costs 30 ms at 100,000 bids.
     """
     movable = np.abs(col_dual) <= DUAL_TOL
     movable_bids = movable[model.x_col]
@@ -423,10 +425,6 @@ def _break_ties(
     engine.set_costs(costs)
     status = engine.run(mip=False)
     chosen = engine.values() if status == "optimal" else continuous
-    engine.drop_objective_bound()
-    engine.set_col_bounds(lower, upper)
-    engine.set_rows_equal(np.zeros(model.num_rows, dtype=np.bool_))
-    engine.set_costs(original_costs)
     if float(original_costs @ chosen) < best - 2 * slack - 1e-7:
         return continuous  # never give up profit for the tie rule (CBC has no bound row)
     return chosen
@@ -454,6 +452,7 @@ def release_idle_setups(
         return False
     lower[z_cols[idle]] = 0.0
     upper[z_cols[idle]] = 0.0
+    engine.restore()  # from the tie pass's objective and face, where it ran
     engine.set_col_bounds(lower, upper)
     engine.set_integer(np.zeros(model.n_cols, dtype=np.bool_))
     if engine.run(mip=False) != "optimal":
@@ -518,6 +517,7 @@ def _whole_units(
         (near, 1.0),
         (np.ones(len(bids), dtype=np.bool_), math.inf),
     ]
+    engine.restore()  # from the tie pass's objective and face
     for moving, width in steps:
         lo = lower.copy()
         up = upper.copy()
