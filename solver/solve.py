@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 from typing import Literal
 
 import numpy as np
@@ -42,6 +43,7 @@ from solver.explain import Explanation, explain
 from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
 from solver.result import Allocation, Conflict, Result, SolverInfo, Timings, trusted_allocations
+from solver.trusted import put_column
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -633,17 +635,22 @@ def broken_rules(model: AllocationModel, units: IntArray) -> npt.NDArray[np.bool
 
 def expected_profit(
     problem: Problem,
-    units: Sequence[Decimal],
+    units: Mapping[int, Decimal],
     prices: Sequence[Decimal],
-    fees_paid: Sequence[Decimal],
+    fees_paid: Mapping[int, Decimal],
 ) -> Decimal:
-    """SPEC 3's objective, exactly in Decimal: sales, salvage, minus prices and setup fees."""
+    """SPEC 3's objective, exactly in Decimal: sales, salvage, minus prices and setup fees.
+
+    `units` and `fees_paid` by the bid's position in problem.bids, each giving only the
+    bids with some (most bids win nothing: their exact zero arithmetic is skipped).
+    """
     totals: dict[str, Decimal] = {item.id: Decimal(0) for item in problem.items}
     spend = Decimal(0)
-    for bid, x, p, fee in zip(problem.bids, units, prices, fees_paid, strict=True):
-        if x or fee:  # most bids win nothing: skip their exact zero arithmetic
-            totals[bid.item] += x
-            spend += p * x + fee
+    bids = problem.bids
+    for k, x in units.items():
+        totals[bids[k].item] += x
+        spend += prices[k] * x
+    spend += sum(fees_paid.values(), Decimal(0))
     income = Decimal(0)
     for item in problem.items:
         total = totals[item.id]
@@ -667,6 +674,9 @@ def _ratio(part: Decimal, whole: Decimal) -> float | None:
 def _share(units: int, capacity: int) -> float:
     """units / capacity to 6 decimals, half up, in integers: the same float as in Decimal."""
     return ((2 * units * 1_000_000 + capacity) // (2 * capacity)) / 1_000_000
+
+
+_ATTRIBUTES = attrgetter("__dict__")
 
 
 def _draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[Allocation, ...]:
@@ -712,33 +722,34 @@ def _result(
     x_cont = np.where(np.abs(x_cont - np.round(x_cont)) <= SNAP, np.round(x_cont), x_cont)
     z_cont = np.zeros(len(problem.bids))
     z_cont[model.binary] = np.round(continuous[model.z_col[model.binary]])
-    zero = Decimal(0)
     units_list = units.tolist()
-    fees_paid = [
-        fee if x > 0 and fee > 0 else zero for fee, x in zip(model.fees, units_list, strict=True)
-    ]
+    won = np.flatnonzero(units > 0).tolist()
+    fees = model.fees
+    fees_paid = {k: fees[k] for k in won if fees[k] > 0}
     objective = expected_profit(
-        problem, [Decimal(x) if x else zero for x in units_list], model.prices, fees_paid
+        problem, {k: Decimal(units_list[k]) for k in won}, model.prices, fees_paid
     )
-    cont_fees = [fee if z > 0 else zero for fee, z in zip(model.fees, z_cont.tolist(), strict=True)]
+    cont_fees = {k: fees[k] for k in np.flatnonzero(z_cont > 0).tolist() if fees[k] > 0}
     if np.array_equal(x_cont, units) and cont_fees == fees_paid:
         continuous_objective = objective  # the solver's units were whole already
     else:
         # Decimal(float) is exact: the continuous objective is that of the solver's values.
         continuous_objective = expected_profit(
-            problem, [Decimal(v) if v else zero for v in x_cont.tolist()], model.prices, cont_fees
+            problem,
+            {k: Decimal(x_cont[k]) for k in np.flatnonzero(x_cont).tolist()},
+            model.prices,
+            cont_fees,
         )
     capacity = {f.id: f.monthly_capacity for f in problem.factories}
-    for allocation, reason, threshold in zip(
-        drafts, explanation.reasons, explanation.cost_to_win_more, strict=True
-    ):
-        row = allocation.__dict__
-        row["reason"] = reason
-        row["cost_to_win_more"] = threshold
+    rows = list(map(_ATTRIBUTES, drafts))
+    put_column(rows, "reason", explanation.reasons)
+    put_column(rows, "cost_to_win_more", explanation.cost_to_win_more)
     # Without a setup fee a bid's margin is (p - c) / p whatever its units: once per pair.
     unit_margins: dict[tuple[Decimal, Decimal], float | None] = {}
-    for k in np.flatnonzero(units > 0).tolist():
-        bid, x, price, fee = problem.bids[k], units_list[k], model.prices[k], fees_paid[k]
+    no_fee = Decimal(0)
+    for k in won:
+        bid, x, price = problem.bids[k], units_list[k], model.prices[k]
+        fee = fees_paid.get(k, no_fee)
         if fee > 0:
             margin = _ratio((price - bid.unit_cost) * x + fee - bid.setup_cost, price * x + fee)
         else:
@@ -746,7 +757,7 @@ def _result(
             if pair not in unit_margins:
                 unit_margins[pair] = _ratio(price - bid.unit_cost, price)
             margin = unit_margins[pair]
-        row = drafts[k].__dict__
+        row = rows[k]
         row["units"] = x
         if fee > 0:
             row["setup_fee"] = fee

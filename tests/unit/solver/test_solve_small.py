@@ -166,12 +166,15 @@ def test_a_price_exactly_at_the_marginal_value_buys_no_extra_units() -> None:
 def test_expected_profit_is_exact_decimal_arithmetic() -> None:
     problem = two_bid_round()
     got = expected_profit(
-        problem,
-        [Decimal(40), Decimal(20)],
-        [Decimal("10.00"), Decimal("20.00")],
-        [Decimal(0), Decimal(0)],
+        problem, {0: Decimal(40), 1: Decimal(20)}, [Decimal("10.00"), Decimal("20.00")], {}
     )
     assert got == Decimal("880")
+    # B1's 40 units alone, all sold: 24 * 40 + 4 * 40 = 1120; spend 40 * 10 and a fee of
+    # 7.50 (bids left out of `units` win nothing, yet a fee given is paid)
+    with_fee = expected_profit(
+        problem, {0: Decimal(40)}, [Decimal("10.00"), Decimal("20.00")], {1: Decimal("7.50")}
+    )
+    assert with_fee == Decimal("712.50")
 
 
 def test_solver_name_version_and_options_are_reported() -> None:
