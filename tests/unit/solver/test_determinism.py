@@ -10,7 +10,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter
+
 from solver.problem import parse_problem
+from solver.result import REASONS, Allocation, allocations_json
 from solver.solve import solve
 from tests.unit.solver.builders import random_problem_data
 
@@ -181,3 +186,33 @@ def test_the_result_written_in_pieces_is_the_result_as_one_text() -> None:
         }
     )
     assert b"".join(infeasible.to_json_bytes(3)) == infeasible.to_json().encode()
+
+
+_MONEY = st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False)
+_FRACTION = st.integers(0, 10**6).map(lambda n: round(n / 10**6, 6))  # as solve rounds them
+_TEXT = st.text(min_size=1, max_size=12)  # controls, quotes, escapes, non-ASCII
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.builds(
+            Allocation,
+            bid=_TEXT,
+            factory=_TEXT,
+            item=_TEXT,
+            units=st.integers(0, 10**9),
+            supply_price=_MONEY,
+            setup_fee=_MONEY,
+            capacity_share_used=_FRACTION,
+            margin=st.none() | _FRACTION,
+            reason=st.sampled_from(REASONS),
+            cost_to_win_more=st.none() | _MONEY,
+        ),
+        max_size=5,
+    )
+)
+@example(rows=[])
+def test_allocations_are_written_as_pydantic_writes_them(rows: list[Allocation]) -> None:
+    """The rows of a result file (msgspec) are the bytes of pydantic's own serialiser."""
+    assert allocations_json(rows) == TypeAdapter(tuple[Allocation, ...]).dump_json(tuple(rows))
