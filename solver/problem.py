@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property, lru_cache
 from itertools import repeat
-from operator import attrgetter, gt
+from operator import attrgetter, gt, itemgetter
 from typing import Annotated, Any, NamedTuple, NotRequired, TypedDict
 
 import msgspec
@@ -674,9 +674,17 @@ def _sorted_lists(data: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(data)
     for key in _LISTS:
         rows = out.get(key)
-        if isinstance(rows, list) and _all_mappings(rows):
+        if not (isinstance(rows, list) and _all_mappings(rows)):
+            continue
+        ids = map(dict.get, rows, repeat("id")) if set(map(type, rows)) == {dict} else None
+        if ids is not None and set(map(type, ids)) == {str}:
+            out[key] = sorted(rows, key=_BY_ID)  # the same order, keyed in C
+        else:
             out[key] = sorted(rows, key=lambda r: str(r.get("id", "")))
     return out
+
+
+_BY_ID = itemgetter("id")
 
 
 def _all_mappings(rows: list[Any]) -> bool:
