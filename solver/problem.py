@@ -475,20 +475,23 @@ def _read_json(text: str | bytes) -> Any:
     """JSON text as Python data, every number with a fraction or exponent as a Decimal.
 
     msgspec reads it in C, in half the time of the json module. Text msgspec refuses
-    (malformed, or NaN and Infinity, which JSON has not but the json module reads) goes
-    to the json module, so that a NaN is refused at its field and any other fault is
-    worded as before. Either way one Decimal is made per distinct spelling: prices repeat
-    across bids, and a Decimal is immutable, so the bids share them.
+    (malformed, not UTF-8, NaN and Infinity, which JSON has not but the json module reads,
+    a lone surrogate) goes to the json module, so that a NaN or a surrogate is refused at
+    its field and any other fault is worded as before. Either way one Decimal is made per
+    distinct spelling: prices repeat across bids, and a Decimal is immutable, so the bids
+    share them.
     """
     spellings = _DecimalBySpelling()
     try:
         return msgspec.json.Decoder(float_hook=spellings.__getitem__).decode(text)
-    except msgspec.DecodeError:
+    except (ValueError, ArithmeticError):  # msgspec.DecodeError and UnicodeError among them
         pass
     try:
         return json.loads(text, parse_float=spellings.__getitem__, parse_constant=Decimal)
     except ValueError as exc:
         raise ProblemError([ProblemIssue("$", f"not valid JSON: {exc}")]) from exc
+    except ArithmeticError as exc:  # 1e99999999999999999999: beyond any Decimal
+        raise ProblemError([ProblemIssue("$", "a number is out of any range")]) from exc
 
 
 _BIDS = TypeAdapter(tuple[Bid, ...])
@@ -575,9 +578,11 @@ def _plain_bids(rows: list[Any]) -> tuple[tuple[Bid, ...], BidColumns] | None:
     get = dict.get
     columns: list[list[Any]] = [list(map(get, checked, repeat(name))) for name in _BID_FIELDS]
     ids, factories, items, costs, capacities, asks, lots, setups = columns
-    # other text (a lone surrogate...) is left to pydantic, which may refuse it
-    if not all(all(map(str.isascii, texts)) for texts in (ids, factories, items)):
-        return None
+    # other text (a lone surrogate...) is left to pydantic, which may refuse it, and a str
+    # subclass (an Enum's member), which pydantic makes a plain str
+    for texts in (ids, factories, items):
+        if set(map(type, texts)) != {str} or not all(map(str.isascii, texts)):
+            return None
     try:
         plain_money = (
             _plain_money(costs, _MONEY_TYPES)
@@ -724,9 +729,9 @@ def _issues_from_validation(
 def check_problem(problem: Problem) -> list[ProblemIssue]:
     """The rules of the format that relate fields and lists to one another."""
     issues: list[ProblemIssue] = []
-    for key in ("factories", "items"):
-        rows: Sequence[Factory | Item] = getattr(problem, key)
-        issues += _duplicate_ids(key, [r.id for r in rows])
+    issues += _duplicate_ids("factories", [f.id for f in problem.factories])
+    issues += _duplicate_ids("items", [i.id for i in problem.items])
+    issues += _duplicate_ids("bids", problem.bid_columns.id)
     factory_ids = {f.id for f in problem.factories}
     item_ids = {i.id for i in problem.items}
     for item in problem.items:
@@ -753,7 +758,6 @@ def check_problem(problem: Problem) -> list[ProblemIssue]:
                 )
             )
     if not _bids_plainly_consistent(problem, factory_ids, item_ids):
-        issues += _duplicate_ids("bids", problem.bid_columns.id)
         issues += _bid_issues(problem, factory_ids, item_ids)
     return issues
 
@@ -769,10 +773,11 @@ def _duplicate_ids(key: str, ids: list[str]) -> list[ProblemIssue]:
 
 
 def _bids_plainly_consistent(problem: Problem, factory_ids: set[str], item_ids: set[str]) -> bool:
-    """True when no bid breaks a rule between rows: checked by column, with sets and arrays
-    (a tenth of a second at 100,000 bids one bid at a time); else _bid_issues names them."""
+    """True when no bid breaks a rule between bids and lists (duplicate ids aside: checked
+    before): checked by column, with sets and arrays (a tenth of a second at 100,000 bids
+    one bid at a time); else _bid_issues names them."""
     columns = problem.bid_columns
-    if len(set(columns.id)) != len(columns.id) or any(map(gt, columns.min_lot, columns.capacity)):
+    if any(map(gt, columns.min_lot, columns.capacity)):
         return False
     if not (set(columns.factory) <= factory_ids and set(columns.item) <= item_ids):
         return False

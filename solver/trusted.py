@@ -35,7 +35,9 @@ def rows_from_columns(
 
 
 def put_column(rows: Sequence[dict[str, object]], field: str, values: Sequence[object]) -> None:
-    """rows[k][field] = values[k], for every row."""
+    """rows[k][field] = values[k], for every row (one value per row, or ValueError)."""
+    if len(values) != len(rows):
+        raise ValueError(f"{len(values)} values of {field!r} for {len(rows)} rows")
     _drain(map(setitem, rows, repeat(field), values))
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
@@ -17,6 +18,7 @@ from pydantic import TypeAdapter
 from solver.problem import parse_problem
 from solver.result import REASONS, Allocation, allocations_json
 from solver.solve import solve
+from solver.trusted import put_column
 from tests.unit.solver.builders import random_problem_data
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -189,7 +191,10 @@ def test_the_result_written_in_pieces_is_the_result_as_one_text() -> None:
 
 
 _MONEY = st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False)
-_FRACTION = st.integers(0, 10**6).map(lambda n: round(n / 10**6, 6))  # as solve rounds them
+_FRACTION = st.one_of(
+    st.integers(0, 10**6).map(lambda n: round(n / 10**6, 6)),  # as solve rounds them
+    st.floats(),  # as a result read from a file may hold: 1e+16, NaN (pydantic then)
+)
 _TEXT = st.text(min_size=1, max_size=12)  # controls, quotes, escapes, non-ASCII
 
 
@@ -214,5 +219,14 @@ _TEXT = st.text(min_size=1, max_size=12)  # controls, quotes, escapes, non-ASCII
 )
 @example(rows=[])
 def test_allocations_are_written_as_pydantic_writes_them(rows: list[Allocation]) -> None:
-    """The rows of a result file (msgspec) are the bytes of pydantic's own serialiser."""
+    """The rows of a result file (msgspec, or pydantic for huge floats) are the bytes of
+    pydantic's own serialiser."""
     assert allocations_json(rows) == TypeAdapter(tuple[Allocation, ...]).dump_json(tuple(rows))
+
+
+def test_a_column_put_into_rows_has_one_value_per_row() -> None:
+    rows: list[dict[str, object]] = [{}, {}]
+    put_column(rows, "reason", ["won_full", "lost_on_price"])
+    assert rows == [{"reason": "won_full"}, {"reason": "lost_on_price"}]
+    with pytest.raises(ValueError, match="1 values of 'reason' for 2 rows"):
+        put_column(rows, "reason", ["won_full"])

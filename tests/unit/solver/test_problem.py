@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import pytest
@@ -714,6 +715,10 @@ def bid_rows(draw: st.DrawFn) -> dict[str, Any]:
     return dict(draw(st.permutations(list(row.items()))))  # any key order
 
 
+class _Text(StrEnum):
+    B1 = "B1"
+
+
 def plain_row(bid_id: str, **fields: Any) -> dict[str, Any]:
     """A bid row in the fast path's shape, with these fields changed."""
     return {
@@ -733,8 +738,9 @@ def plain_row(bid_id: str, **fields: Any) -> dict[str, Any]:
 @example(rows=[plain_row("B1", unit_cost=Decimal(1)), plain_row("B2", unit_cost=1.0)])
 @example(rows=[plain_row("B1", setup_cost=0), plain_row("B2", setup_cost=False)])
 @example(rows=[plain_row("B1", ask_price=0), plain_row("B2", ask_price=False)])
-# A str pydantic cannot read as text:
+# A str pydantic cannot read as text, and one of a subclass (pydantic makes it a str):
 @example(rows=[plain_row("B\ud800")])
+@example(rows=[plain_row(_Text.B1)])
 # A value that cannot be hashed or compared:
 @example(rows=[plain_row("B1", ask_price=Decimal("sNaN"))])
 def test_the_fast_path_takes_only_rows_pydantic_accepts_and_makes_the_same_bids(
@@ -963,11 +969,31 @@ def test_json_text_reads_as_the_json_module_reads_it_numbers_with_fractions_as_d
     assert _typed(_read_json(data)) == _typed(expected)
 
 
-@pytest.mark.parametrize("text", ["{", '{"bids": [}', "", "[1,]", '{"a": 1} x'])
-def test_text_that_no_reader_takes_is_refused_as_not_valid_json(text: str) -> None:
+@pytest.mark.parametrize(
+    "text", ["{", '{"bids": [}', "", "[1,]", '{"a": 1} x', b'{"round": {"id": "\xff"}}']
+)
+def test_text_that_no_reader_takes_is_refused_as_not_valid_json(text: str | bytes) -> None:
     issues = refusal(text)
     assert [i.location for i in issues] == ["$"]
     assert issues[0].message.startswith("not valid JSON: ")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"round": {"id": "\xed\xa0\x80"}, "factories": [], "items": [], "bids": []}',
+        '{"round": {"id": "\ud800"}, "factories": [], "items": [], "bids": []}',
+    ],
+    ids=["surrogate-as-utf-8", "lone-surrogate-in-str"],
+)
+def test_a_lone_surrogate_is_refused_at_its_field(text: str | bytes) -> None:
+    """msgspec refuses such text outright; the json module reads it, and the field says no."""
+    assert [i.location for i in refusal(text)] == ["round.id"]
+
+
+def test_a_number_beyond_any_decimal_is_refused_not_raised() -> None:
+    issues = refusal('{"round": {"id": "R1", "budget": 1e99999999999999999999}}')
+    assert [(i.location, i.message) for i in issues] == [("$", "a number is out of any range")]
 
 
 # --- Rules between bids: checked by column, worded bid by bid --------------------------------
