@@ -81,12 +81,15 @@ def test_a_missing_problem_file_exits_2_without_a_traceback(command: str, tmp_pa
     assert "Traceback" not in done.output
 
 
-def test_invalid_json_exits_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize("content", [b'{"round": ', b'{"round": {"id": "\xff"}}'])
+def test_invalid_json_exits_2(content: bytes, tmp_path: Path) -> None:
+    """Cut short, or not UTF-8: refused in words, never a traceback."""
     path = tmp_path / "problem.json"
-    path.write_text('{"round": ')
+    path.write_bytes(content)
     done = runner.invoke(app, ["solve", str(path)])
     assert done.exit_code == 2
     assert "not valid JSON" in done.stderr
+    assert "Traceback" not in done.output
 
 
 def test_an_invalid_problem_names_the_field_and_the_id(tmp_path: Path) -> None:
