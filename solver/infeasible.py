@@ -59,17 +59,23 @@ def find_conflicts(
     col_dual = engine.col_duals()
     violated: list[Conflict] = []
     binding: list[Conflict] = []
+    position = {b.id: k for k, b in enumerate(problem.bids)}
     for name, slack in model.slack.items():
         amount = float(values[slack.id])
         if amount > VIOLATION_TOL:
             family, key = model.row_meta[model.rows[name]]
-            violated.append(_conflict(model, family, key, values, amount))
+            violated.append(_conflict(model, family, key, values, amount, position))
     violated_names = {n for n, s in model.slack.items() if float(values[s.id]) > VIOLATION_TOL}
+    named: set[tuple[str, str]] = set()
     for index, (family, key) in enumerate(model.row_meta):
         if family not in RULE_NAMES or f"{family}[{key}]" in violated_names:
             continue
         if abs(float(row_dual[index])) > DUAL_TOL:
-            binding.append(_conflict(model, family, key, values, None))
+            if family == "bid_cap" and _kept_out_by_its_lot(model, position[key], values):
+                family = "min_lot"
+            if (family, key) not in named:
+                named.add((family, key))
+                binding.append(_conflict(model, family, key, values, None, position))
     x = values[model.x_col]
     full = (x >= model.capacity - VIOLATION_TOL) & (np.abs(col_dual[model.x_col]) > DUAL_TOL)
     if full.any():
@@ -86,6 +92,19 @@ def find_conflicts(
     return sorted(violated, key=_order) + sorted(binding, key=_order)
 
 
+def _kept_out_by_its_lot(
+    model: AllocationModel, k: int, values: np.typing.NDArray[np.float64]
+) -> bool:
+    """The relaxation switched the bid off (its binary at 0) and it has a minimum lot.
+
+    Its row x <= q z then reads x <= 0: the bid binds not by its capacity but by being off,
+    and the relaxation (which counts violations, not setup costs) keeps a bid off only
+    where its lot would break more than it mends: the lot is the rule in conflict.
+    """
+    z = model.z_col[k]
+    return bool(model.problem.bids[k].min_lot > 0 and z >= 0 and values[z] < 0.5)
+
+
 def _order(conflict: Conflict) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     return (conflict.rule, conflict.items, conflict.factories, conflict.bids)
 
@@ -96,6 +115,7 @@ def _conflict(
     key: str,
     values: np.typing.NDArray[np.float64],
     shortfall: float | None,
+    position: dict[str, int],
 ) -> Conflict:
     problem = model.problem
     rule = RULE_NAMES[family]
@@ -104,7 +124,6 @@ def _conflict(
         places = Decimal("0.01") if family == "budget" else Decimal("1")
         amount = Decimal(repr(shortfall)).quantize(places, rounding=ROUND_HALF_UP)
     x = values[model.x_col]
-    bids_by_id = {b.id: k for k, b in enumerate(problem.bids)}
     items: tuple[str, ...] = ()
     factories: tuple[str, ...] = ()
     bid_ids: tuple[str, ...] = ()
@@ -119,7 +138,7 @@ def _conflict(
         bid_ids = tuple(problem.bids[k].id for k in members)
         factories = tuple(sorted({problem.bids[k].factory for k in members}))
     elif family in ("item_share", "bid_cap", "min_lot"):
-        bid = problem.bids[bids_by_id[key]]
+        bid = problem.bids[position[key]]
         items, factories, bid_ids = (bid.item,), (bid.factory,), (bid.id,)
     elif family == "budget":
         members = np.flatnonzero(x > VIOLATION_TOL)
@@ -132,11 +151,13 @@ def _conflict(
         factories=factories,
         bids=bid_ids,
         shortfall=amount,
-        detail=_detail(model, family, key, amount),
+        detail=_detail(model, family, key, amount, position),
     )
 
 
-def _detail(model: AllocationModel, family: str, key: str, amount: Decimal | None) -> str:
+def _detail(
+    model: AllocationModel, family: str, key: str, amount: Decimal | None, position: dict[str, int]
+) -> str:
     problem = model.problem
     if family == "min_fill":
         item = next(i for i in problem.items if i.id == key)
@@ -152,7 +173,8 @@ def _detail(model: AllocationModel, family: str, key: str, amount: Decimal | Non
     elif family == "bid_cap":
         text = f"bid {key} offers a limited capacity"
     else:
-        text = f"bid {key} must win its minimum lot or nothing"
+        lot = problem.bids[position[key]].min_lot
+        text = f"bid {key} must win its minimum lot of {lot} units or nothing"
     if amount is None:
         return text + "; it binds against the rules violated"
     unit = "" if family == "budget" else " units"

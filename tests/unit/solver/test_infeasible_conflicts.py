@@ -107,3 +107,24 @@ def test_cbc_names_the_same_conflict() -> None:
         ("I1",),
         Decimal(350),
     )
+
+
+def test_a_minimum_lot_beyond_the_factorys_room_is_named_as_the_lot() -> None:
+    # I1 needs 30 units; its one bid B1 sells only in lots of 60 or more, and F1 may take
+    # 0.2 of its month of 100: 20 units. Taking the lot would break F1's share by 40, so
+    # the relaxation leaves B1 off and I1 short by 30: B1's lot is what binds, not its
+    # capacity of 100 (it was named bid_capacity, "offers a limited capacity").
+    problem = make_problem(
+        [bid("B1", "F1", capacity=100, min_lot=60)],
+        factories=[factory("F1", 100)],
+        items=[item(min_fill=30)],
+        capacity_share="0.2",
+    )
+    result = solve(problem)
+    assert result.status == "infeasible"
+    assert [(c.rule, c.bids, c.shortfall) for c in result.conflicts] == [
+        ("min_fill", ("B1",), Decimal(30)),
+        ("min_lot", ("B1",), None),
+    ]
+    assert "minimum lot of 60 units" in result.conflicts[1].detail
+    assert result.message == "no allocation meets every rule; in conflict: min_fill, min_lot"
