@@ -155,6 +155,8 @@ class Result(_Frozen):
 
 _ENCODER = msgspec.json.Encoder(decimal_format="string")
 _ATTRIBUTES = attrgetter("__dict__")
+_SHARE = itemgetter("capacity_share_used")
+_MARGIN = itemgetter("margin")
 _ALLOCATIONS = TypeAdapter(tuple[Allocation, ...])
 _SHORT_FLOATS = 1e16
 """Below this magnitude msgspec and pydantic spell a float alike; from it on pydantic
@@ -183,10 +185,6 @@ def _short(values: list[float]) -> bool:
     """No value of a magnitude of _SHORT_FLOATS or more (NaN and infinities both write as
     null; an infinity is caught here all the same)."""
     return max(values, default=0.0) < _SHORT_FLOATS and min(values, default=0.0) > -_SHORT_FLOATS
-
-
-_SHARE = itemgetter("capacity_share_used")
-_MARGIN = itemgetter("margin")
 
 
 def parse_result(data: Mapping[str, Any] | str | bytes) -> Result:
