@@ -229,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES), help="sizes to run")
     parser.add_argument("--kinds", nargs="+", choices=["lp", "milp"], default=["lp", "milp"])
     parser.add_argument(
-        "--repeat", type=int, help="runs per case (default 3; always 1 at 1M and the 100k MILP)"
+        "--repeat",
+        type=int,
+        help="runs per case (default 3; always 1 at 1M bids and for a MILP of 100k bids or more)",
     )
     parser.add_argument("--workdir", type=Path, default=Path("var/bench"))
     args = parser.parse_args(argv)

@@ -71,8 +71,11 @@ def find_conflicts(
         if family not in RULE_NAMES or f"{family}[{key}]" in violated_names:
             continue
         if abs(float(row_dual[index])) > DUAL_TOL:
-            if family == "bid_cap" and _kept_out_by_its_lot(model, position[key], values):
-                family = "min_lot"
+            if family == "bid_cap" and _switched_off(model, position[key], values):
+                if _fee_under_budget(model, position[key]):
+                    binding.append(_setup_fee_conflict(model, position[key]))
+                    continue
+                family = "min_lot"  # the lot alone can keep it off
             if (family, key) not in named:
                 named.add((family, key))
                 binding.append(_conflict(model, family, key, values, None, position))
@@ -92,17 +95,40 @@ def find_conflicts(
     return sorted(violated, key=_order) + sorted(binding, key=_order)
 
 
-def _kept_out_by_its_lot(
-    model: AllocationModel, k: int, values: np.typing.NDArray[np.float64]
-) -> bool:
-    """The relaxation switched the bid off (its binary at 0) and it has a minimum lot.
+def _switched_off(model: AllocationModel, k: int, values: np.typing.NDArray[np.float64]) -> bool:
+    """The relaxation switched the bid off: its binary is 0.
 
-    Its row x <= q z then reads x <= 0: the bid binds not by its capacity but by being off,
-    and the relaxation (which counts violations, not setup costs) keeps a bid off only
-    where its lot would break more than it mends: the lot is the rule in conflict.
+    Its row x <= q z then reads x <= 0: the bid binds not by its capacity but by being off.
+    The relaxation counts violations, not costs, so it keeps a bid off only where switching
+    it on would break more than it mends: through its minimum lot (x >= l z), or through
+    its setup fee, which counts against a budget (_fee_under_budget).
     """
     z = model.z_col[k]
-    return bool(model.problem.bids[k].min_lot > 0 and z >= 0 and values[z] < 0.5)
+    return bool(z >= 0 and values[z] < 0.5)
+
+
+def _fee_under_budget(model: AllocationModel, k: int) -> bool:
+    return model.problem.round.budget is not None and model.fees[k] > 0
+
+
+def _setup_fee_conflict(model: AllocationModel, k: int) -> Conflict:
+    """A bid kept off where its setup fee counts against the budget (and its lot, if any,
+    may keep it off too: the relaxation does not say which)."""
+    bid = model.problem.bids[k]
+    lot = f" (and it sells in lots of {_units(bid.min_lot)} or more)" if bid.min_lot else ""
+    return Conflict(
+        rule="budget",
+        items=(bid.item,),
+        factories=(bid.factory,),
+        bids=(bid.id,),
+        detail=f"bid {bid.id} is left out: its setup fee of {model.fees[k]} would have to fit "
+        f"the round's spend cap of {model.problem.round.budget}{lot}; it binds against the "
+        "rules violated",
+    )
+
+
+def _units(count: int) -> str:
+    return f"{count} unit" if count == 1 else f"{count} units"
 
 
 def _order(conflict: Conflict) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
@@ -174,7 +200,7 @@ def _detail(
         text = f"bid {key} offers a limited capacity"
     else:
         lot = problem.bids[position[key]].min_lot
-        text = f"bid {key} must win its minimum lot of {lot} units or nothing"
+        text = f"bid {key} must win its minimum lot of {_units(lot)} or nothing"
     if amount is None:
         return text + "; it binds against the rules violated"
     unit = "" if family == "budget" else " units"

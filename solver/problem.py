@@ -484,14 +484,20 @@ def _read_json(text: str | bytes) -> Any:
     spellings = _DecimalBySpelling()
     try:
         return msgspec.json.Decoder(float_hook=spellings.__getitem__).decode(text)
-    except (ValueError, ArithmeticError):  # msgspec.DecodeError and UnicodeError among them
+    except NumberOutOfRangeError as exc:
+        raise ProblemError([ProblemIssue("$", str(exc))]) from exc
+    except (ValueError, ArithmeticError, RecursionError):  # msgspec.DecodeError, UnicodeError
         pass
     try:
         return json.loads(text, parse_float=spellings.__getitem__, parse_constant=Decimal)
     except ValueError as exc:
         raise ProblemError([ProblemIssue("$", f"not valid JSON: {exc}")]) from exc
+    except NumberOutOfRangeError as exc:
+        raise ProblemError([ProblemIssue("$", str(exc))]) from exc
     except ArithmeticError as exc:  # 1e99999999999999999999: beyond any Decimal
         raise ProblemError([ProblemIssue("$", "a number is out of any range")]) from exc
+    except RecursionError as exc:
+        raise ProblemError([ProblemIssue("$", "not valid JSON: nested too deep")]) from exc
 
 
 _BIDS = TypeAdapter(tuple[Bid, ...])
@@ -657,7 +663,23 @@ def _fields_sets(rows: list[dict[str, Any]]) -> Iterable[set[str]]:
 class _DecimalBySpelling(dict[str, Decimal]):
     def __missing__(self, text: str) -> Decimal:
         value = self[text] = Decimal(text)
+        if value.is_finite() and value and value.adjusted() > MAX_MAGNITUDE:
+            raise NumberOutOfRangeError(text)
         return value
+
+
+MAX_MAGNITUDE = 100
+"""Largest power of ten a number of a problem file may have: every field stops at 10**15
+(a budget), and pydantic would spend minutes making 1e999999999999999999 an int before
+its range check refuses it."""
+
+
+class NumberOutOfRangeError(ArithmeticError):
+    """A number in a problem file beyond MAX_MAGNITUDE: refused before any field sees it."""
+
+    def __init__(self, text: str) -> None:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        super().__init__(f"the number {shown} is beyond any field's range")
 
 
 def share_fields_sets(rows: Sequence[BaseModel]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from solver.solve import SolveOptions, solve
 from solver.verify import verify
 from tests.unit.solver.builders import bid, factory, item, make_problem
@@ -128,3 +130,23 @@ def test_a_minimum_lot_beyond_the_factorys_room_is_named_as_the_lot() -> None:
     ]
     assert "minimum lot of 60 units" in result.conflicts[1].detail
     assert result.message == "no allocation meets every rule; in conflict: min_fill, min_lot"
+
+
+@pytest.mark.parametrize("min_lot", [0, 1])
+def test_a_setup_fee_beyond_the_budget_is_named_as_the_budget(min_lot: int) -> None:
+    # I1 needs 30 units; its one bid B1 costs a setup of 100,000 (a fee of 111,111.12 at
+    # m = 0.1) and the round may spend 500: the relaxation leaves B1 off, short by 30. The
+    # fee against the budget keeps it off, whatever its lot (it was named min_lot with a
+    # lot, bid_capacity without).
+    problem = make_problem(
+        [bid("B1", "F1", capacity=100, min_lot=min_lot, setup_cost="100000")],
+        items=[item(min_fill=30)],
+        budget="500",
+    )
+    result = solve(problem)
+    assert [(c.rule, c.bids, c.shortfall) for c in result.conflicts] == [
+        ("min_fill", ("B1",), Decimal(30)),
+        ("budget", ("B1",), None),
+    ]
+    assert "setup fee of 111111.12" in result.conflicts[1].detail
+    assert "spend cap of 500" in result.conflicts[1].detail

@@ -917,7 +917,7 @@ def test_a_plain_copy_keeps_the_same_hash() -> None:
 NUMBER_SPELLINGS = st.sampled_from(
     [
         *("0", "-0", "7", "-12", "99999999999999999999999", "1.50", "-0.0", "1e5", "1E+2"),
-        *("2.5e-3", "0.1000000000000000055511151231257827", "1.5e999", "14.40"),
+        *("2.5e-3", "0.1000000000000000055511151231257827", "1.5e99", "1e-999", "14.40"),
     ]
 )
 JSON_SCALARS = st.one_of(
@@ -994,6 +994,27 @@ def test_a_lone_surrogate_is_refused_at_its_field(text: str | bytes) -> None:
 def test_a_number_beyond_any_decimal_is_refused_not_raised() -> None:
     issues = refusal('{"round": {"id": "R1", "budget": 1e99999999999999999999}}')
     assert [(i.location, i.message) for i in issues] == [("$", "a number is out of any range")]
+
+
+@pytest.mark.parametrize("field", ["monthly_capacity", "committed_units"])
+def test_a_whole_number_of_a_huge_exponent_is_refused_at_once(field: str) -> None:
+    """pydantic would spend minutes making 1e999999999999999999 an int before refusing it
+    for its range: no number above 10**100 reaches a field (a 30-byte file was a hang)."""
+    data = json.dumps(problem_data([bid("B1", "F1")], factories=[factory("F1")]))
+    text = data.replace('"monthly_capacity": 1000', f'"{field}": 1e999999999999999999', 1)
+    assert "1e999999999999999999" in text
+    issues = refusal(text)
+    assert [(i.location, i.message) for i in issues] == [
+        ("$", "the number 1e999999999999999999 is beyond any field's range")
+    ]
+    refusal(text.replace("1e999999999999999999", "1e100"))  # refused by the field, in words
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "[" * 5_000 + "]" * 5_000])
+def test_json_nested_too_deep_is_refused_not_raised(text: str) -> None:
+    assert [(i.location, i.message) for i in refusal(text)] == [
+        ("$", "not valid JSON: nested too deep")
+    ]
 
 
 # --- Rules between bids: checked by column, worded bid by bid --------------------------------
