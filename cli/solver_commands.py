@@ -54,7 +54,8 @@ def solve_command(
         ),
     ] = None,
     solver: Annotated[
-        SolverName, typer.Option(help="Solver: highs (default) or cbc (needs pulp[cbc]).")
+        SolverName,
+        typer.Option(help="Solver: highs (default) or cbc (needs the optional cbc extra)."),
     ] = SolverName.HIGHS,
     time_limit: Annotated[
         float | None,
