@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from itertools import repeat
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any, Literal
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from solver.trusted import trusted_models
+from solver.trusted import attribute_dicts, trusted_models
 
 
 class _Frozen(BaseModel):
@@ -154,7 +154,6 @@ class Result(_Frozen):
 
 
 _ENCODER = msgspec.json.Encoder(decimal_format="string")
-_ATTRIBUTES = attrgetter("__dict__")
 _SHARE = itemgetter("capacity_share_used")
 _MARGIN = itemgetter("margin")
 _ALLOCATIONS = TypeAdapter(tuple[Allocation, ...])
@@ -173,7 +172,7 @@ def allocations_json(rows: Sequence[Allocation]) -> bytes:
     read from a file can hold, leaves the rows to pydantic. A property test holds the
     bytes equal.
     """
-    attributes = list(map(_ATTRIBUTES, rows))
+    attributes = attribute_dicts(rows)
     shares = list(map(_SHARE, attributes))
     margins = [m for m in map(_MARGIN, attributes) if m is not None]
     if _short(shares) and _short(margins):

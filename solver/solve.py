@@ -32,7 +32,6 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from operator import attrgetter
 from typing import Literal
 
 import numpy as np
@@ -43,7 +42,7 @@ from solver.explain import Explanation, explain
 from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
 from solver.result import Allocation, Conflict, Result, SolverInfo, Timings, trusted_allocations
-from solver.trusted import put_column
+from solver.trusted import attribute_dicts, put_column
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -676,9 +675,6 @@ def _share(units: int, capacity: int) -> float:
     return ((2 * units * 1_000_000 + capacity) // (2 * capacity)) / 1_000_000
 
 
-_ATTRIBUTES = attrgetter("__dict__")
-
-
 def _draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[Allocation, ...]:
     """Each bid's allocation as if it won nothing, and the input hash: made beside the solver.
 
@@ -741,7 +737,7 @@ def _result(
             cont_fees,
         )
     capacity = {f.id: f.monthly_capacity for f in problem.factories}
-    rows = list(map(_ATTRIBUTES, drafts))
+    rows = attribute_dicts(drafts)
     put_column(rows, "reason", explanation.reasons)
     put_column(rows, "cost_to_win_more", explanation.cost_to_win_more)
     # Without a setup fee a bid's margin is (p - c) / p whatever its units: once per pair.

@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from itertools import repeat
-from operator import setitem
+from operator import attrgetter, setitem
 
 from pydantic import BaseModel
 
 _drain: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
+_ATTRIBUTES = attrgetter("__dict__")
 _new = object.__new__
 _set_attribute = object.__setattr__
 # pydantic's slots on every model object (BaseModel.__slots__), set through their descriptors
@@ -32,6 +33,11 @@ def rows_from_columns(
 ) -> list[dict[str, object]]:
     """One dict per row, {field: value}, from the values of each field in row order."""
     return list(map(dict, map(zip, repeat(tuple(fields)), zip(*columns, strict=True))))
+
+
+def attribute_dicts(objects: Iterable[object]) -> list[dict[str, object]]:
+    """Each object's attribute dict (a pydantic object's fields, in field order), by `map`."""
+    return list(map(_ATTRIBUTES, objects))
 
 
 def put_column(rows: Sequence[dict[str, object]], field: str, values: Sequence[object]) -> None:
