@@ -14,6 +14,7 @@ more unit would raise the objective.
 
 from __future__ import annotations
 
+import math
 import subprocess
 import time
 from dataclasses import dataclass, replace
@@ -37,6 +38,8 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 RunStatus = Literal["optimal", "feasible", "infeasible", "error"]
 SolverName = Literal["highs", "cbc"]
+HIGHS_MIP_ABS_GAP = 1e-6
+"""HiGHS's own default absolute gap, restored for a run that names none."""
 
 ColumnOrder = Literal["bid", "item"]
 """bid: HiGHS gets the columns as the model numbers them, bids in id order; item: the bids'
@@ -90,8 +93,11 @@ class Engine(Protocol):
         mip_rel_gap: float | None = None,
         presolve: bool | None = None,
         cold: bool = False,
+        mip_abs_gap: float | None = None,
     ) -> RunStatus: ...
     def values(self) -> FloatArray: ...
+    def dual_bound(self) -> float | None: ...
+    def set_start(self, cols: IntArray, values: FloatArray) -> None: ...
     def col_duals(self) -> FloatArray: ...
     def row_duals(self) -> FloatArray: ...
     def row_values(self) -> FloatArray: ...
@@ -256,6 +262,7 @@ class HighsEngine:
         self._started = 0.0
         self._bound_row: int | None = None
         self._altered = False  # costs, row bounds or the bound row other than as built
+        self._dual_bound: float | None = None
 
     def run(
         self,
@@ -264,11 +271,14 @@ class HighsEngine:
         mip_rel_gap: float | None = None,
         presolve: bool | None = None,
         cold: bool = False,
+        mip_abs_gap: float | None = None,
     ) -> RunStatus:
         """First call: build and solve through PuLP; later calls: re-run the changed model.
 
         `presolve` overrides the setting for one later run (the whole-units MILP, where
         presolve removes the fixed columns). `cold` starts that run from scratch.
+        `mip_abs_gap`: the absolute gap that also ends a branch and bound (HiGHS's default
+        where None). A MILP run records its proven bound (dual_bound).
         """
         gap = self.settings.mip_rel_gap if mip_rel_gap is None else mip_rel_gap
         if self.highs is None:
@@ -297,11 +307,18 @@ class HighsEngine:
             budget = later_pass_limit(self.settings, self._started)
             self.highs.setOptionValue("time_limit", self.highs.getRunTime() + budget)
             self.highs.setOptionValue("mip_rel_gap", gap)
+            self.highs.setOptionValue(
+                "mip_abs_gap", HIGHS_MIP_ABS_GAP if mip_abs_gap is None else mip_abs_gap
+            )
             on = self.settings.presolve if presolve is None else presolve
             self.highs.setOptionValue("presolve", "on" if on else "off")
             if cold:  # forget the basis and solver state of the last run
                 self.highs.clearSolver()
             self.highs.run()
+        self._dual_bound = None
+        if mip:
+            bound = float(self._h().getInfo().mip_dual_bound)
+            self._dual_bound = bound if math.isfinite(bound) else None
         return self._status()
 
     def _h(self) -> highspy.Highs:
@@ -343,6 +360,15 @@ class HighsEngine:
     def values(self) -> FloatArray:
         """Column values, indexed by PuLP variable id."""
         return self._from_highs(np.array(self._h().getSolution().col_value, dtype=np.float64))
+
+    def dual_bound(self) -> float | None:
+        """The best proven bound of the last MILP run (None after an LP run, or none found)."""
+        return self._dual_bound
+
+    def set_start(self, cols: IntArray, values: FloatArray) -> None:
+        """A start for the next MILP run: these columns' values (HiGHS completes the rest)."""
+        at = cols if self._position is None else self._position[cols]
+        self._h().setSolution(len(cols), at.astype(np.int32), values.astype(np.float64))
 
     def col_duals(self) -> FloatArray:
         """Column duals (reduced costs), HiGHS's sign for a maximisation."""
@@ -483,6 +509,7 @@ class CbcEngine:
         mip_rel_gap: float | None = None,
         presolve: bool | None = None,
         cold: bool = False,
+        mip_abs_gap: float | None = None,
     ) -> RunStatus:
         """Solve the PuLP problem as it stands with CBC."""
         gap = self.settings.mip_rel_gap if mip_rel_gap is None else mip_rel_gap
@@ -491,6 +518,7 @@ class CbcEngine:
             msg=False,
             timeLimit=self.settings.time_limit,
             gapRel=gap,
+            gapAbs=mip_abs_gap,
             threads=self.settings.threads,
             randomSeed=self.settings.random_seed,
             presolve=self.settings.presolve if presolve is None else presolve,
@@ -510,6 +538,13 @@ class CbcEngine:
     def values(self) -> FloatArray:
         """Column values, indexed by PuLP variable id."""
         return np.array([v.varValue or 0.0 for v in self.variables], dtype=np.float64)
+
+    def dual_bound(self) -> float | None:
+        """CBC's bound is not read through PuLP: None (solve() then proves otherwise)."""
+        return None
+
+    def set_start(self, cols: IntArray, values: FloatArray) -> None:
+        """No start is given to CBC (the small-problem path)."""
 
     def col_duals(self) -> FloatArray:
         """Reduced costs in HiGHS's sign convention."""

