@@ -43,10 +43,8 @@ def _fee(bid: dict[str, Any], m: Fraction) -> Fraction:
 
 def _room(data: dict[str, Any], factory: dict[str, Any]) -> int:
     share = factory.get("capacity_share") or data["round"]["capacity_share"]
-    return max(
-        0,
-        math.floor(_f(share) * factory["monthly_capacity"] - factory.get("committed_units", 0)),
-    )
+    limit = _f(share) * factory["monthly_capacity"] - factory.get("committed_units", 0)
+    return max(0, math.floor(limit))
 
 
 def brute_objective(data: dict[str, Any], units: dict[str, int]) -> Fraction:
@@ -178,7 +176,8 @@ def small_rounds(draw: st.DrawFn) -> dict[str, Any]:
                 "guaranteed_units": draw(st.integers(1, 4)) if is_new else 0,
             }
         )
-    items = []
+    items: list[dict[str, Any]] = []
+    value_of: list[int] = []  # r - h in cents, per item
     for i in range(n_i):
         retail = draw(st.integers(500, 1500))
         handling = draw(st.integers(0, retail // 5))
@@ -191,6 +190,7 @@ def small_rounds(draw: st.DrawFn) -> dict[str, Any]:
                 {"units": draw(st.integers(0, 8)), "probability": str(Decimal(quarter) / 4)},
                 {"units": draw(st.integers(0, 12)), "probability": str(Decimal(4 - quarter) / 4)},
             ]
+        value_of.append(retail - handling)
         items.append(
             {
                 "id": f"I{i}",
@@ -205,9 +205,7 @@ def small_rounds(draw: st.DrawFn) -> dict[str, Any]:
     bids = []
     for n, (f, i) in enumerate(chosen):
         capacity = draw(st.integers(1, 7))
-        value = int(Decimal(items[i]["retail_price"]) * 100) - int(
-            Decimal(items[i]["handling_cost"]) * 100
-        )
+        value = value_of[i]
         cost = value if exact_zero and draw(st.booleans()) else draw(st.integers(value // 2, value))
         bids.append(
             {
