@@ -1,19 +1,28 @@
-"""Infeasible rounds explained (SPEC 3): the rules in conflict, found by a relaxation re-solve.
+"""Infeasible rounds explained (SPEC 3): the rules in conflict, found by relaxation re-solves.
 
-The model is rebuilt elastic: every soft-able rule (capacity share, minimum fill, item
-share, budget, new-factory guarantee) gets a violation slack, and the total violation is
-minimised (units for unit rules; budget money divided by the highest supply price, so one
-unit's worth of money weighs about one unit). The rules left violated at that minimum are
-the conflicts; the rules that hold them there are the rows and bid capacities with a
-non-zero dual in the same solve (for a MILP, the LP with its binaries fixed). Nothing is
-guessed: each entry names what the solver's answer names.
+The conflicts are found on the whole-unit problem (every x_b integer), so a minimum fill
+or a guarantee that lots make impossible is named as such:
+
+1. the model is rebuilt elastic: what the round asks for (minimum fill, item share,
+   budget, new-factory guarantee) gets a violation slack, and the total violation is
+   minimised in whole units (units for unit rules; budget money divided by the highest
+   supply price, so one unit's worth of money weighs about one unit). What a factory
+   offers (its capacity share, each bid's capacity and lot) stays hard. The rules left
+   violated at that minimum are the rules broken, each with its shortfall;
+2. each rule that could hold them there (the offers and asks on the same items and
+   factories) is removed in turn, and the least violation solved again: a rule is named
+   as binding only where removing it lowers the violation. Past MAX_RESOLVES such
+   re-solves (a large round), the rest are named from the duals of the LP with the whole
+   units fixed. Nothing is guessed: each entry names what a re-solve found.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from solver.engine import EngineSettings, SolverError, make_engine
 from solver.model import AllocationModel, Formulation, build_model
@@ -22,6 +31,8 @@ from solver.result import Conflict
 
 VIOLATION_TOL = 1e-6
 DUAL_TOL = 1e-7
+MAX_RESOLVES = 24
+"""Rules confirmed by a re-solve each; past this many (a large round) the duals name the rest."""
 
 RULE_NAMES = {
     "cap_share": "capacity_share",
@@ -34,65 +45,208 @@ RULE_NAMES = {
 }
 """Model row families as rules in a Conflict; item_total and item_sales are definitions."""
 
+FloatArray = npt.NDArray[np.float64]
+
 
 def find_conflicts(
     problem: Problem, settings: EngineSettings, formulation: Formulation = "segments"
 ) -> list[Conflict]:
     """The rules in conflict: violated ones first (with their shortfall), then those binding."""
-    model = build_model(problem, formulation, elastic=True)
-    engine = make_engine(model, settings)
-    mip = problem.has_binaries
-    status = engine.run(mip=mip)
-    if status not in ("optimal", "feasible"):
-        raise SolverError(f"the relaxation re-solve failed: {engine.status_message}")
-    if mip:
-        values = engine.values()
-        lower, upper = engine.original_bounds()
-        z_cols = model.z_col[model.binary]
-        lower[z_cols] = upper[z_cols] = np.round(values[z_cols])
-        engine.set_col_bounds(lower, upper)
-        engine.set_integer(np.zeros(model.n_cols, dtype=np.bool_))
-        if engine.run(mip=False) != "optimal":
-            raise SolverError("the relaxation re-solve failed with the binaries fixed")
-    values = engine.values()
-    row_dual = engine.row_duals()
-    col_dual = engine.col_duals()
-    violated: list[Conflict] = []
-    binding: list[Conflict] = []
+    model, values, least = _least_violation(problem, settings, formulation)
     position = {b.id: k for k, b in enumerate(problem.bids)}
+    violated: list[Conflict] = []
+    touched_items: set[str] = set()
+    touched_factories: set[str] = set()
     for name, slack in model.slack.items():
         amount = float(values[slack.id])
         if amount > VIOLATION_TOL:
             family, key = model.row_meta[model.rows[name]]
-            violated.append(_conflict(model, family, key, values, amount, position))
-    violated_names = {n for n, s in model.slack.items() if float(values[s.id]) > VIOLATION_TOL}
-    named: set[tuple[str, str]] = set()
-    for index, (family, key) in enumerate(model.row_meta):
-        if family not in RULE_NAMES or f"{family}[{key}]" in violated_names:
+            conflict = _conflict(model, family, key, values, amount, position)
+            violated.append(conflict)
+            touched_items.update(conflict.items)
+            touched_factories.update(conflict.factories)
+    if not violated:
+        return []
+    # the bids of the items and factories in conflict: their rules may hold the violation
+    members = [
+        k
+        for k, b in enumerate(problem.bids)
+        if b.item in touched_items or b.factory in touched_factories
+    ]
+    touched_items.update(problem.bids[k].item for k in members)
+    touched_factories.update(problem.bids[k].factory for k in members)
+    violated_names = {(c.rule, c.items, c.factories, c.bids) for c in violated}
+    binding: list[Conflict] = []
+    candidates = _candidates(model, values, members, touched_items, touched_factories)
+    for family, key, relaxed in candidates[:MAX_RESOLVES]:
+        _, _, less = _least_violation(relaxed, settings, formulation)
+        if less < least - VIOLATION_TOL * max(1.0, least):
+            binding.append(_binding_conflict(model, family, key, values, position))
+    if len(candidates) > MAX_RESOLVES:
+        named = {(c.rule, c.bids) for c in binding}
+        for conflict in _binding_by_duals(model, settings, values, position):
+            if (conflict.rule, conflict.bids) not in named:
+                binding.append(conflict)
+    binding = [c for c in binding if (c.rule, c.items, c.factories, c.bids) not in violated_names]
+    return sorted(violated, key=_order) + sorted(_unique(binding), key=_order)
+
+
+def _unique(conflicts: list[Conflict]) -> list[Conflict]:
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    out = []
+    for c in conflicts:
+        if (c.rule, c.bids) not in seen:
+            seen.add((c.rule, c.bids))
+            out.append(c)
+    return out
+
+
+def _least_violation(
+    problem: Problem, settings: EngineSettings, formulation: Formulation
+) -> tuple[AllocationModel, FloatArray, float]:
+    """The elastic whole-unit model, its values at the least violation, and that violation."""
+    model = build_model(problem, formulation, elastic=True)
+    if model.n_cols == 0:
+        return model, np.zeros(0), 0.0
+    engine = make_engine(model, settings)
+    status = engine.run(mip=True, mip_rel_gap=0.0)
+    if status not in ("optimal", "feasible"):
+        raise SolverError(f"the relaxation re-solve failed: {engine.status_message}")
+    values = engine.values()
+    least = float(engine.original_costs() @ values)
+    engine.close()
+    return model, values, least
+
+
+def _candidates(
+    model: AllocationModel,
+    values: FloatArray,
+    members: list[int],
+    items: set[str],
+    factories: set[str],
+) -> list[tuple[str, str, Problem]]:
+    """Each rule that may hold the violation, with the problem that lacks it (SPEC 3's
+    removals: a share cap set to the sum of the factory's bid capacities, a lot at 0, an
+    item share of 1, no budget, no guarantee, no minimum fill; bid capacities that are
+    full raised by what is short)."""
+    problem = model.problem
+    data: dict[str, Any] = problem.model_dump(mode="python")
+    out: list[tuple[str, str, Problem]] = []
+
+    def without(change: dict[str, Any]) -> Problem:
+        return Problem.model_validate({**data, **change})
+
+    supply = {f: int(model.capacity[m].sum()) for f, m in model.bids_by_factory.items()}
+    for f_index, factory in enumerate(data["factories"]):
+        if factory["id"] in factories and model.room[factory["id"]] < supply[factory["id"]]:
+            wider = {
+                **factory,
+                "capacity_share": Decimal(1),
+                "committed_units": 0,
+                "monthly_capacity": max(factory["monthly_capacity"], supply[factory["id"]]),
+            }
+            rows = [*data["factories"][:f_index], wider, *data["factories"][f_index + 1 :]]
+            out.append(("cap_share", factory["id"], without({"factories": rows})))
+    for k in members:
+        bid = data["bids"][k]
+        if bid["min_lot"] > 0 and values[model.x_col[k]] < bid["min_lot"] - 0.5:
+            rows = list(data["bids"])
+            rows[k] = {**bid, "min_lot": 0}
+            out.append(("min_lot", bid["id"], without({"bids": rows})))
+    for i_index, item in enumerate(data["items"]):
+        if item["id"] not in items:
             continue
-        if abs(float(row_dual[index])) > DUAL_TOL:
-            if family == "bid_cap" and _switched_off(model, position[key], values):
-                if _fee_under_budget(model, position[key]):
-                    binding.append(_setup_fee_conflict(model, position[key]))
-                    continue
-                family = "min_lot"  # the lot alone can keep it off
-            if (family, key) not in named:
-                named.add((family, key))
-                binding.append(_conflict(model, family, key, values, None, position))
-    x = values[model.x_col]
-    full = (x >= model.capacity - VIOLATION_TOL) & (np.abs(col_dual[model.x_col]) > DUAL_TOL)
-    if full.any():
-        bids = [model.problem.bids[k] for k in np.flatnonzero(full)]
-        binding.append(
-            Conflict(
-                rule="bid_capacity",
-                items=tuple(sorted({b.item for b in bids})),
-                factories=tuple(sorted({b.factory for b in bids})),
-                bids=tuple(b.id for b in bids),
-                detail=f"{len(bids)} bid(s) supply all the units they offer",
-            )
+        asks = [("max_factory_share", None, "item_share"), ("min_fill", 0, "min_fill")]
+        for field, none, family in asks:
+            if item[field]:
+                rows = list(data["items"])
+                rows[i_index] = {**item, field: none}
+                out.append((family, item["id"], without({"items": rows})))
+    for f_index, factory in enumerate(data["factories"]):
+        if factory["id"] in model.guarantee and factory["id"] in factories:
+            rows = list(data["factories"])
+            rows[f_index] = {**factory, "is_new": False, "guaranteed_units": 0}
+            out.append(("guarantee", factory["id"], without({"factories": rows})))
+    if data["round"]["budget"] is not None:
+        terms = {**data["round"], "budget": None}
+        out.append(("budget", problem.round.id, without({"round": terms})))
+    full = [k for k in members if values[model.x_col[k]] >= model.capacity[k] - 0.5]
+    if full:
+        rows = list(data["bids"])
+        for k in full:
+            rows[k] = {**rows[k], "capacity": int(model.capacity[k]) * 2 + 1}
+        keys = ",".join(problem.bids[k].id for k in full)
+        out.append(("bid_cap", keys, without({"bids": rows})))
+    return out
+
+
+def _binding_conflict(
+    model: AllocationModel,
+    family: str,
+    key: str,
+    values: FloatArray,
+    position: dict[str, int],
+) -> Conflict:
+    """A rule whose removal lowered the violation, as a Conflict."""
+    problem = model.problem
+    if family == "bid_cap":
+        bids = [problem.bids[position[b]] for b in key.split(",")]
+        return Conflict(
+            rule="bid_capacity",
+            items=tuple(sorted({b.item for b in bids})),
+            factories=tuple(sorted({b.factory for b in bids})),
+            bids=tuple(b.id for b in bids),
+            detail=f"{len(bids)} bid(s) supply all the units they offer; "
+            "it binds against the rules violated",
         )
-    return sorted(violated, key=_order) + sorted(binding, key=_order)
+    if family == "item_share":  # the item's share, removed for all its bids at once
+        members = model.bids_by_item[key]
+        bids = [problem.bids[k] for k in members]
+        item = next(i for i in problem.items if i.id == key)
+        return Conflict(
+            rule="item_share",
+            items=(key,),
+            factories=tuple(sorted({b.factory for b in bids})),
+            bids=tuple(b.id for b in bids),
+            detail=f"no factory may have more than {item.max_factory_share} of item {key}; "
+            "it binds against the rules violated",
+        )
+    if family == "budget":
+        x = values[model.x_col]
+        for k in range(len(problem.bids)):
+            if model.fees[k] > 0 and x[k] < 0.5 and model.fees[k] > (problem.round.budget or 0):
+                return _setup_fee_conflict(model, k)
+    return _conflict(model, family, key, values, None, position)
+
+
+def _binding_by_duals(
+    model: AllocationModel,
+    settings: EngineSettings,
+    values: FloatArray,
+    position: dict[str, int],
+) -> list[Conflict]:
+    """Rules with a non-zero dual in the LP with the whole units and binaries fixed at the
+    least violation (the slacks free): for a large round, past MAX_RESOLVES re-solves."""
+    problem = model.problem
+    fixed = build_model(problem, model.formulation, elastic=True)
+    engine = make_engine(fixed, settings)
+    if engine.run(mip=True, mip_rel_gap=0.0) not in ("optimal", "feasible"):
+        return []
+    lower, upper = engine.original_bounds()
+    cols = np.concatenate([fixed.x_col, fixed.z_col[fixed.binary]])
+    lower[cols] = upper[cols] = np.round(engine.values()[cols])
+    engine.set_col_bounds(lower, upper)
+    engine.set_integer(np.zeros(fixed.n_cols, dtype=np.bool_))
+    if engine.run(mip=False) != "optimal":
+        return []
+    row_dual = engine.row_duals()
+    out = []
+    for index, (family, key) in enumerate(fixed.row_meta):
+        if family in RULE_NAMES and abs(float(row_dual[index])) > DUAL_TOL:
+            if family == "bid_cap" and _switched_off(fixed, position[key], values):
+                family = "min_lot"
+            out.append(_conflict(fixed, family, key, values, None, position))
+    return out
 
 
 def _switched_off(model: AllocationModel, k: int, values: np.typing.NDArray[np.float64]) -> bool:

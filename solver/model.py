@@ -49,8 +49,10 @@ def share_scale(share: Decimal) -> int:
 
 
 """Item shares have at most 9 decimals (SPEC 2): times this they are whole numbers."""
-ELASTIC_FAMILIES = ("cap_share", "min_fill", "item_share", "budget", "guarantee")
-"""Families that get a violation slack in the elastic (infeasibility) model."""
+ELASTIC_FAMILIES = ("min_fill", "item_share", "budget", "guarantee")
+"""Families that get a violation slack in the elastic (infeasibility) model: what a round
+asks for. A factory's capacity share, a bid's capacity and its lot are what it offers, and
+stay hard: the rule reported broken is the ask they make impossible (SPEC 3)."""
 
 _LE = _rustcore.Sense.LessEqual
 _GE = _rustcore.Sense.GreaterEqual
@@ -139,6 +141,8 @@ class AllocationModel:
             upper[cols] = values
         integer = np.zeros(n, dtype=np.bool_)
         integer[self.z_col[self.binary]] = True
+        if self.elastic:  # the elastic model is the whole-unit problem (solver/infeasible.py)
+            integer[self.x_col] = True
         lengths = np.fromiter((len(c) for c in self.row_cols), np.int64, len(self.row_cols))
         start = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=start[1:])
@@ -319,7 +323,9 @@ def _add_columns(model: AllocationModel) -> None:
     """
     problem = model.problem
     cont = _rustcore.Category.Continuous
-    model.x_col = _batch(model, [f"x[{b.id}]" for b in problem.bids], cont, model.capacity)
+    # the elastic model is solved in whole units (SPEC 3 "Infeasible rounds")
+    units = _rustcore.Category.Integer if model.elastic else cont
+    model.x_col = _batch(model, [f"x[{b.id}]" for b in problem.bids], units, model.capacity)
     model.x = VariableMap(model.lp, [b.id for b in problem.bids], model.x_col)
     binary_ids = [b.id for b, is_bin in zip(problem.bids, model.binary, strict=True) if is_bin]
     z = _batch(

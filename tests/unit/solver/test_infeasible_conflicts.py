@@ -122,14 +122,37 @@ def test_a_minimum_lot_beyond_the_factorys_room_is_named_as_the_lot() -> None:
         items=[item(min_fill=30)],
         capacity_share="0.2",
     )
+    # (SPEC 3 "Infeasible rounds", by re-solves on the whole-unit problem) Removing F1's
+    # share cap lets B1 take its lot, and so does a lot of 0: both are named, binding.
     result = solve(problem)
     assert result.status == "infeasible"
     assert [(c.rule, c.bids, c.shortfall) for c in result.conflicts] == [
         ("min_fill", ("B1",), Decimal(30)),
+        ("capacity_share", ("B1",), None),
         ("min_lot", ("B1",), None),
     ]
-    assert "minimum lot of 60 units" in result.conflicts[1].detail
-    assert result.message == "no allocation meets every rule; in conflict: min_fill, min_lot"
+    assert "minimum lot of 60 units" in result.conflicts[2].detail
+    assert result.message == (
+        "no allocation meets every rule; in conflict: capacity_share, min_fill, min_lot"
+    )
+
+
+@pytest.mark.parametrize("ask", ["min_fill", "guarantee"])
+def test_a_fill_or_a_guarantee_that_a_lot_and_a_share_make_impossible_is_named(ask: str) -> None:
+    # (issue 10) A minimum fill of 2, or a guarantee of 3, from one bid that sells in lots
+    # of 6 at a factory with room for 5: the fill (or the guarantee) is what is broken,
+    # and the lot and the share are what make it so, each confirmed by a re-solve.
+    new = ask == "guarantee"
+    problem = make_problem(
+        [bid("B1", "F1", capacity=10, min_lot=6)],
+        factories=[factory("F1", 10, is_new=new, guaranteed_units=3 if new else 0)],
+        items=[item(min_fill=0 if new else 2)],
+    )
+    result = solve(problem)
+    assert result.status == "infeasible"
+    violated = result.conflicts[0]
+    assert (violated.rule, violated.shortfall) == (ask, Decimal(3 if new else 2))
+    assert {c.rule for c in result.conflicts[1:]} == {"capacity_share", "min_lot"}
 
 
 @pytest.mark.parametrize("min_lot", [0, 1])
