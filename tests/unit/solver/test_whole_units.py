@@ -43,8 +43,8 @@ def _fee(bid: dict[str, Any], m: Fraction) -> Fraction:
 
 def _room(data: dict[str, Any], factory: dict[str, Any]) -> int:
     share = factory.get("capacity_share") or data["round"]["capacity_share"]
-    limit = _f(share) * factory["monthly_capacity"] - factory.get("committed_units", 0)
-    return max(0, int(math.floor(limit)))
+    limit: Fraction = _f(share) * factory["monthly_capacity"] - factory.get("committed_units", 0)
+    return max(0, math.floor(limit))
 
 
 def brute_objective(data: dict[str, Any], units: dict[str, int]) -> Fraction:
