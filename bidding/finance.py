@@ -31,6 +31,7 @@ from solver.result import Allocation as ResultRow
 from solver.result import Result, parse_result
 from solver.solve import SolveOptions, solve
 from solver.verify import verify
+from solver.version import recorded_version, version_note
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,9 @@ class Replay:
     stored_objective: Decimal | None
     replayed_objective: Decimal | None
     differences: tuple[ReplayDifference, ...]
+    allocator_version_differs: bool = False
+    version_note: str = ""
+    """The allocator versions of both, and what changed between them (solver/version.py)."""
 
 
 def replay_allocation(*, session: Session, actor: Principal, allocation_id: str) -> Replay:
@@ -283,6 +287,9 @@ def compare_results(
         stored_objective=stored.objective,
         replayed_objective=replayed.objective,
         differences=differences,
+        allocator_version_differs=recorded_version(stored.solver.options)
+        != recorded_version(replayed.solver.options),
+        version_note=version_note(stored.solver.options, recorded_version(replayed.solver.options)),
     )
 
 
@@ -298,6 +305,7 @@ def _record_replay(*, session: Session, actor: Principal, replay: Replay) -> Non
             "identical": replay.identical,
             "input_hash": replay.input_hash,
             "solver_version_differs": replay.solver_version_differs,
+            "allocator_version_differs": replay.allocator_version_differs,
             "stored_solver": replay.stored_solver,
             "replayed_solver": replay.replayed_solver,
             "differences": len(replay.differences),

@@ -101,10 +101,24 @@ def solve_command(
         gc.freeze()
     finally:
         gc.enable()
+    typer.echo(summary_line(result), err=True)
     if result.status in ("infeasible", "error"):
         detail = result.message or "see the conflicts in the result"
         typer.echo(f"no allocation: round {result.round} is {result.status}: {detail}", err=True)
         raise typer.Exit(FINDINGS)
+
+
+def summary_line(result: Result) -> str:
+    """One line for the operator: status, objective, units, seconds (stderr of `solve`)."""
+    units = sum(row.units for row in result.allocations)
+    awarded = sum(1 for row in result.allocations if row.units > 0)
+    objective = "none" if result.objective is None else str(result.objective)
+    gap = "" if result.gap is None else f" (gap {result.gap:.6f})"
+    return (
+        f"round {result.round}: {result.status}, objective {objective}{gap}, "
+        f"{units} units to {awarded} of {len(result.allocations)} bids, "
+        f"{result.timings.total_s:.2f} s"
+    )
 
 
 def verify_command(
@@ -123,9 +137,13 @@ def verify_command(
     if there is any; prints one OK line and exits 0 otherwise; exits 2 for a bad file.
     """
     from solver.verify import verify
+    from solver.version import ALLOCATOR_VERSION, recorded_version, version_note
 
     problem = _read_problem(problem_file)
     result = _read_result(result_file)
+    if recorded_version(result.solver.options) != ALLOCATOR_VERSION:
+        # the guarantees are checked all the same; a re-solve now may allocate otherwise
+        typer.echo(f"note: {version_note(result.solver.options)}", err=True)
     findings = verify(problem, result)
     if findings:
         for finding in findings:

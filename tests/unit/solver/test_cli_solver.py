@@ -154,3 +154,28 @@ def test_help_explains_each_command() -> None:
         done = runner.invoke(app, [command, "--help"])
         assert done.exit_code == 0
         assert "PROBLEM.json" in done.stdout or "--factories" in done.stdout
+
+
+def test_solve_prints_a_one_line_summary_on_stderr(problem_file: Path, tmp_path: Path) -> None:
+    result_file = tmp_path / "result.json"
+    solved = runner.invoke(app, ["solve", str(problem_file), "-o", str(result_file)])
+    assert solved.exit_code == 0, solved.output
+    lines = solved.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("round R-test: optimal, objective 25900.00 (gap 0.000643), ")
+    assert "2500 units to 3 of 3 bids, " in lines[0]
+    assert lines[0].endswith(" s")
+
+
+def test_verify_says_a_result_was_solved_under_another_allocator_version(
+    problem_file: Path, tmp_path: Path
+) -> None:
+    result_file = tmp_path / "result.json"
+    runner.invoke(app, ["solve", str(problem_file), "-o", str(result_file)])
+    data = json.loads(result_file.read_text())
+    del data["solver"]["options"]["allocator_version"]  # as results solved before versions
+    result_file.write_text(json.dumps(data))
+    checked = runner.invoke(app, ["verify", str(problem_file), str(result_file)])
+    assert checked.exit_code == 0, checked.output
+    assert "solved under allocator version 1; this replay runs version 2" in checked.stderr
+    assert "whole units proven" in checked.stderr

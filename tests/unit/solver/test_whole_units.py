@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from solver.problem import parse_problem
 from solver.solve import solve
 from solver.verify import verify
+from solver.version import ALLOCATOR_VERSION
 
 # -- the independent brute force (SPEC 3, exact fractions) ---------------------------------
 
@@ -242,7 +243,7 @@ def _cent(value: Fraction) -> Decimal:
     return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01"))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_rounds())
 def test_the_whole_unit_optimum_is_the_enumerated_best(data: dict[str, Any]) -> None:
     problem = parse_problem(data)
@@ -385,3 +386,19 @@ def test_zero_profit_units_go_from_the_highest_id_first() -> None:
     result = solve(parse_problem(data))
     assert _units(result) == {"B1": 8, "B2": 2}
     assert brute_objective(data, _units(result)) == brute_optimum(data)
+
+
+def test_solve_reports_each_phase_as_it_enters_it() -> None:
+    seen: list[str] = []
+    result = solve(parse_problem(SHARE_ROUND), on_phase=seen.append)
+    assert result.status == "optimal"
+    assert seen == ["building", "solving", "whole_units", "explaining", "writing"]
+    infeasible = {**SHARE_ROUND, "items": [{**SHARE_ROUND["items"][0], "min_fill": 100}]}
+    seen.clear()
+    assert solve(parse_problem(infeasible), on_phase=seen.append).status == "infeasible"
+    assert seen[:2] == ["building", "solving"]
+
+
+def test_the_result_records_the_allocator_version() -> None:
+    result = solve(parse_problem(ZERO_PROFIT_ROUND))
+    assert result.solver.options["allocator_version"] == ALLOCATOR_VERSION == "2"
