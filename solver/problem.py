@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from functools import cached_property, lru_cache
 from itertools import repeat
 from operator import attrgetter, gt, itemgetter
@@ -180,11 +180,20 @@ class Factory(_Frozen):
     committed_units: OptionalUnits = 0
 
 
+Probability = Annotated[
+    Decimal, Field(gt=0, le=1, allow_inf_nan=False), BeforeValidator(_refuse_bool)
+]
+"""A probability as written, with any number of decimal places: Item brings its item's
+set to 9 places (normalise_probabilities)."""
+MAX_SCENARIOS = 10_000
+"""Demand scenarios per item at most (README: a round's size)."""
+
+
 class Scenario(_Frozen):
     """One demand scenario of an item: units sold with this probability."""
 
     units: Units
-    probability: Share
+    probability: Probability
 
 
 class Item(_Frozen):
@@ -194,9 +203,47 @@ class Item(_Frozen):
     retail_price: Money
     handling_cost: Money
     salvage_value: Money
-    demand: Annotated[tuple[Scenario, ...], Field(min_length=1, max_length=1000)]
+    demand: Annotated[
+        tuple[Scenario, ...],
+        Field(min_length=1, max_length=MAX_SCENARIOS),
+        AfterValidator(lambda demand: normalise_probabilities(demand)),
+    ]
     min_fill: OptionalUnits = 0
     max_factory_share: OptionalShare = None
+
+
+def normalise_probabilities(demand: tuple[Scenario, ...]) -> tuple[Scenario, ...]:
+    """problem-format.md: probabilities brought to 9 places so that they sum to exactly 1.
+
+    Each is floored to 9 places; then 1e-9 is added to those with the largest remainders
+    (or taken from those with the smallest, where the sum is above 1) until the sum is 1,
+    ties going to the scenario of fewer units, then to the earlier one in the list. The set
+    must sum to 1 within 1e-9 as written (else it is left as written, for check_problem to
+    refuse), and no probability may become 0.
+    """
+    written = [s.probability for s in demand]
+    total = sum(written, Decimal(0))
+    if abs(total - 1) > PROBABILITY_TOLERANCE:
+        return demand  # check_problem refuses it, with the other rules between fields
+    if total == 1 and all(map(_within_nine_places, written)):
+        return demand  # already in 9 places and summing to 1: as written
+    floors = [p.quantize(PART_PER_BILLION, rounding=ROUND_FLOOR) for p in written]
+    remainders = [p - f for p, f in zip(written, floors, strict=True)]
+    steps = int((1 - sum(floors, Decimal(0))) / PART_PER_BILLION)
+    order = list(range(len(demand)))
+    if steps >= 0:  # largest remainder first
+        order.sort(key=lambda k: (-remainders[k], demand[k].units, k))
+    else:  # smallest remainder first
+        order.sort(key=lambda k: (remainders[k], demand[k].units, k))
+    step = PART_PER_BILLION if steps >= 0 else -PART_PER_BILLION
+    for n in range(abs(steps)):
+        floors[order[n % len(order)]] += step
+    if any(p <= 0 for p in floors):
+        raise ValueError("a probability is below 1e-9: it would become 0 in 9 decimal places")
+    return tuple(
+        s if s.probability == p else s.model_copy(update={"probability": p})
+        for s, p in zip(demand, floors, strict=True)
+    )
 
 
 class Bid(_Frozen):
@@ -459,7 +506,8 @@ def parse_problem(data: Mapping[str, Any] | str | bytes) -> Problem:
         errors = exc.errors()
     if errors or bid_errors:
         # the rows at fault are still in `rows` (already in id order)
-        raise ProblemError(_issues_from_validation(errors + bid_errors, {**raw, "bids": rows}))
+        faults = _without_follow_ons(errors + bid_errors)
+        raise ProblemError(_issues_from_validation(faults, {**raw, "bids": rows}))
     if columns is not None:  # read already: Problem.bid_columns need not read them again
         problem.__dict__["bid_columns"] = columns
     issues = check_problem(problem)
@@ -720,6 +768,17 @@ def _all_mappings(rows: list[Any]) -> bool:
     return set(map(type, rows)) == {dict} or all(isinstance(r, Mapping) for r in rows)
 
 
+def _without_follow_ons(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """One message per fault: a list's length error that only counts the rows refused
+    inside it ("Tuple should have at least 1 item after validation, not 0") is dropped."""
+    inner = {tuple(e["loc"][:n]) for e in errors for n in range(len(e["loc"]))}
+    return [
+        e
+        for e in errors
+        if not (e["type"] in ("too_short", "too_long") and tuple(e["loc"]) in inner)
+    ]
+
+
 def _issues_from_validation(
     errors: Sequence[ErrorDetails], raw: Mapping[str, Any]
 ) -> list[ProblemIssue]:
@@ -758,6 +817,9 @@ def check_problem(problem: Problem) -> list[ProblemIssue]:
     item_ids = {i.id for i in problem.items}
     for item in problem.items:
         where = f"items[{item.id}]"
+        total = sum((s.probability for s in item.demand), Decimal(0))
+        if total != 1:  # written more than 1e-9 away from 1 (normalise_probabilities)
+            issues.append(ProblemIssue(f"{where}.demand", f"probabilities sum to {total}, not 1"))
         if item.handling_cost > item.retail_price:
             issues.append(ProblemIssue(f"{where}.handling_cost", "is above the retail price"))
         elif item.salvage_value > item.retail_price - item.handling_cost:
@@ -768,9 +830,6 @@ def check_problem(problem: Problem) -> list[ProblemIssue]:
                     f"({item.retail_price - item.handling_cost}), got {item.salvage_value}",
                 )
             )
-        total = sum((s.probability for s in item.demand), Decimal(0))
-        if abs(total - 1) > PROBABILITY_TOLERANCE:
-            issues.append(ProblemIssue(f"{where}.demand", f"probabilities sum to {total}, not 1"))
     for factory in problem.factories:
         if factory.committed_units > factory.monthly_capacity:
             issues.append(
