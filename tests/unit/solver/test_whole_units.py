@@ -402,3 +402,35 @@ def test_solve_reports_each_phase_as_it_enters_it() -> None:
 def test_the_result_records_the_allocator_version() -> None:
     result = solve(parse_problem(ZERO_PROFIT_ROUND))
     assert result.solver.options["allocator_version"] == ALLOCATOR_VERSION == "2"
+
+
+def test_the_whole_unit_search_keeps_the_tie_rule() -> None:
+    # 19 units sure to sell at 30, five bids at price 10, none above half the item: the
+    # rounding of the LP (9.5 and 9.5) gives 9 and 9; the whole-unit optimum sells the
+    # 19th unit too, and of its many splits the tie rule takes units to the lowest ids:
+    # 9, 9, 1 (the branch and bound alone gave 2, 0, 5, 9, 3).
+    capacities = {"B0": 10, "B1": 10, "B2": 5, "B3": 9, "B4": 3}
+    data: dict[str, Any] = {
+        "round": {"id": "R-tie", "margin_floor": "0.10", "capacity_share": "1", "mip_gap": "0"},
+        "factories": [{"id": f"F{k}", "monthly_capacity": 100} for k in range(5)],
+        "items": [
+            {
+                "id": "I1",
+                "retail_price": "30",
+                "handling_cost": "0",
+                "salvage_value": "0",
+                "demand": [{"units": 19, "probability": "1"}],
+                "max_factory_share": "0.5",
+            }
+        ],
+        "bids": [
+            {"id": b, "factory": f"F{b[1]}", "item": "I1", "unit_cost": "9", "capacity": q}
+            for b, q in capacities.items()
+        ],
+    }
+    result = solve(parse_problem(data))
+    assert result.status == "optimal"
+    assert result.objective == Decimal("380.00")
+    assert _units(result) == {"B0": 9, "B1": 9, "B2": 1, "B3": 0, "B4": 0}
+    shuffled = {**data, "bids": list(reversed(data["bids"]))}
+    assert solve(parse_problem(shuffled)).identity() == result.identity()
