@@ -99,12 +99,12 @@ def prove_whole_units(
     problem = model.problem
     mip_gap = problem.round.mip_gap
     nothing = np.zeros(len(problem.bids), dtype=np.int64)
-    nothing_allowed = not broken_rules(model, nothing).any()
+    # awarding nothing breaks a rule only through a minimum fill or a guarantee
+    nothing_allowed = not model.guarantee and all(i.min_fill <= 0 for i in problem.items)
     best: IntArray | None = None
     value = Decimal(0)
     if rounded is not None:
-        best = _at_least_nothing(model, drop_idle_units(model, rounded), nothing_allowed)
-        value = exact_objective(model, best)
+        best, value = _at_least_nothing(model, drop_idle_units(model, rounded), nothing_allowed)
         if bound is not None and within_gap(bound, value, mip_gap):
             return WholeUnits(best, value, max(bound, value), proven=True, searched=False)
     if bound is None:
@@ -122,8 +122,7 @@ def prove_whole_units(
         if best is None or found_value > value:
             if tie_break:
                 found = _integer_ties(model, engine, found, found_value)
-            best = _at_least_nothing(model, drop_idle_units(model, found), nothing_allowed)
-            value = exact_objective(model, best)
+            best, value = _at_least_nothing(model, drop_idle_units(model, found), nothing_allowed)
     if best is None:
         if status == "infeasible":
             return None
@@ -134,11 +133,15 @@ def prove_whole_units(
     return WholeUnits(best, value, bound, within_gap(bound, value, mip_gap), searched=True)
 
 
-def _at_least_nothing(model: AllocationModel, units: IntArray, nothing_allowed: bool) -> IntArray:
-    """SPEC 3: where awarding nothing is feasible, the objective is never below 0."""
-    if nothing_allowed and exact_objective(model, units) < 0:
-        return np.zeros_like(units)
-    return units
+def _at_least_nothing(
+    model: AllocationModel, units: IntArray, nothing_allowed: bool
+) -> tuple[IntArray, Decimal]:
+    """SPEC 3: where awarding nothing is feasible, the objective is never below 0. The
+    units kept, and their exact objective."""
+    value = exact_objective(model, units)
+    if nothing_allowed and value < 0:
+        return np.zeros_like(units), Decimal(0)
+    return units, value
 
 
 def _relaxation_bound(model: AllocationModel, engine: Engine) -> float | None:
@@ -255,11 +258,20 @@ def drop_idle_units(model: AllocationModel, units: IntArray) -> IntArray:
     totals = np.bincount(model.bid_item, weights=out, minlength=len(problem.items))
     placed = np.bincount(model.bid_factory, weights=out, minlength=len(problem.factories))
     factory_ids = [f.id for f in problem.factories]
-    top_price = max(model.price[out > 0])
-    for i, item in enumerate(problem.items):
+    winners = out > 0
+    top_price = np.full(len(problem.items), -np.inf)
+    np.maximum.at(top_price, model.bid_item[winners], model.price[winners])
+    for i in np.flatnonzero(totals > 0).tolist():
+        item = problem.items[i]
         total = int(totals[i])
-        if total <= 0 or float(unit_value(model, i, total)) > top_price + 1e-6:
-            continue  # the last unit of the item earns more than any winner's price
+        # in floats first: the last unit of most items earns well above its winners' prices
+        tail = sum(float(s.probability) for s in item.demand if s.units >= total)
+        last = (
+            float(item.salvage_value)
+            + float(item.retail_price - item.handling_cost - item.salvage_value) * tail
+        )
+        if last > top_price[i] + 1e-6 * max(1.0, last):
+            continue
         members = [int(k) for k in model.bids_by_item[item.id] if out[k] > 0]
         changed = True
         while changed:
@@ -273,8 +285,8 @@ def drop_idle_units(model: AllocationModel, units: IntArray) -> IntArray:
                     total -= take
                     placed[model.bid_factory[k]] -= take
                     changed = True
-    if broken_rules(model, out).any():  # pragma: no cover - each step keeps every rule
-        return units
+    if not np.array_equal(out, units) and broken_rules(model, out).any():  # pragma: no cover
+        return units  # each step keeps every rule: checked all the same
     return out
 
 
