@@ -333,7 +333,9 @@ def _solve(
         rounded: IntArray | None = _whole_units(model, engine, continuous, lower, upper)
     except WholeUnitsInfeasibleError:
         rounded = None  # no rounding of this optimum: the whole-unit search decides
-    whole = prove_whole_units(model, engine, rounded, bound, tie_break=options.tie_break)
+    whole = prove_whole_units(
+        model, engine, rounded, bound, tie_break=options.tie_break, search=status == "optimal"
+    )
     clock.lap("rounding")
     if whole is None:
         return _infeasible(problem, settings, options, clock, info, None, whole_units=True)

@@ -91,6 +91,7 @@ def prove_whole_units(
     bound: Decimal | None,
     *,
     tie_break: bool = True,
+    search: bool = True,
 ) -> WholeUnits | None:
     """The allocation of SPEC 3 "Whole units" from a rounding (or none), and its proof.
 
@@ -107,6 +108,10 @@ def prove_whole_units(
         best, value = _at_least_nothing(model, drop_idle_units(model, rounded), nothing_allowed)
         if bound is not None and within_gap(bound, value, mip_gap):
             return WholeUnits(best, value, max(bound, value), proven=True, searched=False)
+    if not search and best is not None and bound is not None:
+        # the first solve ran out of time: a whole-unit search of the same round would too
+        bound = max(bound, value)
+        return WholeUnits(best, value, bound, within_gap(bound, value, mip_gap), searched=False)
     if bound is None:
         bound = as_decimal(_relaxation_bound(model, engine))
     # the whole-unit problem as such, from the rounding
@@ -120,7 +125,7 @@ def prove_whole_units(
     if found is not None:
         found_value = exact_objective(model, found)
         if best is None or found_value > value:
-            if tie_break:
+            if tie_break and status == "optimal":
                 found = _integer_ties(model, engine, found, found_value)
             best, value = _at_least_nothing(model, drop_idle_units(model, found), nothing_allowed)
     if best is None:
