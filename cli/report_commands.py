@@ -20,6 +20,7 @@ from bidding import finance, reports, settlement
 from bidding.db import get_engine, session_scope
 from bidding.errors import BiddingError
 from bidding.principal import SYSTEM
+from cli.database import require_database
 
 _err = Console(stderr=True)
 
@@ -53,11 +54,23 @@ def _write(content: bytes, output: Path | None) -> None:
     _err.print(f"written to {output}")
 
 
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def _report(
     build: Callable[[Session], tuple[BaseModel, reports.Table]],
     fmt: Format,
     output: Path | None,
 ) -> None:
+    if fmt == Format.xlsx and output is None and _stdout_is_terminal():
+        _err.print(
+            "[red]refused:[/red] an XLSX workbook is binary and would garble this terminal: "
+            "give -o FILE, or redirect the output to a file",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    require_database()
     try:
         with session_scope(get_engine()) as session:
             body, table = build(session)
@@ -137,6 +150,7 @@ def report_takeover(
 
 def audit_published() -> None:
     """Check published allocations' award rows and results against their publish hashes."""
+    require_database()
     with session_scope(get_engine()) as session:
         findings = finance.verify_published_allocations(session=session)
     for f in findings:

@@ -102,15 +102,15 @@ def expected_profit(problem: Problem, units: dict[str, int]) -> Decimal:
 
 def verify(problem: Problem, result: Result) -> list[Finding]:
     """Every guarantee the result breaks, recomputed from the problem and the units alone."""
-    findings: list[Finding] = []
+    # A result of another problem breaks nothing of this one: its rows would only repeat
+    # the mismatch bid by bid, so it is one finding and the check stops there.
     if result.round != problem.round.id:
-        findings.append(
+        return [
             Finding("round_mismatch", f"result of round {result.round!r}, not {problem.round.id!r}")
-        )
+        ]
     if result.input_hash != problem.input_hash:
-        findings.append(
-            Finding("input_hash_mismatch", "the result was not computed from this problem")
-        )
+        return [Finding("input_hash_mismatch", "the result was not computed from this problem")]
+    findings: list[Finding] = []
     rows = _rows_by_bid(problem, result, findings)
     units = {bid_id: row.units for bid_id, row in rows.items()}
     if result.status in ("infeasible", "error"):

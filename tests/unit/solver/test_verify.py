@@ -343,6 +343,14 @@ def test_a_result_of_another_problem_is_found(problem: Problem) -> None:
     assert rules(verify(problem, make_result(other, correct_rows()))) == {"input_hash_mismatch"}
 
 
+def test_a_result_of_another_round_is_one_finding_not_one_per_row(problem: Problem) -> None:
+    rows = [r.model_copy(update={"factory": "F-other", "units": 10**6}) for r in correct_rows()]
+    other_round = make_result(problem, rows).model_copy(update={"round": "R-other"})
+    assert [f.rule for f in verify(problem, other_round)] == ["round_mismatch"]
+    other_problem = make_result(problem, rows).model_copy(update={"input_hash": "sha256:0"})
+    assert [f.rule for f in verify(problem, other_problem)] == ["input_hash_mismatch"]
+
+
 def test_a_reason_contradicting_the_units_is_found(problem: Problem) -> None:
     rows = with_row(correct_rows(), "B2", reason="won_full")
     assert rules(verify(problem, make_result(problem, rows))) == {"reason_mismatch"}
