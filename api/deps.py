@@ -14,10 +14,10 @@ from sqlmodel import Session
 
 from api.schemas import ID_PATTERN
 from bidding import keys
-from bidding.allocation import JobQueue
 from bidding.errors import Forbidden, InvalidCursor
 from bidding.models import Role
 from bidding.principal import Principal
+from bidding.solves import JobQueue
 
 
 def get_session(request: Request) -> Iterator[Session]:

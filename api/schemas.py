@@ -20,9 +20,9 @@ from pydantic import (
     field_serializer,
 )
 
-from bidding.allocation import Comparison, Overrides
 from bidding.audit import ChainReport
 from bidding.bids import terms_of
+from bidding.comparison import Comparison
 from bidding.finance import AuditFinding, MarginAudit, Replay, TakeoverLine
 from bidding.items import DemandScenario
 from bidding.models import (
@@ -45,13 +45,9 @@ from bidding.models import (
 from bidding.principal import Principal
 from bidding.reports import margin_fraction, money
 from bidding.rounds import RoundDetail
-from bidding.settlement import (
-    ItemOutcome,
-    PlatformResult,
-    PublishedRound,
-    RecordedSettlement,
-    RoundStatements,
-)
+from bidding.settlement import PublishedRound, RecordedSettlement, RoundStatements
+from bidding.snapshot import Overrides
+from bidding.takeover import ItemOutcome, PlatformResult
 from bidding.values import from_cents, from_ppb, plain
 from solver.problem import (
     MAX_UNITS,
@@ -625,12 +621,20 @@ class AllocationTimings(Output):
     attempts: int
 
 
+Phase = Literal["building", "solving", "whole_units", "explaining", "writing"]
+"""A running solve's phase (bidding.solves.PHASES)."""
+
+
 class AllocationSummary(Output):
     """An allocation without its result: what lists show."""
 
     id: str
     round: str
     status: AllocationStatus
+    phase: Annotated[
+        Phase | None,
+        Field(description="Where a running solve is; null unless `status` is running."),
+    ] = None
     what_if: bool
     overrides: dict[str, Any] | None
     input_hash: str
@@ -648,6 +652,7 @@ class AllocationSummary(Output):
             id=row.id,
             round=row.round_id,
             status=row.status,
+            phase=row.phase if row.status == AllocationStatus.running else None,
             what_if=row.what_if,
             overrides=json.loads(row.overrides) if row.overrides else None,
             input_hash=row.input_hash,

@@ -27,11 +27,11 @@ from bidding.errors import (
     InvalidInput,
     RoundNotClosed,
     RoundNotFound,
-    RoundNotOpen,
 )
-from bidding.models import Bid, BidStatus, BidVersion, Role, Round, RoundItem, RoundState, utcnow
+from bidding.lifecycle import lock_round, require
+from bidding.models import Bid, BidStatus, BidVersion, Role, Round, RoundItem, utcnow
 from bidding.principal import Principal
-from bidding.rounds import can_see_round, lock_round
+from bidding.rounds import can_see_round
 from bidding.values import from_cents, new_id, to_cents
 
 
@@ -124,9 +124,7 @@ def _open_round_for(session: Session, actor: Principal, round_id: str) -> Round:
     row = lock_round(session, round_id)
     if not can_see_round(session, actor, row):
         raise RoundNotFound(f"no round {round_id!r}")
-    if row.state != RoundState.open:
-        raise RoundNotOpen(row.state)
-    return row
+    return require(row, "bid")
 
 
 @use_case

@@ -17,14 +17,16 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from bidding.allocation import awards_digest, get_allocation, text_digest
 from bidding.audit import record_event
 from bidding.db import use_case
 from bidding.errors import AllocationNotDone
 from bidding.models import Allocation, AllocationStatus, AuditEvent, Award
 from bidding.principal import Principal
-from bidding.settlement import ItemOutcome, award_rows, expected_items, published_rounds
-from bidding.settlement import realised_items as settled_items
+from bidding.publication import awards_digest, text_digest
+from bidding.settlement import award_rows, published_rounds
+from bidding.solves import get_allocation
+from bidding.takeover import ItemOutcome, expected_items
+from bidding.takeover import realised_items as settled_items
 from bidding.values import from_cents, from_ppb
 from solver.problem import Problem, parse_problem
 from solver.result import Allocation as ResultRow
