@@ -12,7 +12,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from api.schemas import ID_PATTERN
+from api.schemas.base import ID_PATTERN
 from bidding import keys
 from bidding.errors import Forbidden, InvalidCursor
 from bidding.models import Role

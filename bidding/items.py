@@ -17,7 +17,7 @@ from bidding.errors import InvalidInput, ItemInUse, ItemNotFound
 from bidding.models import Item, Round, RoundItem, RoundState, Scenario
 from bidding.principal import Principal
 from bidding.values import from_cents, from_ppb, new_id, plain, to_cents, to_ppb
-from solver.problem import PROBABILITY_TOLERANCE
+from solver.values import PROBABILITY_TOLERANCE
 
 
 @dataclass(frozen=True)

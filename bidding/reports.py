@@ -15,7 +15,8 @@ from openpyxl import Workbook
 
 from bidding.finance import MarginAudit, TakeoverLine
 from bidding.settlement import PublishedRound, RoundStatements
-from bidding.values import CENT, plain
+from bidding.values import plain
+from solver.values import CENT
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
-from bidding.values import CENT
+from solver.values import CENT
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,6 @@ from decimal import Decimal
 
 from bidding.models import PPB
 
-CENT = Decimal("0.01")
-"""One cent: money is exact to it."""
-
 
 def new_id(prefix: str) -> str:
     """An opaque random id such as `bid_Xk3...`: it reveals no count and no order."""

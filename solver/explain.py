@@ -42,8 +42,9 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.model import DUAL_TOL, SNAP, AllocationModel
-from solver.pricing import CENT, ask_sets_price
+from solver.pricing import ask_sets_price
 from solver.result import Allocation, Reason, Result
+from solver.values import CENT
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, Decimal
 
 from solver.problem import Bid, Problem
+from solver.values import CENT
 
-CENT = Decimal("0.01")
 _SCALE = 10**12
 """m has at most 9 decimal places (problem.py): m * 10**12 is a whole number."""
 

@@ -43,11 +43,11 @@ from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_mod
 from solver.problem import Problem
 from solver.result import Allocation, Conflict, Result, SolverInfo, Timings, trusted_allocations
 from solver.trusted import attribute_dicts, put_column
+from solver.values import CENT
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-CENT = Decimal("0.01")
 OBJECTIVE_SLACK = 1e-9
 """The tie pass may lose at most this share of the optimum (a float tolerance, not money)."""
 FLOAT_PLACES = Decimal("0.000001")

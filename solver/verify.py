@@ -18,8 +18,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from solver.problem import Bid, Factory, Item, Problem
 from solver.result import Allocation, Result
+from solver.values import CENT
 
-CENT = Decimal("0.01")
 OBJECTIVE_TOLERANCE = CENT
 """How far the continuous optimum may sit below the objective (both rounded to the cent);
 the objective itself must equal the exact expected profit rounded half up to the cent."""

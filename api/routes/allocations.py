@@ -14,14 +14,14 @@ from api.deps import (
     SessionDep,
 )
 from api.routes import COMMON, problems
-from api.schemas import (
+from api.schemas.allocations import (
     AllocationPublic,
     AllocationRequest,
     AllocationSummary,
     AwardPublic,
     ComparisonPublic,
-    Page,
 )
+from api.schemas.base import Page
 from bidding import comparison, publication, solves
 
 router = APIRouter(tags=["allocations"], responses=COMMON)

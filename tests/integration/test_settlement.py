@@ -19,11 +19,11 @@ from bidding.models import Role
 from bidding.principal import SYSTEM, Principal
 from bidding.snapshot import Overrides
 from cli.main import app
+from solver.values import CENT
 from tests import factories as builders
 from tests.integration.test_allocation import solve_now
 from tests.integration.test_cli import cli  # noqa: F401  (the fixture)
 
-CENT = Decimal("0.01")
 money = st.decimals(min_value=Decimal("1.00"), max_value=Decimal("90.00"), places=2)
 
 

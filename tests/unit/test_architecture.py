@@ -101,7 +101,7 @@ def test_no_module_imports_a_sibling_inside_a_function(package: str) -> None:
     assert hidden == []
 
 
-@pytest.mark.parametrize("package", ["bidding"])
+@pytest.mark.parametrize("package", LAYERS)
 def test_no_file_is_over_600_lines(package: str) -> None:
     long = {
         str(path.relative_to(ROOT)): n
@@ -144,3 +144,18 @@ def test_one_place_turns_rows_into_a_problem_and_one_stores_a_result() -> None:
     }
     assert builders == {"bidding.snapshot"}
     assert writers == {"bidding.solves"}
+
+
+def test_the_api_reads_values_from_the_shared_module_not_the_solvers_parser() -> None:
+    graph = _graph(PACKAGES)
+    parser_users = sorted(
+        k for k, v in graph.items() if k.startswith("api") and "solver.problem" in v
+    )
+    assert parser_users == []
+    assert any("solver.values" in v for k, v in graph.items() if k.startswith("api.schemas"))
+
+
+def test_schemas_are_a_package_by_noun_matching_the_routes() -> None:
+    routes = {p.stem for p in (ROOT / "api" / "routes").glob("*.py")} - {"__init__"}
+    schemas = {p.stem for p in (ROOT / "api" / "schemas").glob("*.py")} - {"__init__", "base"}
+    assert routes == schemas

@@ -24,10 +24,6 @@ from pydantic import ValidationError
 
 from solver.problem import (
     _BIDS,
-    CENT,
-    MAX_BUDGET,
-    MAX_MONEY,
-    MAX_UNITS,
     Bid,
     Problem,
     ProblemError,
@@ -36,6 +32,7 @@ from solver.problem import (
     _read_json,
     parse_problem,
 )
+from solver.values import CENT, MAX_BUDGET, MAX_MONEY, MAX_UNITS
 from tests.unit.solver.builders import bid, factory, item, problem_data
 
 TWO_FACTORIES = [factory("F1"), factory("F2")]
