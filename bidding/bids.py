@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bidding.audit import record_event
+from bidding.changes import record_change
 from bidding.db import use_case
 from bidding.errors import (
     BidExists,
@@ -178,11 +178,10 @@ def _submit(
     session.add(bid)
     session.flush()
     version = _add_version(session, bid, 1, terms)
-    record_event(
+    record_change(
         session,
         actor=actor,
         action="bid.submit",
-        entity_type="bid",
         entity_id=bid.id,
         conceal_actor_key=True,
         after=_sealed_state(bid, version),
@@ -261,11 +260,10 @@ def _amend(session: Session, actor: Principal, bid: Bid, terms: BidTerms) -> tup
     bid.updated_at = utcnow()
     session.add(bid)
     version = _add_version(session, bid, bid.version, terms)
-    record_event(
+    record_change(
         session,
         actor=actor,
         action="bid.amend",
-        entity_type="bid",
         entity_id=bid.id,
         conceal_actor_key=True,
         before=before,
@@ -287,11 +285,10 @@ def withdraw_bid(
     bid.live_slot = None
     bid.updated_at = utcnow()
     session.add(bid)
-    record_event(
+    record_change(
         session,
         actor=actor,
         action="bid.withdraw",
-        entity_type="bid",
         entity_id=bid.id,
         conceal_actor_key=True,
         before=before,

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from bidding.audit import record_event
+from bidding.changes import record_change
 from bidding.db import use_case
 from bidding.errors import AllocationNotDone
 from bidding.models import Allocation, AllocationStatus, AuditEvent, Award
@@ -290,11 +290,10 @@ def compare_results(
 
 @use_case
 def _record_replay(*, session: Session, actor: Principal, replay: Replay) -> None:
-    record_event(
+    record_change(
         session,
         actor=actor,
         action="allocation.replay",
-        entity_type="allocation",
         entity_id=replay.allocation,
         after={
             "identical": replay.identical,
