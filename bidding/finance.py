@@ -29,8 +29,7 @@ from bidding.takeover import ItemOutcome, expected_items
 from bidding.takeover import realised_items as settled_items
 from bidding.values import from_cents, from_ppb
 from solver.problem import Problem, parse_problem
-from solver.result import Allocation as ResultRow
-from solver.result import Result, parse_result
+from solver.result import BidAllocation, Result, parse_result
 from solver.solve import SolveOptions, solve
 from solver.verify import verify
 
@@ -76,13 +75,13 @@ def result_from_awards(
     assert allocation.result is not None  # only published allocations are audited
     stored = parse_result(allocation.result)
     in_problem = {b.id for b in problem.bids}
-    rebuilt: list[ResultRow] = []
+    rebuilt: list[BidAllocation] = []
     unreadable: list[str] = []
     for row in rows:
         if row.bid_id not in in_problem and row.units == 0 and row.reason == "excluded":
             continue
         try:
-            rebuilt.append(ResultRow.model_validate(_result_row(row)))
+            rebuilt.append(BidAllocation.model_validate(_result_row(row)))
         except ValidationError:
             unreadable.append(row.bid_id)
     return stored.model_copy(update={"allocations": tuple(rebuilt)}), unreadable

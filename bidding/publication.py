@@ -29,10 +29,8 @@ from bidding.rounds import get_round
 from bidding.snapshot import committed_units, lock_period
 from bidding.solves import USABLE_RESULTS, allocation_state, lock_allocation, presented_result
 from bidding.values import to_cents
-from solver.problem import Bid as ProblemBid
-from solver.problem import Problem, parse_problem
-from solver.result import Allocation as AllocationRow
-from solver.result import parse_result
+from solver.problem import Problem, ProblemBid, parse_problem
+from solver.result import BidAllocation, parse_result
 from solver.verify import guaranteed_units, verify
 
 
@@ -173,7 +171,7 @@ def _names(session: Session, table: type[Factory] | type[Item], ids: set[str]) -
 
 def _award(
     allocation: Allocation,
-    a: AllocationRow,
+    a: BidAllocation,
     bid: ProblemBid | None,
     factory_name: str | None,
     item_name: str | None,

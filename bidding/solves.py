@@ -46,8 +46,7 @@ from bidding.snapshot import (
 from bidding.values import new_id
 from solver.explain import mark_excluded
 from solver.problem import Problem, parse_problem
-from solver.result import Allocation as AllocationRow
-from solver.result import Result, parse_result
+from solver.result import BidAllocation, Result, parse_result
 from solver.solve import SolveOptions, nothing_allocated, solve
 
 log = logging.getLogger(__name__)
@@ -364,7 +363,7 @@ def _presentation(session: Session, row: Allocation, result: Result) -> Result:
     return mark_excluded(merged, (a.bid for a in missing))
 
 
-def _by_bid(row: AllocationRow) -> str:
+def _by_bid(row: BidAllocation) -> str:
     return row.bid
 
 

@@ -73,7 +73,7 @@ class RoundTerms(_Frozen):
     mip_gap: Annotated[Fraction, Field(ge=0, lt=1)] = DEFAULT_MIP_GAP
 
 
-class Factory(_Frozen):
+class ProblemFactory(_Frozen):
     """A factory as the round sees it: capacity, newcomer terms, units already committed."""
 
     id: Id
@@ -84,26 +84,26 @@ class Factory(_Frozen):
     committed_units: OptionalUnits = 0
 
 
-class Scenario(_Frozen):
+class ProblemScenario(_Frozen):
     """One demand scenario of an item: units sold with this probability."""
 
     units: Units
     probability: Share
 
 
-class Item(_Frozen):
+class ProblemItem(_Frozen):
     """A hot-selling item in the round, with its prices, demand scenarios and round terms."""
 
     id: Id
     retail_price: Money
     handling_cost: Money
     salvage_value: Money
-    demand: Annotated[tuple[Scenario, ...], Field(min_length=1, max_length=1000)]
+    demand: Annotated[tuple[ProblemScenario, ...], Field(min_length=1, max_length=1000)]
     min_fill: OptionalUnits = 0
     max_factory_share: OptionalShare = None
 
 
-class Bid(_Frozen):
+class ProblemBid(_Frozen):
     """A factory's sealed bid on one item: unit cost, capacity, and optional terms."""
 
     id: Id
@@ -149,11 +149,11 @@ class Problem(_Frozen):
     """A closed round ready to solve. Lists are in canonical order: sorted by id."""
 
     round: RoundTerms
-    factories: tuple[Factory, ...]
-    items: tuple[Item, ...]
-    bids: tuple[Bid, ...]
+    factories: tuple[ProblemFactory, ...]
+    items: tuple[ProblemItem, ...]
+    bids: tuple[ProblemBid, ...]
 
-    def factory_share(self, factory: Factory) -> Decimal:
+    def factory_share(self, factory: ProblemFactory) -> Decimal:
         """The capacity share alpha_f that applies to this factory."""
         return (
             factory.capacity_share
@@ -404,14 +404,14 @@ def _read_json(text: str | bytes) -> Any:
         raise ProblemError([ProblemIssue("$", "not valid JSON: nested too deep")]) from exc
 
 
-_BIDS = TypeAdapter(tuple[Bid, ...])
+_BIDS = TypeAdapter(tuple[ProblemBid, ...])
 _CHUNK = 4096
-_BID_FIELDS = tuple(Bid.model_fields)
+_BID_FIELDS = tuple(ProblemBid.model_fields)
 
 
 def _validate_bids(
     rows: list[Any],
-) -> tuple[tuple[Bid, ...], list[ErrorDetails], BidColumns | None]:
+) -> tuple[tuple[ProblemBid, ...], list[ErrorDetails], BidColumns | None]:
     """Bid objects for the rows, or the errors (located as in the problem) if any.
 
     Plain rows are made directly (_plain_bids), with their columns. Others go through
@@ -422,7 +422,7 @@ def _validate_bids(
     plain = _plain_bids(rows)
     if plain is not None:
         return plain[0], [], plain[1]
-    bids: list[Bid] = []
+    bids: list[ProblemBid] = []
     errors: list[ErrorDetails] = []
     for start in range(0, len(rows), _CHUNK):
         stop = min(start + _CHUNK, len(rows))
@@ -467,7 +467,7 @@ _MONEY_TYPES = {Decimal, int}
 _OPTIONAL_MONEY_TYPES = {Decimal, int, type(None)}
 
 
-def _plain_bids(rows: list[Any]) -> tuple[tuple[Bid, ...], BidColumns] | None:
+def _plain_bids(rows: list[Any]) -> tuple[tuple[ProblemBid, ...], BidColumns] | None:
     """The Bids of rows in the plain shape problem files have, made without pydantic.
 
     At 100,000 bids pydantic's validation took more time than the simplex. This takes
@@ -528,7 +528,7 @@ def _plain_bids(rows: list[Any]) -> tuple[tuple[Bid, ...], BidColumns] | None:
         attributes = checked
     else:
         attributes = rows_from_columns(_BID_FIELDS, values)
-    return tuple(trusted_models(Bid, attributes, fields_sets)), BidColumns(*values)
+    return tuple(trusted_models(ProblemBid, attributes, fields_sets)), BidColumns(*values)
 
 
 def _plain_money(amounts: list[Any], types: set[type]) -> bool:

@@ -159,3 +159,13 @@ def test_schemas_are_a_package_by_noun_matching_the_routes() -> None:
     routes = {p.stem for p in (ROOT / "api" / "routes").glob("*.py")} - {"__init__"}
     schemas = {p.stem for p in (ROOT / "api" / "schemas").glob("*.py")} - {"__init__", "base"}
     assert routes == schemas
+
+
+def test_no_class_name_is_used_twice_across_the_layers() -> None:
+    defined: dict[str, list[str]] = {}
+    for package in PACKAGES:
+        for name, path in _modules(package).items():
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                    defined.setdefault(node.name, []).append(name)
+    assert {k: v for k, v in defined.items() if len(v) > 1} == {}
