@@ -90,7 +90,7 @@ def report_statements(
     round_id: RoundOption, fmt: FormatOption = Format.json, output: OutputOption = None
 ) -> None:
     """Every factory's statement of a published or settled round."""
-    from api.schemas import StatementsPublic
+    from api.schemas.finance import StatementsPublic
 
     def build(session: Session) -> tuple[BaseModel, reports.Table]:
         report = settlement.round_statements(session=session, principal=SYSTEM, round_id=round_id)
@@ -104,7 +104,7 @@ def report_result(
     round_id: RoundOption, fmt: FormatOption = Format.json, output: OutputOption = None
 ) -> None:
     """The platform's result of a round: expected at publication and realised."""
-    from api.schemas import RoundResultPublic
+    from api.schemas.finance import RoundResultPublic
 
     def build(session: Session) -> tuple[BaseModel, reports.Table]:
         published = settlement.round_result(session=session, principal=SYSTEM, round_id=round_id)
@@ -116,7 +116,7 @@ def report_result(
 @report_app.command("margins")
 def report_margins(fmt: FormatOption = Format.json, output: OutputOption = None) -> None:
     """Every published award re-checked by the independent verifier; exit 1 on any finding."""
-    from api.schemas import MarginAuditPublic
+    from api.schemas.finance import MarginAuditPublic
 
     found: list[int] = []
 
@@ -139,7 +139,7 @@ def report_takeover(
     output: OutputOption = None,
 ) -> None:
     """Takeover liability per published round and item: expected and settled."""
-    from api.schemas import TakeoverAuditPublic
+    from api.schemas.finance import TakeoverAuditPublic
 
     def build(session: Session) -> tuple[BaseModel, reports.Table]:
         lines = finance.takeover_audit(session=session, round_id=round_id)

@@ -2,7 +2,7 @@
 
 from sqlmodel import Session, col, select
 
-from bidding import allocation, rounds
+from bidding import rounds, snapshot
 from bidding.demo import seed_demo
 from bidding.keys import find_active_key
 from bidding.models import ApiKey, Bid, Factory, Round, RoundState
@@ -67,6 +67,6 @@ def test_the_demo_round_closes_into_a_problem_the_allocator_can_solve(session: S
     rounds.close_round(session=session, actor=MANAGER, round_id=seeded.round_id)
     row = session.get(Round, seeded.round_id)
     assert row is not None
-    problem = allocation.build_round_problem(session=session, row=row)
+    problem = snapshot.build_round_problem(session=session, row=row)
     assert len(problem.bids) == 8
     assert problem.has_binaries  # one bid has a minimum lot and a setup cost
