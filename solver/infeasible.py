@@ -27,7 +27,7 @@ import numpy.typing as npt
 from solver.engine import EngineSettings, SolverError, make_engine
 from solver.model import AllocationModel, Formulation, build_model
 from solver.problem import Problem
-from solver.result import Conflict
+from solver.result import RuleConflict
 
 VIOLATION_TOL = 1e-6
 DUAL_TOL = 1e-7
@@ -50,11 +50,11 @@ FloatArray = npt.NDArray[np.float64]
 
 def find_conflicts(
     problem: Problem, settings: EngineSettings, formulation: Formulation = "segments"
-) -> list[Conflict]:
+) -> list[RuleConflict]:
     """The rules in conflict: violated ones first (with their shortfall), then those binding."""
     model, values, least = _least_violation(problem, settings, formulation)
     position = {b.id: k for k, b in enumerate(problem.bids)}
-    violated: list[Conflict] = []
+    violated: list[RuleConflict] = []
     touched_items: set[str] = set()
     touched_factories: set[str] = set()
     for name, slack in model.slack.items():
@@ -76,7 +76,7 @@ def find_conflicts(
     touched_items.update(problem.bids[k].item for k in members)
     touched_factories.update(problem.bids[k].factory for k in members)
     violated_names = {(c.rule, c.items, c.factories, c.bids) for c in violated}
-    binding: list[Conflict] = []
+    binding: list[RuleConflict] = []
     candidates = _candidates(model, values, members, touched_items, touched_factories)
     for family, key, relaxed in candidates[:MAX_RESOLVES]:
         _, _, less = _least_violation(relaxed, settings, formulation)
@@ -91,7 +91,7 @@ def find_conflicts(
     return sorted(violated, key=_order) + sorted(_unique(binding), key=_order)
 
 
-def _unique(conflicts: list[Conflict]) -> list[Conflict]:
+def _unique(conflicts: list[RuleConflict]) -> list[RuleConflict]:
     seen: set[tuple[str, tuple[str, ...]]] = set()
     out = []
     for c in conflicts:
@@ -186,12 +186,12 @@ def _binding_conflict(
     key: str,
     values: FloatArray,
     position: dict[str, int],
-) -> Conflict:
+) -> RuleConflict:
     """A rule whose removal lowered the violation, as a Conflict."""
     problem = model.problem
     if family == "bid_cap":
         bids = [problem.bids[position[b]] for b in key.split(",")]
-        return Conflict(
+        return RuleConflict(
             rule="bid_capacity",
             items=tuple(sorted({b.item for b in bids})),
             factories=tuple(sorted({b.factory for b in bids})),
@@ -203,7 +203,7 @@ def _binding_conflict(
         members = model.bids_by_item[key]
         bids = [problem.bids[k] for k in members]
         item = next(i for i in problem.items if i.id == key)
-        return Conflict(
+        return RuleConflict(
             rule="item_share",
             items=(key,),
             factories=tuple(sorted({b.factory for b in bids})),
@@ -224,7 +224,7 @@ def _binding_by_duals(
     settings: EngineSettings,
     values: FloatArray,
     position: dict[str, int],
-) -> list[Conflict]:
+) -> list[RuleConflict]:
     """Rules with a non-zero dual in the LP with the whole units and binaries fixed at the
     least violation (the slacks free): for a large round, past MAX_RESOLVES re-solves."""
     problem = model.problem
@@ -265,12 +265,12 @@ def _fee_under_budget(model: AllocationModel, k: int) -> bool:
     return model.problem.round.budget is not None and model.fees[k] > 0
 
 
-def _setup_fee_conflict(model: AllocationModel, k: int) -> Conflict:
+def _setup_fee_conflict(model: AllocationModel, k: int) -> RuleConflict:
     """A bid kept off where its setup fee counts against the budget (and its lot, if any,
     may keep it off too: the relaxation does not say which)."""
     bid = model.problem.bids[k]
     lot = f" (and it sells in lots of {_units(bid.min_lot)} or more)" if bid.min_lot else ""
-    return Conflict(
+    return RuleConflict(
         rule="budget",
         items=(bid.item,),
         factories=(bid.factory,),
@@ -285,7 +285,7 @@ def _units(count: int) -> str:
     return f"{count} unit" if count == 1 else f"{count} units"
 
 
-def _order(conflict: Conflict) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _order(conflict: RuleConflict) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     return (conflict.rule, conflict.items, conflict.factories, conflict.bids)
 
 
@@ -296,7 +296,7 @@ def _conflict(
     values: np.typing.NDArray[np.float64],
     shortfall: float | None,
     position: dict[str, int],
-) -> Conflict:
+) -> RuleConflict:
     problem = model.problem
     rule = RULE_NAMES[family]
     amount: Decimal | None = None
@@ -325,7 +325,7 @@ def _conflict(
         bid_ids = tuple(problem.bids[k].id for k in members)
         items = tuple(sorted({problem.bids[k].item for k in members}))
         factories = tuple(sorted({problem.bids[k].factory for k in members}))
-    return Conflict(
+    return RuleConflict(
         rule=rule,
         items=items,
         factories=factories,

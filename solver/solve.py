@@ -41,8 +41,16 @@ from solver.engine import ColumnOrder, Engine, EngineSettings, SolverError, make
 from solver.explain import Explanation, explain
 from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
-from solver.result import Allocation, Conflict, Result, SolverInfo, Timings, trusted_allocations
+from solver.result import (
+    BidAllocation,
+    Result,
+    RuleConflict,
+    SolverInfo,
+    Timings,
+    trusted_allocations,
+)
 from solver.trusted import attribute_dicts, put_column
+from solver.values import CENT
 from solver.version import ALLOCATOR_VERSION
 from solver.whole import (
     WholeUnits,
@@ -58,7 +66,6 @@ __all__ = ["PHASES", "SolveOptions", "broken_rules", "expected_profit", "solve",
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-CENT = Decimal("0.01")
 OBJECTIVE_SLACK = 1e-9
 """The tie pass may lose at most this share of the optimum (a float tolerance, not money)."""
 FLOAT_PLACES = Decimal("0.000001")
@@ -208,13 +215,13 @@ def _no_phase(name: str) -> None:
     """The phase callback of a caller that gave none."""
 
 
-def nothing_allocated(problem: Problem) -> tuple[Allocation, ...]:
+def nothing_allocated(problem: Problem) -> tuple[BidAllocation, ...]:
     """One row per bid with no units: what an infeasible or failed round awards."""
     from solver.pricing import supply_price
 
     m = problem.round.margin_floor
     return tuple(
-        Allocation(
+        BidAllocation(
             bid=b.id,
             factory=b.factory,
             item=b.item,
@@ -358,7 +365,7 @@ def _infeasible(
     options: SolveOptions,
     clock: _Clock,
     info: SolverInfo,
-    conflicts: list[Conflict] | None,
+    conflicts: list[RuleConflict] | None,
     *,
     whole_units: bool = False,
 ) -> Result:
@@ -374,7 +381,7 @@ def _infeasible(
         conflicts = find_conflicts(problem, settings, formulation)
     if not conflicts:  # the relaxation found no violation above its tolerance
         conflicts = [
-            Conflict(
+            RuleConflict(
                 rule="unknown",
                 detail="the rules cannot all hold, by less than the relaxation's tolerance",
             )
@@ -593,7 +600,7 @@ def _share(units: int, capacity: int) -> float:
     return ((2 * units * 1_000_000 + capacity) // (2 * capacity)) / 1_000_000
 
 
-def _draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[Allocation, ...]:
+def _draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[BidAllocation, ...]:
     """Each bid's allocation as if it won nothing, and the input hash: made beside the solver.
 
     Neither needs the solver's answer, so both are made on a second thread while HiGHS
@@ -640,7 +647,7 @@ def _result(
     info: SolverInfo,
     whole: WholeUnits,
     explanation: Explanation,
-    drafts: tuple[Allocation, ...],
+    drafts: tuple[BidAllocation, ...],
     clock: _Clock,
 ) -> Result:
     units = whole.units
