@@ -308,6 +308,8 @@ class ReplayPublic(Output):
     stored_objective: Decimal | None
     replayed_objective: Decimal | None
     differences: list[ReplayDifferencePublic]
+    allocator_version_differs: bool = False
+    version_note: str = ""
 
     @classmethod
     def of(cls, replay: Replay) -> "ReplayPublic":
@@ -322,4 +324,6 @@ class ReplayPublic(Output):
             stored_objective=replay.stored_objective,
             replayed_objective=replay.replayed_objective,
             differences=[ReplayDifferencePublic(**vars(d)) for d in replay.differences],
+            allocator_version_differs=replay.allocator_version_differs,
+            version_note=replay.version_note,
         )
