@@ -1,5 +1,6 @@
 """The FastAPI application: routers, the problem+json error mapping, the OpenAPI text."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -8,7 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.db_errors import database_busy
@@ -25,10 +27,13 @@ from api.routes import (
     items,
     rounds,
 )
+from bidding import audit as audit_chain
 from bidding.db import make_engine
 from bidding.errors import BiddingError
 from bidding.jobs import make_queue
 from bidding.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """
 Sealed factory bids on allocation rounds of a consignment supply model.
@@ -65,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The embedded solve worker lives as long as the app; procrastinate's are processes.
         app.state.jobs.start()
+        _seed_audit_anchor(app)
         try:
             yield
         finally:
@@ -77,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.engine = make_engine(settings.database_url)
+    audit_chain.configure_chain(app.state.engine, audit_chain.ChainSettings.of(settings))
     app.state.jobs = make_queue(settings, app.state.engine)
     app.add_exception_handler(BiddingError, _bidding_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -109,6 +116,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _seed_audit_anchor(app: FastAPI) -> None:
+    # A newly configured anchor file gets the chain's head before the next event.
+    try:
+        with Session(app.state.engine) as session:
+            audit_chain.seed_anchor(session)
+    except (OSError, SQLAlchemyError):
+        log.exception("audit anchor: the head could not be written at start")
 
 
 async def _bidding_error(_request: Request, exc: Exception) -> JSONResponse:
