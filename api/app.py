@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.contract import ContractMiddleware, document_refusals, operation_id
 from api.db_errors import database_busy
 from api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyMiddleware
 from api.problems import PROBLEM_MEDIA_TYPE, bidding_error_response, problem_response
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.engine = make_engine(settings.database_url)
     audit_chain.configure_chain(app.state.engine, audit_chain.ChainSettings.of(settings))
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, database_busy)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(ContractMiddleware)
     for module in (
         health,
         api_keys,
@@ -111,7 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = _document_idempotency_key(_problems_as_problem_json(schema))
+            schema = _document_idempotency_key(_problems_as_problem_json(schema))
+            app.openapi_schema = document_refusals(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
