@@ -166,6 +166,17 @@ class World:
         return {"Authorization": f"Bearer {self.keys[who]}", **extra}
 
 
+AUDIT_KEY = "finance-holds-this-key-0123456789abcdef"
+
+
+@pytest.fixture
+def keyed_world(database_url: str, tmp_path: Path) -> Iterator[World]:
+    """A world whose app keys the audit chain and appends its heads to `tmp_path/audit.anchor`."""
+    yield from _worlds(
+        database_url, audit_key=AUDIT_KEY, audit_anchor_path=tmp_path / "audit.anchor"
+    )
+
+
 @pytest.fixture
 def world(database_url: str) -> Iterator[World]:
     """A fresh API with two factories, an item, an open round and a draft round.
@@ -174,16 +185,20 @@ def world(database_url: str) -> Iterator[World]:
     `grant_app_rights` gives it, as in production; `World.engine` is the owner's (set-up,
     and tests that tamper behind the app's back).
     """
+    yield from _worlds(database_url)
+
+
+def _worlds(database_url: str, **settings: Any) -> Iterator[World]:
     with ExitStack() as stack:
         app_url = owner_url = database_url
         if make_url(database_url).get_backend_name() == "postgresql":
             roles = stack.enter_context(postgres_roles())
             app_url, owner_url = roles.app_url, roles.owner_url
-        yield from _world(owner_url, app_url)
+        yield from _world(owner_url, app_url, **settings)
 
 
-def _world(owner_url: str, app_url: str) -> Iterator[World]:
-    app = create_app(Settings(database_url=app_url, job_queue="embedded"))
+def _world(owner_url: str, app_url: str, **settings: Any) -> Iterator[World]:
+    app = create_app(Settings(database_url=app_url, job_queue="embedded", **settings))
     engine = make_engine(owner_url, pool_size=5) if owner_url != app_url else app.state.engine
     create_tables(engine)
     if owner_url != app_url:
