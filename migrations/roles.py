@@ -78,8 +78,7 @@ def grant_app_rights(connection: Connection, app_role: str) -> list[str]:
         )
     for (sequence,) in connection.execute(
         text(
-            "SELECT sequencename FROM pg_sequences WHERE schemaname = :schema"
-            " ORDER BY sequencename"
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = :schema ORDER BY sequencename"
         ),
         {"schema": schema},
     ):
