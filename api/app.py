@@ -1,5 +1,6 @@
 """The FastAPI application: routers, the problem+json error mapping, the OpenAPI text."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -8,9 +9,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.contract import ContractMiddleware, document_refusals, operation_id
 from api.db_errors import database_busy
 from api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyMiddleware
 from api.problems import PROBLEM_MEDIA_TYPE, bidding_error_response, problem_response
@@ -25,10 +28,13 @@ from api.routes import (
     items,
     rounds,
 )
+from bidding import audit as audit_chain
 from bidding.db import make_engine
 from bidding.errors import BiddingError
 from bidding.jobs import make_queue
 from bidding.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """
 Sealed factory bids on allocation rounds of a consignment supply model.
@@ -65,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The embedded solve worker lives as long as the app; procrastinate's are processes.
         app.state.jobs.start()
+        _seed_audit_anchor(app)
         try:
             yield
         finally:
@@ -75,14 +82,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.engine = make_engine(settings.database_url)
+    audit_chain.configure_chain(app.state.engine, audit_chain.ChainSettings.of(settings))
     app.state.jobs = make_queue(settings, app.state.engine)
     app.add_exception_handler(BiddingError, _bidding_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, database_busy)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(ContractMiddleware)
     for module in (
         health,
         api_keys,
@@ -104,11 +114,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = _document_idempotency_key(_problems_as_problem_json(schema))
+            schema = _document_idempotency_key(_problems_as_problem_json(schema))
+            app.openapi_schema = document_refusals(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _seed_audit_anchor(app: FastAPI) -> None:
+    # A newly configured anchor file gets the chain's head before the next event.
+    try:
+        with Session(app.state.engine) as session:
+            audit_chain.seed_anchor(session)
+    except (OSError, SQLAlchemyError):
+        log.exception("audit anchor: the head could not be written at start")
 
 
 async def _bidding_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -1,8 +1,10 @@
 """The service's settings: environment variables prefixed SUPPLYBID_, or a .env file."""
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +31,21 @@ class Settings(BaseSettings):
     """When workers look for stalled jobs (cron with seconds as the sixth field)."""
     solve_delay_s: float = 0.0
     """Test hook: seconds a job waits after marking its allocation running, before solving."""
+
+    # The audit log (README, "The audit log and the database roles")
+    owner_database_url: str | None = None
+    """The owner's URL (PostgreSQL): `supplybid db upgrade` migrates and grants with it.
+
+    The app's own role (`database_url`) then owns nothing and may only append to the
+    audit log. Unset, migrations run with `database_url` (one role: SQLite, or development).
+    """
+    audit_key: SecretStr | None = Field(default=None, min_length=32)
+    """The key of the audit chain's HMAC (finance holds it; e.g. `openssl rand -hex 32`).
+
+    Without it the chain is plain sha256, which anyone who can write the table can recompute.
+    """
+    audit_anchor_path: Path | None = None
+    """An append-only file outside the database where each new chain head is written."""
 
 
 @lru_cache

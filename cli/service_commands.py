@@ -27,25 +27,55 @@ demo_app = typer.Typer(help="Demo data for trying the service.", no_args_is_help
 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
-    """Create or migrate the database named by SUPPLYBID_DATABASE_URL."""
-    import migrations
+    """Create or migrate the database, as its owner; on PostgreSQL also grant the app's role.
 
-    url = get_settings().database_url
+    With SUPPLYBID_OWNER_DATABASE_URL set, that role migrates, creates the job queue's
+    schema and grants the role of SUPPLYBID_DATABASE_URL just the rights the app uses
+    (the audit log: append and read only). Without it, SUPPLYBID_DATABASE_URL does it all.
+    """
+    import migrations
+    from bidding.db import make_engine
+
+    settings = get_settings()
+    url = settings.owner_database_url or settings.database_url
     migrations.upgrade(url, revision)
     _err.print(f"database at {revision}: {redacted(url)}")
-    if url.startswith("postgresql"):
-        from bidding.jobs import apply_procrastinate_schema
+    if not url.startswith("postgresql"):
+        return
+    from sqlalchemy.engine import make_url
 
-        if apply_procrastinate_schema(get_engine()):
+    from bidding.jobs import apply_procrastinate_schema
+    from migrations.roles import RoleError, grant_app_rights
+
+    owner = make_engine(url, pool_size=1)
+    try:
+        if apply_procrastinate_schema(owner):
             _err.print("procrastinate job queue schema created")
+        app_role = make_url(settings.database_url).username
+        if settings.owner_database_url is None or app_role is None:
+            _err.print(
+                "[yellow]warning:[/yellow] the app's role owns the tables, so it can rewrite "
+                "the audit log: set SUPPLYBID_OWNER_DATABASE_URL (README)"
+            )
+            return
+        try:
+            with owner.begin() as connection:
+                grant_app_rights(connection, app_role)
+        except RoleError as exc:
+            _err.print(f"[red]refused:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        _err.print(f"granted role {app_role}: the app's rights (audit log: append and read)")
+    finally:
+        owner.dispose()
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
-    """Migrate the database down (by default one revision)."""
+    """Migrate the database down (by default one revision), as its owner."""
     import migrations
 
-    url = get_settings().database_url
+    settings = get_settings()
+    url = settings.owner_database_url or settings.database_url
     migrations.downgrade(url, revision)
     _err.print(f"database downgraded to {revision}: {redacted(url)}")
 
@@ -120,13 +150,13 @@ def audit_verify(
         typer.Option(help="Sequence number of the head recorded at the last verification."),
     ] = None,
     head_hash: Annotated[
-        str | None, typer.Option(help="Hash of that head (sha256:...), recorded with it.")
+        str | None, typer.Option(help="Hash of that head (hmac-sha256:...), recorded with it.")
     ] = None,
 ) -> None:
     """Verify the audit log's hash chain and the published allocations; exit 1 on any break.
 
-    Give the head printed by the last verification (--head-seq, --head-hash) to also catch
-    a chain cut short or rewritten with recomputed hashes up to that head.
+    Every head in SUPPLYBID_AUDIT_ANCHOR_PATH is checked against the chain; a head printed
+    by an earlier verification (--head-seq, --head-hash) can be given as well.
     """
     from bidding.finance import verify_published_allocations
 
@@ -146,6 +176,9 @@ def audit_verify(
     if not report.ok or published:
         raise typer.Exit(1)
     print(f"audit chain ok: {report.events_checked} events; published allocations as published")
+    keyed = f"from event {report.keyed_from_seq}" if report.keyed_from_seq else "no (plain sha256)"
+    anchored = f"up to event {report.anchored_seq}" if report.anchored_seq else "no anchor file"
+    print(f"keyed (HMAC): {keyed}; anchor file: {anchored}")
     print(f"head to record: --head-seq {report.head_seq} --head-hash {report.head_hash}")
 
 

@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from bidding.db import make_engine
 from bidding.models import Role
 from bidding.settings import Settings
 from migrations import alembic_config
+from migrations.roles import grant_app_rights
 from tests import factories as builders
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -94,6 +96,50 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin.dispose()
 
 
+@dataclass(frozen=True)
+class Roles:
+    """A PostgreSQL schema of its own, owned by `owner`, which `app` may only use."""
+
+    owner_url: str
+    app_url: str
+    owner: str
+    app: str
+    schema: str
+
+
+@contextmanager
+def postgres_roles() -> Iterator[Roles]:
+    """An owner role and an app role (as the README has the operator make them), and a schema.
+
+    The schema belongs to the owner; nothing is granted to the app yet (the owner's
+    `grant_app_rights` does that). Roles are the cluster's: dropped at the end.
+    """
+    base = postgres_url()
+    suffix = secrets.token_hex(5)
+    owner, app, schema = f"sb_owner_{suffix}", f"sb_app_{suffix}", f"t_{suffix}"
+    admin = make_engine(base, pool_size=1)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE ROLE {owner} LOGIN"))
+        connection.execute(text(f"CREATE ROLE {app} LOGIN"))
+        connection.execute(text(f"CREATE SCHEMA {schema} AUTHORIZATION {owner}"))
+
+    def url(role: str) -> str:
+        parsed = make_url(base).set(username=role)
+        return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+
+    try:
+        yield Roles(url(owner), url(app), owner, app, schema)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            connection.execute(text(f"DROP OWNED BY {app}, {owner}"))
+            connection.execute(text(f"DROP ROLE {app}"))
+            connection.execute(text(f"DROP ROLE {owner}"))
+        admin.dispose()
+
+
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     """An engine on the test's database, with every table created."""
@@ -128,12 +174,44 @@ class World:
         return {"Authorization": f"Bearer {self.keys[who]}", **extra}
 
 
+AUDIT_KEY = "finance-holds-this-key-0123456789abcdef"
+
+
+@pytest.fixture
+def keyed_world(database_url: str, tmp_path: Path) -> Iterator[World]:
+    """A world whose app keys the audit chain and appends its heads to `tmp_path/audit.anchor`."""
+    yield from _worlds(
+        database_url, audit_key=AUDIT_KEY, audit_anchor_path=tmp_path / "audit.anchor"
+    )
+
+
 @pytest.fixture
 def world(database_url: str) -> Iterator[World]:
-    """A fresh API with two factories, an item, an open round and a draft round."""
-    app = create_app(Settings(database_url=database_url, job_queue="embedded"))
-    engine: Engine = app.state.engine
+    """A fresh API with two factories, an item, an open round and a draft round.
+
+    On PostgreSQL the app runs as a role that owns nothing and has only the rights
+    `grant_app_rights` gives it, as in production; `World.engine` is the owner's (set-up,
+    and tests that tamper behind the app's back).
+    """
+    yield from _worlds(database_url)
+
+
+def _worlds(database_url: str, **settings: Any) -> Iterator[World]:
+    with ExitStack() as stack:
+        app_url = owner_url = database_url
+        if make_url(database_url).get_backend_name() == "postgresql":
+            roles = stack.enter_context(postgres_roles())
+            app_url, owner_url = roles.app_url, roles.owner_url
+        yield from _world(owner_url, app_url, **settings)
+
+
+def _world(owner_url: str, app_url: str, **settings: Any) -> Iterator[World]:
+    app = create_app(Settings(database_url=app_url, job_queue="embedded", **settings))
+    engine = make_engine(owner_url, pool_size=5) if owner_url != app_url else app.state.engine
     create_tables(engine)
+    if owner_url != app_url:
+        with engine.begin() as connection:
+            grant_app_rights(connection, make_url(app_url).username or "")
     with Session(engine, expire_on_commit=False) as session:
         factory = builders.a_factory(session, name="Own factory")
         rival = builders.a_factory(session, name="Rival factory")
@@ -159,4 +237,5 @@ def world(database_url: str) -> Iterator[World]:
         )
     with world.client:
         yield world
+    app.state.engine.dispose()
     engine.dispose()

@@ -45,6 +45,10 @@ class AuditVerification(Output):
     reason: str | None
     head_seq: int
     head_hash: str
+    keyed_from_seq: int | None
+    """The event from which the chain is an HMAC under finance's key (None: plain sha256)."""
+    anchored_seq: int | None
+    """The highest head the anchor file holds, every one checked (None: no anchor file)."""
     published_findings: list[MarginFindingPublic]
     """Published allocations whose award rows or result differ from what was published."""
 
@@ -61,4 +65,6 @@ class AuditVerification(Output):
             reason=report.reason,
             head_seq=report.head_seq,
             head_hash=report.head_hash,
+            keyed_from_seq=report.keyed_from_seq,
+            anchored_seq=report.anchored_seq,
         )

@@ -4,6 +4,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 from bidding.db import get_engine
 from bidding.settings import get_settings
 from cli.main import app as cli
-from tests.conftest import World
+from tests.conftest import AUDIT_KEY, World
 from tests.factories import without_audit_guard
 
 
@@ -202,3 +203,41 @@ def test_a_half_given_or_malformed_anchor_is_a_422(world: World) -> None:
         )
         assert response.status_code == 422, params
         assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_keyed_anchored_log_reports_a_cut_tail_to_the_api_and_the_command_line(
+    keyed_world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = keyed_world
+    for name in ("One", "Two"):
+        made = world.client.post(
+            "/v1/factories",
+            json={"name": name, "monthly_capacity": 1000},
+            headers=world.headers("manager"),
+        )
+        assert made.status_code == 201, made.text
+    report = world.client.get("/v1/audit/verify", headers=world.headers("finance")).json()
+    assert report["ok"] is True, report
+    assert report["head_hash"].startswith("hmac-sha256:")
+    assert report["keyed_from_seq"] is not None
+    assert report["anchored_seq"] == report["head_seq"]
+    with world.engine.begin() as connection, without_audit_guard(connection):
+        connection.execute(
+            text("DELETE FROM audit_event WHERE seq = :seq"), {"seq": report["head_seq"]}
+        )
+    cut = world.client.get("/v1/audit/verify", headers=world.headers("finance")).json()
+    assert (cut["ok"], cut["first_broken_seq"]) == (False, report["head_seq"])
+    assert "removed" in cut["reason"]
+    monkeypatch.setenv("SUPPLYBID_DATABASE_URL", world.engine.url.render_as_string(False))
+    monkeypatch.setenv("SUPPLYBID_AUDIT_KEY", AUDIT_KEY)
+    monkeypatch.setenv("SUPPLYBID_AUDIT_ANCHOR_PATH", str(tmp_path / "audit.anchor"))
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["audit", "verify"])
+        get_engine().dispose()
+    finally:
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+    assert result.exit_code == 1
+    assert f"BROKEN at event {report['head_seq']}" in result.output

@@ -6,6 +6,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from bidding.db import make_engine
+from bidding.jobs import apply_procrastinate_schema
 from migrations import alembic_config
 
 TABLES = {
@@ -83,3 +84,19 @@ def test_the_migrated_audit_log_is_append_only_until_downgraded(database_url: st
         engine.dispose()
     command.upgrade(config, "head")
     _append_an_event_and_tamper(database_url, 2)
+
+
+def test_alembic_check_is_clean_with_the_job_queue_schema_in_place(database_url: str) -> None:
+    """`supplybid db upgrade` also makes procrastinate's tables on PostgreSQL: autogenerate
+    must leave them alone, or a new revision would drop the job queue."""
+    config = alembic_config(database_url)
+    command.upgrade(config, "head")
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        if engine.dialect.name == "postgresql":
+            assert apply_procrastinate_schema(engine)
+            queue_tables = {t for t in inspect(engine).get_table_names() if "procrastinate" in t}
+            assert "procrastinate_jobs" in queue_tables
+    finally:
+        engine.dispose()
+    command.check(config)  # raises: "New upgrade operations detected" on any difference

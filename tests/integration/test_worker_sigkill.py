@@ -30,7 +30,7 @@ from solver.problem import parse_problem
 from solver.result import parse_result
 from solver.solve import SolveOptions, solve
 from tests import factories as builders
-from tests.conftest import report_figures
+from tests.conftest import postgres_roles, report_figures
 
 SUPPLYBID = str(Path(sys.executable).parent / "supplybid")
 pytestmark = pytest.mark.parametrize(
@@ -39,17 +39,32 @@ pytestmark = pytest.mark.parametrize(
 
 
 @pytest.fixture
-def migrated(database_url: str) -> Iterator[Engine]:
-    """The test's schema migrated by `supplybid db upgrade`, procrastinate's tables included."""
-    subprocess.run(
-        [SUPPLYBID, "db", "upgrade"],
-        env={**os.environ, "SUPPLYBID_DATABASE_URL": database_url},
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    engine = make_engine(database_url, pool_size=2)
-    assert not apply_procrastinate_schema(engine)  # already there
+def app_url(database_url: str) -> Iterator[str]:
+    """The app role's URL on a schema `supplybid db upgrade` migrated as its owner.
+
+    Procrastinate's tables included; workers and the test's writes run as the app's role,
+    with only the rights the upgrade granted it.
+    """
+    with postgres_roles() as roles:
+        subprocess.run(
+            [SUPPLYBID, "db", "upgrade"],
+            env={
+                **os.environ,
+                "SUPPLYBID_OWNER_DATABASE_URL": roles.owner_url,
+                "SUPPLYBID_DATABASE_URL": roles.app_url,
+            },
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        yield roles.app_url
+
+
+@pytest.fixture
+def migrated(app_url: str) -> Iterator[Engine]:
+    """An engine as the app's role."""
+    engine = make_engine(app_url, pool_size=2)
+    assert not apply_procrastinate_schema(engine)  # made by the owner's upgrade
     yield engine
     engine.dispose()
 
@@ -114,7 +129,7 @@ def _allocation(engine: Engine, allocation_id: str) -> Allocation:
 
 
 def test_a_worker_killed_mid_solve_leaves_nothing_partial_and_another_finishes_the_same(
-    database_url: str, migrated: Engine
+    app_url: str, migrated: Engine
 ) -> None:
     with Session(migrated, expire_on_commit=False) as session:
         row = closed_round(session, bid_count=60)
@@ -129,7 +144,7 @@ def test_a_worker_killed_mid_solve_leaves_nothing_partial_and_another_finishes_t
         jobs = connection.execute(text("SELECT count(*) FROM procrastinate_jobs")).scalar()
     assert jobs == 1  # committed with the allocation row, in the same transaction
 
-    with worker(database_url, solve_delay_s="60") as doomed:
+    with worker(app_url, solve_delay_s="60") as doomed:
         wait_for(
             lambda: _allocation(migrated, requested.id).status == AllocationStatus.running,
             20,
@@ -143,7 +158,7 @@ def test_a_worker_killed_mid_solve_leaves_nothing_partial_and_another_finishes_t
     assert killed.result is None
     assert killed.finished_at is None
 
-    with worker(database_url):
+    with worker(app_url):
         wait_for(
             lambda: _allocation(migrated, requested.id).status == AllocationStatus.done,
             45,
