@@ -333,6 +333,7 @@ def _range(key: str, value: Decimal) -> str | None:
 
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 DECIMAL_COMMA = re.compile(r"[+-]?\d{1,3}(\.\d{3})*,\d+|[+-]?\d+,\d+")
+DOTTED_THOUSANDS = re.compile(r"[+-]?\d{1,3}(\.\d{3})+")
 THOUSANDS = re.compile(r"[+-]?\d{1,3}([, \u00a0\u202f]\d{3})+(\.\d+)?")
 
 
@@ -356,6 +357,12 @@ def _number(value: Any, *, money: bool) -> Decimal | str:
             return "not a number"
         return parsed if parsed.is_finite() else "not a finite number"
     text = _text(value) or ""
+    if not money and DOTTED_THOUSANDS.fullmatch(text):  # 8.000: eight, or eight thousand?
+        digits = text.replace(".", "")
+        return (
+            f"{text!r} reads as a thousands separator or as decimals: write {digits} "
+            "for that many whole units, without separators"
+        )
     if PLAIN_NUMBER.fullmatch(text):
         return Decimal(text)
     example = "18.50" if money else "8000"

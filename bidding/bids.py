@@ -292,37 +292,37 @@ def _resolve_item(
     def fault(column: str, message: str) -> SheetFault:
         return _sheet_fault(sheet_row.row, column, sheet_row.cells.get(column), message)
 
-    named = by_name.get(_name_key(sheet_row.item_name or ""), [])
-    if sheet_row.item is not None:
-        item = by_id.get(sheet_row.item)
-        if item is None:  # an item column holding names is read as names
-            same = by_name.get(_name_key(sheet_row.item), [])
-            item = same[0] if len(same) == 1 else None
-        if item is None:
-            return None, [fault("item", f"{sheet_row.item!r} is not an item of this round")]
-        if sheet_row.item_name is not None and item not in named:
-            return None, [
-                fault(
-                    "item_name",
-                    f"{sheet_row.item_name!r} is not the name of item {item.id} "
-                    f"({item.name!r}): were the rows sorted apart?",
-                )
-            ]
-        return item, []
-    if sheet_row.item_name is None:
-        return None, []  # the reader has said an item is required
-    if len(named) == 1:
-        return named[0], []
-    if not named:
-        return None, [fault("item_name", f"no item of this round is named {sheet_row.item_name!r}")]
-    ids = ", ".join(item.id for item in named)
-    return None, [
-        fault(
-            "item_name",
-            f"{len(named)} items of this round are named {sheet_row.item_name!r} "
-            f"({ids}): give the item id",
-        )
-    ]
+    def by_its_name(text: str, column: str) -> tuple[SheetItem | None, list[SheetFault]]:
+        named = by_name.get(_name_key(text), [])
+        if len(named) == 1:
+            return named[0], []
+        if not named:
+            return None, [fault(column, f"{text!r} is no item of this round (by id or name)")]
+        ids = ", ".join(item.id for item in named)
+        return None, [
+            fault(
+                column,
+                f"{len(named)} items of this round are named {text!r} ({ids}): give the item id",
+            )
+        ]
+
+    if sheet_row.item is None:
+        if sheet_row.item_name is None:
+            return None, []  # the reader has said an item is required
+        return by_its_name(sheet_row.item_name, "item_name")
+    item = by_id.get(sheet_row.item)
+    if item is None:  # an item column holding names is read as names
+        return by_its_name(sheet_row.item, "item")
+    name = sheet_row.item_name
+    if name is not None and _name_key(name) != _name_key(item.name):
+        return None, [
+            fault(
+                "item_name",
+                f"{name!r} is not the name of item {item.id} ({item.name!r}): "
+                "were the columns sorted apart?",
+            )
+        ]
+    return item, []
 
 
 @use_case
@@ -367,10 +367,12 @@ def apply_bid_sheet(
             continue
         seen[item.id] = line
         current = live.get(item.id)
-        changes = sheet_row.action == "withdraw" or (
-            sheet_row.action == "set"
-            and (current is None or sheet_row.terms != terms_of(current[1]))
-        )
+        if sheet_row.action == "withdraw":
+            changes = current is not None  # withdrawing what is not live changes nothing
+        else:
+            changes = sheet_row.action == "set" and (
+                current is None or sheet_row.terms != terms_of(current[1])
+            )
         now = current[0].version if current else 0
         if changes and sheet_row.version is not None and sheet_row.version != now:
             errors.append(

@@ -9,8 +9,8 @@ from decimal import Decimal
 from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
-from bidding.bid_sheets import MAX_SHEET_BYTES, MAX_SHEET_ROWS, MAX_XLSX_UNPACKED_BYTES
 from bidding import items, rounds
+from bidding.bid_sheets import MAX_SHEET_BYTES, MAX_SHEET_ROWS, MAX_XLSX_UNPACKED_BYTES
 from bidding.items import DemandScenario
 from bidding.models import Bid, BidVersion
 from tests.conftest import World
