@@ -192,6 +192,7 @@ def test_an_xlsx_zip_with_broken_xml_a_bad_cell_or_no_sheet_is_a_422(world: Worl
         status, body = _upload(world, "bids.xlsx", _rezipped(good, replace))
         assert status == 422, (label, body)
         assert _problem_fields(body) == {"file": "not a readable XLSX workbook"}, label
+        assert isinstance(body, dict)
         assert body["limits"] == {"max_bytes": MAX_SHEET_BYTES, "max_rows": MAX_SHEET_ROWS}
     assert _counts(world) == before
 

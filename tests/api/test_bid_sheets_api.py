@@ -53,7 +53,8 @@ def _template(world: World, round_id: str, fmt: str, who: str = "factory") -> by
         f"/v1/rounds/{round_id}/bids/template?format={fmt}", headers=world.headers(who)
     )
     assert response.status_code == 200, response.text
-    return response.content
+    content: bytes = response.content
+    return content
 
 
 def _upload(
