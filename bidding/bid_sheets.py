@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 from openpyxl import load_workbook
@@ -351,10 +351,7 @@ def _number(value: Any, *, money: bool) -> Decimal | str:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
-        try:
-            parsed = Decimal(repr(value))
-        except InvalidOperation:
-            return "not a number"
+        parsed = Decimal(repr(value))  # repr: the shortest decimal that is this float
         return parsed if parsed.is_finite() else "not a finite number"
     text = _text(value) or ""
     if not money and DOTTED_THOUSANDS.fullmatch(text):  # 8.000: eight, or eight thousand?
@@ -365,19 +362,13 @@ def _number(value: Any, *, money: bool) -> Decimal | str:
         )
     if PLAIN_NUMBER.fullmatch(text):
         return Decimal(text)
-    example = "18.50" if money else "8000"
-    if THOUSANDS.fullmatch(text) and not DECIMAL_COMMA.fullmatch(text):
+    if THOUSANDS.fullmatch(text):
         digits = re.sub(r"[, \u00a0\u202f]", "", text)
         return f"{text!r} has thousands separators: write {digits}"
     if DECIMAL_COMMA.fullmatch(text):
         expected = text.replace(".", "").replace(",", ".")
-        if money or "." in text:
-            return f"{text!r} has a decimal comma: write {expected} (a point, no separators)"
-        return (
-            f"{text!r} has a comma: write whole units without separators, "
-            f"e.g. {text.replace(',', '').replace('.', '')}"
-        )
-    return f"{text!r} is not a number: write it as e.g. {example}"
+        return f"{text!r} has a decimal comma: write {expected} (a point, no separators)"
+    return f"{text!r} is not a number: write it as e.g. {'18.50' if money else '8000'}"
 
 
 def _plain(value: Decimal) -> str:
