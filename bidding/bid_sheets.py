@@ -249,9 +249,10 @@ def _read_row(
     if stray:
         faults.append(
             Fault(
-                f"a value in column {stray[0] + 1} ({_a1(number, stray[0])}), which has no "
-                f"header (the header names {len(named)} columns)",
+                f"a value in column {stray[0] + 1}, which has no header "
+                f"(the header names {len(named)} columns)",
                 row=number,
+                cell=_a1(number, stray[0]),
             )
         )
         return None
@@ -276,17 +277,21 @@ def _read_row(
         action = "blank"
     if action != "blank" and item is None and item_name is None:
         faults.append(Fault("an item id or name is required", number, "item", refs.get("item")))
-    terms = _terms(number, values, faults) if action == "set" else None
+    terms = _terms(number, values, refs, faults) if action == "set" else None
     return SheetRow(number, item, item_name, action, terms, version, refs)
 
 
-def _terms(number: int, values: dict[str, tuple[Any, str]], faults: list[Fault]) -> BidTerms | None:
+def _terms(
+    number: int, values: dict[str, tuple[Any, str]], refs: dict[str, str], faults: list[Fault]
+) -> BidTerms | None:
     before = len(faults)
     read: dict[str, Decimal] = {}
     for key in TERMS:
         if key not in values:
             if key in ("unit_cost", "capacity"):
-                faults.append(Fault("required where the row sets a bid", number, key))
+                faults.append(
+                    Fault("required where the row sets a bid", number, key, refs.get(key))
+                )
             continue
         value, cell = values[key]
         parsed = _number(value, money=BY_KEY[key].kind == "money")
@@ -317,7 +322,7 @@ def _range(key: str, value: Decimal) -> str | None:
     """What is wrong with a number in a column, if anything (the JSON API's rules)."""
     if BY_KEY[key].kind == "units":
         if value != value.to_integral_value():
-            return f"{_plain(value)} is not a whole number of units: write e.g. {int(value)}"
+            return f"{_plain(value)} is not a whole number of units"
         least = 1 if key == "capacity" else 0
         if not least <= value <= MAX_UNITS:
             return f"must be a whole number from {least} to {MAX_UNITS}"

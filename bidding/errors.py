@@ -134,6 +134,12 @@ class InvalidInput(BiddingError):  # noqa: N818
         super().__init__(detail or "; ".join(f"{f}: {m}" for f, m in errors))
 
 
+def _sheet_order(fault: tuple[str, str, int | None, str | None]) -> tuple[int, int, str]:
+    # By row, then by column as the sheet shows them (B before AA); the file's own first.
+    letters = (fault[3] or "").rstrip("0123456789")
+    return fault[2] or 0, len(letters), letters
+
+
 class BidSheetInvalid(InvalidInput):
     """A bid sheet refused whole: every fault with its sheet row and A1 cell, and the limits.
 
@@ -143,7 +149,7 @@ class BidSheetInvalid(InvalidInput):
     def __init__(
         self, faults: list[tuple[str, str, int | None, str | None]], limits: dict[str, int]
     ) -> None:
-        ordered = sorted(faults, key=lambda fault: fault[2] or 0)
+        ordered = sorted(faults, key=_sheet_order)
         self.places = [(row, cell) for _, _, row, cell in ordered]
         self.limits = limits
         count = len(ordered)
