@@ -459,18 +459,22 @@ def _decode(content: bytes) -> str:
 def _csv_table(content: bytes) -> Table:
     """The CSV's rows, split on whichever of comma, semicolon and tab its header uses."""
     text = _decode(content)
-    tables = {separator: _split(text, separator) for separator in SEPARATORS}
-    for table in tables.values():
-        if _find_header(table) is not None:
-            return table
+    heads = {separator: _split(text, separator, HEADER_SEARCH_ROWS) for separator in SEPARATORS}
+    for separator, head in heads.items():
+        if _find_header(head) is not None:
+            return _split(text, separator, MAX_SHEET_LINES + 1)
     # No separator gives a header: answer for the one that splits the first row most.
-    return max(tables.values(), key=lambda t: len(t[0][1]) if t else 0)
+    return max(heads.values(), key=lambda t: len(t[0][1]) if t else 0)
 
 
-def _split(text: str, separator: str) -> Table:
+def _split(text: str, separator: str, records: int) -> Table:
+    """The first `records` records of the text, refused past MAX_SHEET_LINES."""
     table: Table = []
     try:
-        for number, cells in enumerate(csv.reader(io.StringIO(text), delimiter=separator), 1):
+        reader = csv.reader(io.StringIO(text), delimiter=separator)
+        for number, cells in enumerate(reader, 1):
+            if number > records:
+                break
             if number > MAX_SHEET_LINES:
                 raise refuse([Fault(f"more than {MAX_SHEET_LINES} lines (the limit)")])
             if any(c.strip() for c in cells):
