@@ -558,7 +558,14 @@ def _sheet_rows(rows: Iterable[tuple[Any, ...]]) -> Table:
     # a row a million lines down is refused rather than walked.
     for number, cells in enumerate(rows, start=1):
         if number > MAX_SHEET_LINES:
-            raise refuse([Fault(f"rows past row {MAX_SHEET_LINES} (the limit)")])
+            raise refuse(
+                [
+                    Fault(
+                        f"a sheet with rows past row {MAX_SHEET_LINES} (the limit): delete "
+                        "the rows below the bids, formatted empty ones too"
+                    )
+                ]
+            )
         if any(_present(c) for c in cells):
             table.append((number, list(cells)))
     return table
