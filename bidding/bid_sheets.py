@@ -336,6 +336,8 @@ def _range(key: str, value: Decimal) -> str | None:
     return None
 
 
+EXCEL_DIGITS = 15
+"""Significant digits Excel shows of a number (and keeps of one typed)."""
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 DECIMAL_COMMA = re.compile(r"[+-]?\d{1,3}(\.\d{3})*,\d+|[+-]?\d+,\d+")
 DOTTED_THOUSANDS = re.compile(r"[+-]?\d{1,3}(\.\d{3})+")
@@ -345,9 +347,10 @@ THOUSANDS = re.compile(r"[+-]?\d{1,3}([, \u00a0\u202f]\d{3})+(\.\d+)?")
 def _number(value: Any, *, money: bool) -> Decimal | str:
     """A cell as the decimal it shows, or what is wrong with it.
 
-    A spreadsheet hands a number back as a float (openpyxl reads `<v>18.5</v>` so): the
-    shortest repr of that float is the decimal the cell holds, so the float is only a
-    carrier and no arithmetic is done on it.
+    An XLSX number comes back as a float (openpyxl reads `<v>18.5</v>` so). It is spelled
+    to 15 significant digits, as Excel shows it: `=18.4+0.1` is stored as
+    18.499999999999996 and shown, and read, as 18.5, while a typed 18.505 stays 18.505
+    and is refused. The float is only a carrier: no arithmetic is done on it.
     """
     if isinstance(value, bool):
         return "a TRUE/FALSE value, not a number"
@@ -356,7 +359,7 @@ def _number(value: Any, *, money: bool) -> Decimal | str:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
-        parsed = Decimal(repr(value))  # repr: the shortest decimal that is this float
+        parsed = Decimal(format(value, f".{EXCEL_DIGITS}g"))
         return parsed if parsed.is_finite() else "not a finite number"
     text = _text(value) or ""
     if not money and DOTTED_THOUSANDS.fullmatch(text):  # 8.000: eight, or eight thousand?
@@ -412,7 +415,7 @@ def _item_text(cell: tuple[Any, str] | None) -> str | None:
     if cell is None:
         return None
     value = cell[0]
-    text = repr(value) if isinstance(value, float) else _text(value)
+    text = format(value, f".{EXCEL_DIGITS}g") if isinstance(value, float) else _text(value)
     return unneutralised(text) if text else None
 
 

@@ -2,6 +2,8 @@
 
 import io
 import time
+import zipfile
+from decimal import Decimal
 
 import pytest
 from openpyxl import Workbook
@@ -84,20 +86,44 @@ def test_a_number_in_a_local_spelling_is_refused_showing_the_form_expected(
     assert expected in fault.message
 
 
-def test_a_float_cell_is_read_as_its_shortest_decimal_and_refused_past_cents() -> None:
+def test_a_float_cell_is_read_as_the_decimal_excel_shows_and_refused_past_cents() -> None:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.append(["item", "unit_cost", "capacity"])
     sheet.append(["Jar", 0.1, 10])
     sheet.append(["Lid", 2 / 3, 10])
+    sheet.append(["Cup", 18.4 + 0.1, 8000.0])  # 18.499999999999996: arithmetic's noise
+    sheet.append(["Pan", 18.505, 10])
     out = io.BytesIO()
     book.save(out)
-    read = read_bid_sheet("b.xlsx", out.getvalue())
-    first = read.rows[0].terms
-    assert first is not None
-    assert str(first.unit_cost) == "0.1"
-    assert [f.field for f in read.faults] == ["rows[3].unit_cost"]
+    # openpyxl writes a float's shortest repr; Excel writes up to 17 digits: write those.
+    content = _rezipped_floats(out.getvalue(), {b"18.5": b"18.499999999999996"})
+    read = read_bid_sheet("b.xlsx", content)
+    by_item = {row.item: row.terms for row in read.rows}
+    jar, cup = by_item["Jar"], by_item["Cup"]
+    assert jar is not None
+    assert cup is not None
+    assert (str(jar.unit_cost), cup.unit_cost, cup.capacity) == ("0.1", Decimal("18.5"), 8000)
+    faults = {f.field: f.message for f in read.faults}
+    assert set(faults) == {"rows[3].unit_cost", "rows[5].unit_cost"}
+    assert "0.666666666666667 has more than 2 decimal places" in faults["rows[3].unit_cost"]
+    assert "18.505 has more than 2 decimal places" in faults["rows[5].unit_cost"]
+
+
+def _rezipped_floats(xlsx: bytes, values: dict[bytes, bytes]) -> bytes:
+    """The workbook with some `<v>` numbers of its first sheet spelled otherwise."""
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    for old, new in values.items():
+        assert b"<v>" + old + b"</v>" in parts[sheet]
+        parts[sheet] = parts[sheet].replace(b"<v>" + old + b"</v>", b"<v>" + new + b"</v>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    return out.getvalue()
 
 
 def test_a_column_named_twice_through_its_label_is_refused() -> None:
