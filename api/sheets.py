@@ -5,8 +5,8 @@ from typing import Literal
 from pydantic import Field
 
 from api.schemas import BidPublic, Output
+from bidding.bid_sheet_import import SheetOutcome
 from bidding.bid_sheets import LIMITS, BidSheet
-from bidding.bids import SheetOutcome
 
 
 class SheetLimits(Output):

@@ -20,6 +20,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session
 
+from bidding.bid_sheet_import import SheetItem, round_items
 from bidding.bid_sheets import (
     BIDS_SHEET,
     COLUMNS,
@@ -28,10 +29,12 @@ from bidding.bid_sheets import (
     Column,
     neutralised,
 )
-from bidding.bids import BidTerms, SheetItem, bid_sheet_of, terms_of
+from bidding.bids import BidTerms, live_bids_of, terms_of
+from bidding.errors import RoundNotFound
 from bidding.models import Round
 from bidding.principal import Principal
 from bidding.reports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
+from bidding.rounds import can_see_round
 from bidding.values import from_cents, plain
 from solver.problem import MAX_MONEY, MAX_UNITS
 
@@ -63,7 +66,11 @@ def bid_sheet_template(
     *, session: Session, principal: Principal, round_id: str, fmt: TemplateFormat
 ) -> BidSheetFile:
     """The factory's bid sheet for a round, pre-filled with its own live bids only."""
-    row, items, live = bid_sheet_of(session=session, principal=principal, round_id=round_id)
+    row = session.get(Round, round_id)
+    if row is None or principal.factory_id is None or not can_see_round(session, principal, row):
+        raise RoundNotFound(f"no round {round_id!r}")
+    items = round_items(session, row)
+    live = live_bids_of(session, row, principal.factory_id)  # its own bids, never another's
     rows = [
         TemplateRow(
             item,

@@ -5,7 +5,7 @@ title rows above the header, `Unit Cost` for `unit_cost`, the bids on the second
 extra columns) and strict where a guess could change a bid: a decimal comma, a number
 beyond two decimals or a part unit is refused, naming its cell and the expected form.
 Reading collects every fault of every cell; the rules against the round (items, live
-bids, versions) are `bids.apply_bid_sheet`'s, which adds its faults to these.
+bids, versions) are `bid_sheet_import`'s, which adds its faults to these.
 """
 
 import csv
@@ -13,18 +13,16 @@ import io
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Literal
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
-from sqlmodel import Session
 
-from bidding.bids import BidTerms, SheetAction, SheetOutcome, SheetRow, apply_bid_sheet
+from bidding.bids import BidTerms
 from bidding.errors import BidSheetInvalid
-from bidding.principal import Principal
 from solver.problem import MAX_MONEY, MAX_UNITS
 
 MAX_SHEET_BYTES = 5 * 1024 * 1024
@@ -92,6 +90,10 @@ HEADERS = {
 }
 
 
+SheetFault = tuple[str, str, int | None, str | None]
+"""(field, message, sheet row, A1 cell), as `BidSheetInvalid` takes them."""
+
+
 @dataclass(frozen=True)
 class Fault:
     """One thing wrong with a sheet: where (row, column, A1 cell) and what."""
@@ -108,7 +110,7 @@ class Fault:
             return "file"
         return f"rows[{self.row}]" + (f".{self.column}" if self.column else "")
 
-    def as_tuple(self) -> tuple[str, str, int | None, str | None]:
+    def as_tuple(self) -> SheetFault:
         """As `BidSheetInvalid` takes it."""
         place = f"cell {self.cell}: " if self.cell else ""
         return self.field, place + self.message, self.row, self.cell
@@ -124,6 +126,28 @@ def _column_order(key: str | None) -> int:
     return next((i for i, c in enumerate(COLUMNS) if c.key == key), -1)
 
 
+SheetAction = Literal["blank", "set", "withdraw"]
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """A non-blank row below the header: the item as written, what it asks for, its version.
+
+    `terms` is None for a blank or withdrawing row and for one whose terms are at fault
+    (the sheet's `faults` say how); such a row is still checked for its item and version.
+    `version` is the bid version the sheet was made from (0: no live bid then).
+    """
+
+    row: int
+    item: str | None
+    item_name: str | None
+    action: SheetAction
+    terms: BidTerms | None
+    version: int | None
+    cells: dict[str, str] = field(default_factory=dict)
+    """Column key -> A1 cell, to name the cell of a fault found later."""
+
+
 @dataclass(frozen=True)
 class BidSheet:
     """A sheet read: which sheet and header row, its rows, and every fault found so far."""
@@ -136,22 +160,6 @@ class BidSheet:
 
 
 # --- reading ------------------------------------------------------------------------------
-
-
-def import_bid_sheet(
-    *, session: Session, actor: Principal, round_id: str, filename: str | None, content: bytes
-) -> tuple[BidSheet, list[SheetOutcome]]:
-    """Read a sheet and apply it to the actor's bids: all rows or none, every fault at once."""
-    sheet = read_bid_sheet(filename, content)
-    done = apply_bid_sheet(
-        session=session,
-        actor=actor,
-        round_id=round_id,
-        rows=sheet.rows,
-        faults=[fault.as_tuple() for fault in sheet.faults],
-        limits=LIMITS,
-    )
-    return sheet, done
 
 
 def read_bid_sheet(filename: str | None, content: bytes) -> BidSheet:

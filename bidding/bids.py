@@ -10,8 +10,8 @@ those themselves.
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -22,7 +22,6 @@ from bidding.db import use_case
 from bidding.errors import (
     BidExists,
     BidNotFound,
-    BidSheetInvalid,
     BidWithdrawn,
     Forbidden,
     InvalidInput,
@@ -30,17 +29,7 @@ from bidding.errors import (
     RoundNotFound,
     RoundNotOpen,
 )
-from bidding.models import (
-    Bid,
-    BidStatus,
-    BidVersion,
-    Item,
-    Role,
-    Round,
-    RoundItem,
-    RoundState,
-    utcnow,
-)
+from bidding.models import Bid, BidStatus, BidVersion, Role, Round, RoundItem, RoundState, utcnow
 from bidding.principal import Principal
 from bidding.rounds import can_see_round, lock_round
 from bidding.values import from_cents, new_id, to_cents
@@ -203,74 +192,21 @@ def _submit(
     return bid, version
 
 
-SheetAction = Literal["blank", "set", "withdraw"]
-SheetFault = tuple[str, str, int | None, str | None]
-"""(field, message, sheet row, A1 cell), as `BidSheetInvalid` takes them."""
+BidChangeKind = Literal["submit", "amend", "withdraw"]
+LiveBids = dict[str, tuple[Bid, BidVersion]]
+"""A factory's live bids in a round at their latest versions, by item id."""
 
 
 @dataclass(frozen=True)
-class SheetRow:
-    """A bid-sheet row as read: the item as written, what the row asks for, its version.
+class BidChange:
+    """One write of a batch: submit or amend `terms` on an item, or withdraw its live bid."""
 
-    `terms` is None for a blank or withdrawing row and for one whose terms are at fault
-    (the reader has its faults); such a row is still checked for its item and version.
-    `version` is the bid version the sheet was made from (0: no live bid then).
-    """
-
-    row: int
-    item: str | None
-    item_name: str | None
-    action: SheetAction
-    terms: BidTerms | None
-    version: int | None
-    cells: dict[str, str] = field(default_factory=dict)
-    """Column key -> A1 cell, to name the cell of a fault found here."""
-
-
-SheetOutcomeAction = Literal["submitted", "amended", "withdrawn", "unchanged", "left_alone"]
-
-
-@dataclass(frozen=True)
-class SheetOutcome:
-    """What one row of an applied sheet did, and the bid it touched (if any)."""
-
-    row: int
     item_id: str
-    action: SheetOutcomeAction
-    bid: tuple[Bid, BidVersion] | None
+    kind: BidChangeKind
+    terms: BidTerms | None = None
 
 
-@dataclass(frozen=True)
-class SheetItem:
-    """An item of a round as a bid sheet shows it."""
-
-    id: str
-    name: str
-    retail_price_cents: int
-
-
-def _sheet_fault(line: int, column: str, cell: str | None, message: str) -> SheetFault:
-    return (f"rows[{line}].{column}", (f"cell {cell}: " if cell else "") + message, line, cell)
-
-
-def _name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
-def round_items(session: Session, row: Round) -> list[SheetItem]:
-    """The round's items in name order, as the bid sheet lists them."""
-    found = session.exec(
-        select(Item)
-        .join(RoundItem, col(RoundItem.item_id) == Item.id)
-        .where(RoundItem.round_id == row.id)
-        .order_by(col(Item.name), col(Item.id))
-    ).all()
-    return [SheetItem(item.id, item.name, item.retail_price_cents) for item in found]
-
-
-def live_bids_of(
-    session: Session, row: Round, factory_id: str
-) -> dict[str, tuple[Bid, BidVersion]]:
+def live_bids_of(session: Session, row: Round, factory_id: str) -> LiveBids:
     """A factory's live bids in a round at their latest versions, by item id."""
     found = session.exec(
         select(Bid, BidVersion)
@@ -284,153 +220,47 @@ def live_bids_of(
     return {bid.item_id: (bid, version) for bid, version in found}
 
 
-def _resolve_item(
-    sheet_row: SheetRow, by_id: dict[str, SheetItem], by_name: dict[str, list[SheetItem]]
-) -> tuple[SheetItem | None, list[SheetFault]]:
-    """The item a row names, by id, else by a name unique in the round; or its faults."""
-
-    def fault(column: str, message: str) -> SheetFault:
-        return _sheet_fault(sheet_row.row, column, sheet_row.cells.get(column), message)
-
-    def by_its_name(text: str, column: str) -> tuple[SheetItem | None, list[SheetFault]]:
-        named = by_name.get(_name_key(text), [])
-        if len(named) == 1:
-            return named[0], []
-        if not named:
-            return None, [fault(column, f"{text!r} is no item of this round (by id or name)")]
-        ids = ", ".join(item.id for item in named)
-        return None, [
-            fault(
-                column,
-                f"{len(named)} items of this round are named {text!r} ({ids}): give the item id",
-            )
-        ]
-
-    if sheet_row.item is None:
-        if sheet_row.item_name is None:
-            return None, []  # the reader has said an item is required
-        return by_its_name(sheet_row.item_name, "item_name")
-    item = by_id.get(sheet_row.item)
-    if item is None:  # an item column holding names is read as names
-        return by_its_name(sheet_row.item, "item")
-    name = sheet_row.item_name
-    if name is not None and _name_key(name) != _name_key(item.name):
-        return None, [
-            fault(
-                "item_name",
-                f"{name!r} is not the name of item {item.id} ({item.name!r}): "
-                "were the columns sorted apart?",
-            )
-        ]
-    return item, []
-
-
 @use_case
-def apply_bid_sheet(
+def apply_bid_changes(
     *,
     session: Session,
     actor: Principal,
     round_id: str,
-    rows: Sequence[SheetRow],
-    faults: Sequence[SheetFault],
-    limits: dict[str, int],
-) -> list[SheetOutcome]:
-    """A bid sheet, all rows or none: submit, amend, withdraw or leave each item alone.
+    plan: Callable[[Round, LiveBids], Sequence[BidChange]],
+) -> list[tuple[Bid, BidVersion]]:
+    """A factory's bid writes as one transaction, planned against its round under the lock.
 
-    The reader's `faults` and the round's (unknown or ambiguous items, an item twice, a
-    stale version) are refused together in one `BidSheetInvalid`; nothing is stored then.
-    A row whose terms equal the live bid's changes nothing (no new version, no event).
+    `plan` sees the open round and the factory's live bids as they stand under the round's
+    lock, and returns the changes or raises to refuse them all; each change is then written
+    and audited as its single submit, amend or withdraw would be, and committed together.
     """
     row = _open_round_for(session, actor, round_id)
     if actor.factory_id is None:
         raise Forbidden("only a factory submits bids")
-    items = round_items(session, row)
-    by_id = {item.id: item for item in items}
-    by_name: dict[str, list[SheetItem]] = {}
-    for each in items:
-        by_name.setdefault(_name_key(each.name), []).append(each)
     live = live_bids_of(session, row, actor.factory_id)
-    errors = list(faults)
-    seen: dict[str, int] = {}
-    plan: list[tuple[SheetRow, SheetItem]] = []
-    for sheet_row in rows:
-        item, found = _resolve_item(sheet_row, by_id, by_name)
-        errors += found
-        if item is None:
-            continue
-        line = sheet_row.row
-        if item.id in seen:
-            cell = sheet_row.cells.get("item") or sheet_row.cells.get("item_name")
-            errors.append(
-                _sheet_fault(line, "item", cell, f"item {item.id} is also on row {seen[item.id]}")
-            )
-            continue
-        seen[item.id] = line
-        current = live.get(item.id)
-        if sheet_row.action == "withdraw":
-            changes = current is not None  # withdrawing what is not live changes nothing
-        else:
-            changes = sheet_row.action == "set" and (
-                current is None or sheet_row.terms != terms_of(current[1])
-            )
-        now = current[0].version if current else 0
-        if changes and sheet_row.version is not None and sheet_row.version != now:
-            errors.append(
-                _sheet_fault(
-                    line,
-                    "version",
-                    sheet_row.cells.get("version"),
-                    f"the bid on {item.id} changed since this sheet was made (version "
-                    f"{sheet_row.version} in the sheet, {now or 'none live'} now): download "
-                    "a new template",
-                )
-            )
-            continue
-        plan.append((sheet_row, item))
-    if not rows:
-        errors.append(("file", "the sheet has no bid rows", None, None))
-    if errors:
-        raise BidSheetInvalid(errors, limits)
     done = []
-    for sheet_row, item in plan:
-        done.append(_apply_row(session, actor, row, sheet_row, item, live.get(item.id)))
+    for change in plan(row, live):
+        current = live.get(change.item_id)
+        if change.kind == "withdraw":
+            if current is None:
+                raise BidNotFound(f"no live bid on item {change.item_id!r} to withdraw")
+            done.append(_withdraw(session, actor, current[0]))
+            continue
+        if change.terms is None:
+            raise ValueError("a submit or an amendment needs terms")
+        errors = _check_row(session, row, change.item_id, change.terms, where="change")
+        if errors:
+            raise InvalidInput(errors)
+        if change.kind == "submit":
+            if current is not None:
+                raise BidExists(f"factory already has a live bid on item {change.item_id!r}")
+            done.append(_submit(session, actor, row, change.item_id, change.terms))
+        else:
+            if current is None:
+                raise BidNotFound(f"no live bid on item {change.item_id!r} to amend")
+            done.append(_amend(session, actor, current[0], change.terms))
     session.commit()
     return done
-
-
-def _apply_row(
-    session: Session,
-    actor: Principal,
-    row: Round,
-    sheet_row: SheetRow,
-    item: SheetItem,
-    current: tuple[Bid, BidVersion] | None,
-) -> SheetOutcome:
-    line = sheet_row.row
-    if sheet_row.action == "withdraw":
-        if current is None:  # nothing live: the sheet's wish holds already
-            return SheetOutcome(line, item.id, "unchanged", None)
-        return SheetOutcome(line, item.id, "withdrawn", _withdraw(session, actor, current[0]))
-    terms = sheet_row.terms
-    if sheet_row.action == "blank" or terms is None:
-        return SheetOutcome(line, item.id, "left_alone", current)
-    if current is None:
-        return SheetOutcome(
-            line, item.id, "submitted", _submit(session, actor, row, item.id, terms)
-        )
-    if terms == terms_of(current[1]):
-        return SheetOutcome(line, item.id, "unchanged", current)
-    return SheetOutcome(line, item.id, "amended", _amend(session, actor, current[0], terms))
-
-
-def bid_sheet_of(
-    *, session: Session, principal: Principal, round_id: str
-) -> tuple[Round, list[SheetItem], dict[str, tuple[Bid, BidVersion]]]:
-    """What a factory's bid sheet shows: the round, its items, and its own live bids only."""
-    row = session.get(Round, round_id)
-    if row is None or principal.factory_id is None or not can_see_round(session, principal, row):
-        raise RoundNotFound(f"no round {round_id!r}")
-    return row, round_items(session, row), live_bids_of(session, row, principal.factory_id)
 
 
 def _own_live_bid(session: Session, actor: Principal, row: Round, bid_id: str) -> Bid:

@@ -8,7 +8,7 @@ from api.deps import BidReader, FactoryRole, IdPath, Pagination, SessionDep
 from api.routes import COMMON, problems
 from api.schemas import BidAmend, BidCreate, BidPublic, BidVersionPublic, Page
 from api.sheets import BidSheetImportPublic
-from bidding import bid_sheet_template, bid_sheets, bids, reports
+from bidding import bid_sheet_import, bid_sheet_template, bid_sheets, bids, reports
 from bidding.bid_sheet_template import TemplateFormat
 from bidding.bids import BidTerms
 
@@ -87,7 +87,7 @@ def import_bids(
     actor: FactoryRole,
 ) -> BidSheetImportPublic:
     """A bid sheet, all rows or none: submits, amends, withdraws; every fault at once."""
-    sheet, done = bid_sheets.import_bid_sheet(
+    sheet, done = bid_sheet_import.import_bid_sheet(
         session=session,
         actor=actor,
         round_id=round_id,

@@ -5,8 +5,8 @@ import json
 import pytest
 from sqlmodel import Session, col, func, select
 
-from bidding import bid_sheets, bids, rounds
-from bidding.errors import BidSheetInvalid, RoundNotOpen
+from bidding import bid_sheet_import, bids, rounds
+from bidding.errors import BidExists, BidNotFound, BidSheetInvalid, RoundNotOpen
 from bidding.models import AuditEvent, Bid, BidStatus, BidVersion
 from tests.factories import MANAGER, a_factory, an_item, an_open_round, as_factory, terms
 
@@ -33,7 +33,7 @@ def test_a_sheet_applies_in_one_transaction_audited_as_single_bids_are(session: 
     sheet = (
         f"item,unit_cost,capacity,withdraw\nJar,9.99,100,\n{lid.id},17.25,8000,\n{cup.id},,,yes\n"
     ).encode()
-    _, done = bid_sheets.import_bid_sheet(
+    _, done = bid_sheet_import.import_bid_sheet(
         session=session, actor=factory, round_id=row.id, filename="s.csv", content=sheet
     )
     assert [(o.item_id, o.action) for o in done] == [
@@ -60,7 +60,7 @@ def test_one_fault_anywhere_stores_nothing_of_the_sheet(session: Session) -> Non
     before = _counts(session)
     sheet = f"item,unit_cost,capacity\n{jar.id},9.99,100\n{lid.id},7.5,0\n".encode()
     with pytest.raises(BidSheetInvalid) as refused:
-        bid_sheets.import_bid_sheet(
+        bid_sheet_import.import_bid_sheet(
             session=session, actor=factory, round_id=row.id, filename="s.csv", content=sheet
         )
     assert [field for field, _ in refused.value.errors] == ["rows[3].capacity"]
@@ -75,11 +75,36 @@ def test_a_sheet_after_the_close_is_refused_and_changes_nothing(session: Session
     rounds.close_round(session=session, actor=MANAGER, round_id=row.id)
     before = _counts(session)
     with pytest.raises(RoundNotOpen):
-        bid_sheets.import_bid_sheet(
+        bid_sheet_import.import_bid_sheet(
             session=session,
             actor=factory,
             round_id=row.id,
             filename="s.csv",
             content=f"item,unit_cost,capacity\n{jar.id},9.99,100\n".encode(),
+        )
+    assert _counts(session) == before
+
+
+def test_a_batch_whose_plan_misreads_the_live_bids_writes_nothing(session: Session) -> None:
+    jar, lid = an_item(session, name="Jar"), an_item(session, name="Lid")
+    row = an_open_round(session, item_list=[jar, lid])
+    factory = as_factory(a_factory(session))
+    bids.submit_bid(session=session, actor=factory, round_id=row.id, item_id=lid.id, terms=terms())
+    before = _counts(session)
+    changes = [
+        bids.BidChange(jar.id, "submit", terms()),
+        bids.BidChange(lid.id, "submit", terms()),  # live already: an amendment was due
+    ]
+    with pytest.raises(BidExists):
+        bids.apply_bid_changes(
+            session=session, actor=factory, round_id=row.id, plan=lambda _row, _live: changes
+        )
+    assert _counts(session) == before
+    with pytest.raises(BidNotFound):
+        bids.apply_bid_changes(
+            session=session,
+            actor=factory,
+            round_id=row.id,
+            plan=lambda _row, _live: [bids.BidChange(jar.id, "withdraw")],
         )
     assert _counts(session) == before
