@@ -238,6 +238,9 @@ def apply_bid_changes(
     if actor.factory_id is None:
         raise Forbidden("only a factory submits bids")
     live = live_bids_of(session, row, actor.factory_id)
+    in_round = set(
+        session.exec(select(RoundItem.item_id).where(RoundItem.round_id == row.id)).all()
+    )
     done = []
     for change in plan(row, live):
         current = live.get(change.item_id)
@@ -248,9 +251,9 @@ def apply_bid_changes(
             continue
         if change.terms is None:
             raise ValueError("a submit or an amendment needs terms")
-        errors = _check_row(session, row, change.item_id, change.terms, where="change")
-        if errors:
-            raise InvalidInput(errors)
+        if change.item_id not in in_round:
+            raise InvalidInput([("item", f"{change.item_id!r} is not an item of this round")])
+        _check_terms(change.terms)
         if change.kind == "submit":
             if current is not None:
                 raise BidExists(f"factory already has a live bid on item {change.item_id!r}")
