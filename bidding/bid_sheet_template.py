@@ -135,6 +135,8 @@ def template_xlsx(round_row: Round, rows: Sequence[TemplateRow]) -> bytes:
     bids = book.create_sheet(BIDS_SHEET)
     _write_bids(bids, rows)
     book.active = bids
+    instructions.sheet_view.tabSelected = False  # one selected tab: Excel groups several
+    bids.sheet_view.tabSelected = True
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
