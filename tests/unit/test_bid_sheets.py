@@ -9,6 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from bidding.bid_sheets import (
+    MAX_SHEET_BYTES,
     MAX_SHEET_LINES,
     MAX_SHEET_ROWS,
     BidSheet,
@@ -155,3 +156,9 @@ def test_a_workbook_claiming_a_row_a_million_lines_down_is_refused_quickly() -> 
     errors = _refusal(out.getvalue(), "far.xlsx")
     assert f"past row {MAX_SHEET_LINES}" in errors["file"]
     assert time.monotonic() - started < 30  # a guard against walking the million rows
+
+
+def test_the_size_limit_is_kept_and_stated() -> None:
+    content = b"item,unit_cost,capacity\n" + b" " * MAX_SHEET_BYTES
+    errors = _refusal(content)
+    assert errors["file"] == f"larger than {MAX_SHEET_BYTES} bytes (the limit)"
