@@ -36,7 +36,7 @@ from bidding.principal import Principal
 from bidding.reports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from bidding.rounds import can_see_round
 from bidding.values import from_cents, plain
-from solver.problem import MAX_MONEY, MAX_UNITS
+from solver.values import MAX_MONEY, MAX_UNITS
 
 TemplateFormat = Literal["csv", "xlsx"]
 REFERENCE_FILL = PatternFill("solid", fgColor="EEEEEE")

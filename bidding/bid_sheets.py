@@ -23,7 +23,7 @@ from openpyxl.utils import get_column_letter
 
 from bidding.bids import BidTerms
 from bidding.errors import BidSheetInvalid
-from solver.problem import MAX_MONEY, MAX_UNITS
+from solver.values import MAX_MONEY, MAX_UNITS
 
 MAX_SHEET_BYTES = 5 * 1024 * 1024
 """The largest sheet file read."""

@@ -6,8 +6,14 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 
 from api.deps import BidReader, FactoryRole, IdPath, Pagination, SessionDep
 from api.routes import COMMON, problems
-from api.schemas import BidAmend, BidCreate, BidPublic, BidVersionPublic, Page
-from api.sheets import BidSheetImportPublic
+from api.schemas.base import Page
+from api.schemas.bids import (
+    BidAmend,
+    BidCreate,
+    BidPublic,
+    BidSheetImportPublic,
+    BidVersionPublic,
+)
 from bidding import bid_sheet_import, bid_sheet_template, bid_sheets, bids, reports
 from bidding.bid_sheet_template import TemplateFormat
 from bidding.bids import BidTerms
