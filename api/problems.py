@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from bidding.errors import BiddingError, InvalidInput, PublicationRefused
+from bidding.errors import BiddingError, BidSheetInvalid, InvalidInput, PublicationRefused
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -15,7 +15,7 @@ def problem_response(
     code: str,
     title: str,
     detail: str,
-    errors: list[dict[str, str]] | None = None,
+    errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
@@ -36,10 +36,14 @@ def problem_response(
 
 def bidding_error_response(exc: BiddingError) -> JSONResponse:
     """The response for a domain refusal: its status, code and detail."""
-    errors = None
+    errors: list[dict[str, Any]] | None = None
     if isinstance(exc, InvalidInput):
         errors = [{"field": field, "message": message} for field, message in exc.errors]
     extra: dict[str, Any] = {k: str(v) for k, v in exc.extra.items()}
+    if isinstance(exc, BidSheetInvalid):
+        for error, (row, cell) in zip(errors or [], exc.places, strict=True):
+            error.update({k: v for k, v in (("row", row), ("cell", cell)) if v is not None})
+        extra["limits"] = exc.limits
     if isinstance(exc, PublicationRefused):
         extra["findings"] = exc.findings
     return problem_response(

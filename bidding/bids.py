@@ -10,10 +10,10 @@ those themselves.
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
@@ -189,38 +189,76 @@ def _submit(
     return bid, version
 
 
+BidChangeKind = Literal["submit", "amend", "withdraw"]
+LiveBids = dict[str, tuple[Bid, BidVersion]]
+"""A factory's live bids in a round at their latest versions, by item id."""
+
+
+@dataclass(frozen=True)
+class BidChange:
+    """One write of a batch: submit or amend `terms` on an item, or withdraw its live bid."""
+
+    item_id: str
+    kind: BidChangeKind
+    terms: BidTerms | None = None
+
+
+def live_bids_of(session: Session, row: Round, factory_id: str) -> LiveBids:
+    """A factory's live bids in a round at their latest versions, by item id."""
+    found = session.exec(
+        select(Bid, BidVersion)
+        .join(BidVersion, (col(BidVersion.bid_id) == Bid.id) & (BidVersion.version == Bid.version))
+        .where(
+            Bid.round_id == row.id,
+            Bid.factory_id == factory_id,
+            Bid.status == BidStatus.live,
+        )
+    ).all()
+    return {bid.item_id: (bid, version) for bid, version in found}
+
+
 @use_case
-def import_bids(
+def apply_bid_changes(
     *,
     session: Session,
     actor: Principal,
     round_id: str,
-    rows: Sequence[tuple[int, str, BidTerms]],
+    plan: Callable[[Round, LiveBids], Sequence[BidChange]],
 ) -> list[tuple[Bid, BidVersion]]:
-    """A bid sheet, all rows or none: a new bid per item, or an amendment of the live one.
+    """A factory's bid writes as one transaction, planned against its round under the lock.
 
-    `rows` are (sheet line, item, terms); errors name the line: `rows[3].min_lot`.
+    `plan` sees the open round and the factory's live bids as they stand under the round's
+    lock, and returns the changes or raises to refuse them all; each change is then written
+    and audited as its single submit, amend or withdraw would be, and committed together.
     """
     row = _open_round_for(session, actor, round_id)
-    errors: list[tuple[str, str]] = []
-    seen: dict[str, int] = {}
-    for line, item_id, terms in rows:
-        errors += _check_row(session, row, item_id, terms, where=f"rows[{line}]")
-        if item_id in seen:
-            errors.append((f"rows[{line}].item", f"item also on line {seen[item_id]}"))
-        seen.setdefault(item_id, line)
-    if not rows:
-        errors.append(("file", "the sheet has no bid rows"))
-    if errors:
-        raise InvalidInput(errors)
+    if actor.factory_id is None:
+        raise Forbidden("only a factory submits bids")
+    live = live_bids_of(session, row, actor.factory_id)
+    in_round = set(
+        session.exec(select(RoundItem.item_id).where(RoundItem.round_id == row.id)).all()
+    )
     done = []
-    for _, item_id, terms in rows:
-        live = _live_bid_on(session, row, actor, item_id)
-        done.append(
-            _submit(session, actor, row, item_id, terms)
-            if live is None
-            else _amend(session, actor, live, terms)
-        )
+    for change in plan(row, live):
+        current = live.get(change.item_id)
+        if change.kind == "withdraw":
+            if current is None:
+                raise BidNotFound(f"no live bid on item {change.item_id!r} to withdraw")
+            done.append(_withdraw(session, actor, current[0]))
+            continue
+        if change.terms is None:
+            raise ValueError("a submit or an amendment needs terms")
+        if change.item_id not in in_round:
+            raise InvalidInput([("item", f"{change.item_id!r} is not an item of this round")])
+        _check_terms(change.terms)
+        if change.kind == "submit":
+            if current is not None:
+                raise BidExists(f"factory already has a live bid on item {change.item_id!r}")
+            done.append(_submit(session, actor, row, change.item_id, change.terms))
+        else:
+            if current is None:
+                raise BidNotFound(f"no live bid on item {change.item_id!r} to amend")
+            done.append(_amend(session, actor, current[0], change.terms))
     session.commit()
     return done
 
@@ -279,6 +317,12 @@ def withdraw_bid(
     """Withdraw a live bid of an open round; the factory may then submit afresh."""
     row = _open_round_for(session, actor, round_id)
     bid = _own_live_bid(session, actor, row, bid_id)
+    result = _withdraw(session, actor, bid)
+    session.commit()
+    return result
+
+
+def _withdraw(session: Session, actor: Principal, bid: Bid) -> tuple[Bid, BidVersion]:
     version = _latest(session, bid)
     before = _sealed_state(bid, version)
     bid.status = BidStatus.withdrawn
@@ -294,7 +338,6 @@ def withdraw_bid(
         before=before,
         after=_sealed_state(bid, version),
     )
-    session.commit()
     return bid, version
 
 

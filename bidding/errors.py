@@ -134,6 +134,36 @@ class InvalidInput(BiddingError):  # noqa: N818
         super().__init__(detail or "; ".join(f"{f}: {m}" for f, m in errors))
 
 
+def _sheet_order(fault: tuple[str, str, int | None, str | None]) -> tuple[int, int, str]:
+    # By row, then by column as the sheet shows them (B before AA); the file's own first.
+    letters = (fault[3] or "").rstrip("0123456789")
+    return fault[2] or 0, len(letters), letters
+
+
+class BidSheetInvalid(InvalidInput):
+    """A bid sheet refused whole: every fault with its sheet row and A1 cell, and the limits.
+
+    `faults` are (field, message, row, cell); row and cell are None for the file itself.
+    """
+
+    def __init__(
+        self, faults: list[tuple[str, str, int | None, str | None]], limits: dict[str, int]
+    ) -> None:
+        ordered = sorted(faults, key=_sheet_order)
+        self.places = [(row, cell) for _, _, row, cell in ordered]
+        self.limits = limits
+        count = len(ordered)
+        super().__init__(
+            [(field, message) for field, message, _, _ in ordered],
+            detail=(
+                ordered[0][1]
+                if count == 1
+                else f"The bid sheet has {count} faults, each listed in `errors`; "
+                "nothing was stored"
+            ),
+        )
+
+
 class IdempotencyKeyReused(BiddingError):  # noqa: N818
     status, code, title = 422, "idempotency_key_reused", "Idempotency-Key reused with another body"
 

@@ -65,6 +65,8 @@ class ProblemFieldError(Output):
 
     field: str
     message: str
+    row: int | None = Field(default=None, description="A bid sheet's row, numbered as shown.")
+    cell: str | None = Field(default=None, description="A bid sheet's cell, such as `B5`.")
 
 
 class ProblemDetails(Output):
@@ -76,6 +78,9 @@ class ProblemDetails(Output):
     detail: str
     code: str
     errors: list[ProblemFieldError] | None = None
+    limits: dict[str, int] | None = Field(
+        default=None, description="A refused bid sheet's limits: `max_bytes`, `max_rows`."
+    )
 
 
 class Page[T](Output):

@@ -9,8 +9,8 @@ from decimal import Decimal
 from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
-from api.sheets import MAX_XLSX_UNPACKED_BYTES
 from bidding import items, rounds
+from bidding.bid_sheets import MAX_SHEET_BYTES, MAX_SHEET_ROWS, MAX_XLSX_UNPACKED_BYTES
 from bidding.items import DemandScenario
 from bidding.models import Bid, BidVersion
 from tests.conftest import World
@@ -72,10 +72,15 @@ def test_a_csv_sheet_submits_new_bids_and_amends_live_ones(world: World) -> None
     )
     status, body = _upload(world, "bids.csv", sheet.encode())
     assert status == 201, body
-    assert isinstance(body, list)
-    assert [(b["item"], b["version"]) for b in body] == [(world.item_id, 2), (second, 1)]
-    assert body[0]["id"] == first["id"]
-    assert (body[1]["unit_cost"], body[1]["ask_price"], body[1]["setup_cost"]) == (
+    assert isinstance(body, dict)
+    assert [(r["row"], r["item"], r["action"]) for r in body["rows"]] == [
+        (2, world.item_id, "amended"),
+        (3, second, "submitted"),
+    ]
+    bids = [r["bid"] for r in body["rows"]]
+    assert [(b["item"], b["version"]) for b in bids] == [(world.item_id, 2), (second, 1)]
+    assert bids[0]["id"] == first["id"]
+    assert (bids[1]["unit_cost"], bids[1]["ask_price"], bids[1]["setup_cost"]) == (
         "7.25",
         "9.99",
         "250.00",
@@ -93,8 +98,10 @@ def test_an_xlsx_sheet_is_read_with_numbers_as_typed(world: World) -> None:
     book.save(buffer)
     status, body = _upload(world, "bids.xlsx", buffer.getvalue())
     assert status == 201, body
-    assert isinstance(body, list)
-    assert [(b["unit_cost"], b["capacity"]) for b in body] == [("18.50", 8000)]
+    assert isinstance(body, dict)
+    assert [(r["bid"]["unit_cost"], r["bid"]["capacity"]) for r in body["rows"]] == [
+        ("18.50", 8000)
+    ]
 
 
 def test_a_sheet_with_faults_stores_nothing_and_names_each_line(world: World) -> None:
@@ -185,6 +192,8 @@ def test_an_xlsx_zip_with_broken_xml_a_bad_cell_or_no_sheet_is_a_422(world: Worl
         status, body = _upload(world, "bids.xlsx", _rezipped(good, replace))
         assert status == 422, (label, body)
         assert _problem_fields(body) == {"file": "not a readable XLSX workbook"}, label
+        assert isinstance(body, dict)
+        assert body["limits"] == {"max_bytes": MAX_SHEET_BYTES, "max_rows": MAX_SHEET_ROWS}
     assert _counts(world) == before
 
 

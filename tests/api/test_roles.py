@@ -50,6 +50,7 @@ ROUTES: list[tuple[str, str, dict[str, object] | None, set[str]]] = [
         {"factory"},
     ),
     ("POST", "/v1/rounds/{round}/bids/import", None, {"factory"}),
+    ("GET", "/v1/rounds/{round}/bids/template?format=xlsx", None, {"factory"}),
     ("GET", "/v1/rounds/{round}/bids", None, {"factory", "manager", "finance"}),
     ("GET", "/v1/rounds/{round}/bids/bid_unknown", None, {"factory", "manager", "finance"}),
     ("PUT", "/v1/rounds/{round}/bids/bid_unknown", {"unit_cost": "1", "capacity": 1}, {"factory"}),
