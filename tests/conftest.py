@@ -30,6 +30,12 @@ from tests import factories as builders
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 REPORTS = Path("var/test-reports")
+RAISED_LIMITS: dict[str, Any] = {
+    "rate_limit_per_key": "5000/second",
+    "rate_limit_per_client": "5000/second",
+}
+"""Rate limits for suites that send many requests from one key at once; the limiter stays on
+(tests/api/test_limits.py checks the configured ones)."""
 FIGURES: list[str] = []
 """Lines of figures (close race, schemathesis) to print at the end of the run."""
 
@@ -123,7 +129,7 @@ class World:
 @pytest.fixture
 def world(database_url: str) -> Iterator[World]:
     """A fresh API with two factories, an item, an open round and a draft round."""
-    app = create_app(Settings(database_url=database_url, job_queue="embedded"))
+    app = create_app(Settings(database_url=database_url, job_queue="embedded", **RAISED_LIMITS))
     engine: Engine = app.state.engine
     create_tables(engine)
     with Session(engine, expire_on_commit=False) as session:

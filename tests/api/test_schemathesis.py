@@ -22,7 +22,7 @@ from api.app import create_app
 from bidding.models import Role
 from bidding.settings import Settings
 from tests import factories as builders
-from tests.conftest import create_tables, report_figures
+from tests.conftest import RAISED_LIMITS, create_tables, report_figures
 
 MAX_EXAMPLES = 30
 
@@ -33,7 +33,7 @@ _failed: set[str] = set()
 
 # Loaded at import, as schemathesis' pytest plugin needs; the database is filled by `keys`.
 _DATABASE = Path(tempfile.gettempdir()) / f"supplybid-schemathesis-{os.getpid()}.db"
-APP = create_app(Settings(database_url=f"sqlite:///{_DATABASE}"))
+APP = create_app(Settings(database_url=f"sqlite:///{_DATABASE}", **RAISED_LIMITS))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
