@@ -6,6 +6,7 @@ request's session. Only a success (2xx) is kept to replay: a refusal or a failur
 the key, so the client may fix the request and send it again under the same key.
 """
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -36,6 +37,8 @@ MAX_PATH = IdempotencyRecord.__table__.c.path.type.length  # type: ignore[attr-d
 STORABLE_PATH = re.compile(r"[!-~]+")
 """Paths a key is recorded under: printable ASCII, as every path made of this API's ids is."""
 _log = logging.getLogger("supplybid.api")
+SETTLE_RETRY_PAUSES_S = (0.05, 0.2, 0.5, None)
+"""Pauses between tries to record or free a key (None: the last try)."""
 
 
 def _claim(
@@ -165,10 +168,16 @@ async def _settle(
     # The response may be on its way already: a failure to record it must not cut it off
     # (the client would not know whether its write happened). The key then stays claimed
     # until it is stale (idempotency_stale_after_s), and a retry meanwhile gets a 409.
-    try:
-        await run_in_threadpool(_complete, engine, api_key_id, method, path, key, response)
-    except Exception:
-        _log.exception("could not record the outcome of idempotency key %r", key)
+    # A dropped connection is replaced at the next checkout, so a second try usually lands.
+    for pause_s in SETTLE_RETRY_PAUSES_S:
+        try:
+            await run_in_threadpool(_complete, engine, api_key_id, method, path, key, response)
+            return
+        except Exception as exc:
+            if pause_s is None or fault_response(exc) is None:
+                _log.exception("could not record the outcome of idempotency key %r", key)
+                return
+        await asyncio.sleep(pause_s)
 
 
 def _matches_a_route(scope: Scope) -> bool:

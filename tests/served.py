@@ -54,7 +54,10 @@ def serve(database_url: str, **settings: str) -> Iterator[Served]:
     port = free_port()
     env = {**os.environ, "SUPPLYBID_DATABASE_URL": database_url, "SUPPLYBID_JOB_QUEUE": "embedded"}
     env.update({f"SUPPLYBID_{name.upper()}": value for name, value in settings.items()})
-    log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in finally) a file, not a pipe: a full pipe would stall the server
+    # A file, not a pipe (a full pipe would stall the server); kept where
+    # SUPPLYBID_TEST_SERVER_LOG names one.
+    kept = os.environ.get("SUPPLYBID_TEST_SERVER_LOG")
+    log = open(kept, "ab") if kept else tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(
         [SUPPLYBID, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
