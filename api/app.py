@@ -5,17 +5,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.contract import ContractMiddleware, document_refusals, operation_id
-from api.db_errors import database_busy
+from api.db_errors import database_busy, server_error
 from api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyMiddleware
+from api.limits import AdmissionMiddleware, document_admission
 from api.problems import PROBLEM_MEDIA_TYPE, bidding_error_response, problem_response
 from api.routes import (
     allocations,
@@ -69,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The routes' blocking work runs on this many threads (anyio's default limiter).
+        to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         # The embedded solve worker lives as long as the app; procrastinate's are processes.
         app.state.jobs.start()
         _seed_audit_anchor(app)
@@ -84,15 +88,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
-    app.state.engine = make_engine(settings.database_url)
+    app.state.engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pool_timeout_s=settings.db_pool_timeout_s,
+    )
     audit_chain.configure_chain(app.state.engine, audit_chain.ChainSettings.of(settings))
     app.state.jobs = make_queue(settings, app.state.engine)
     app.add_exception_handler(BiddingError, _bidding_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(OperationalError, database_busy)
+    app.add_exception_handler(SQLAlchemyError, database_busy)
+    app.add_exception_handler(Exception, server_error)  # the last resort: a 500 problem
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(ContractMiddleware)
+    app.add_middleware(AdmissionMiddleware, settings=settings)  # outside: runs first
     for module in (
         health,
         api_keys,
@@ -114,7 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 description=app.description,
                 routes=app.routes,
             )
-            schema = _document_idempotency_key(_problems_as_problem_json(schema))
+            schema = _document_idempotency_key(
+                document_admission(_problems_as_problem_json(schema))
+            )
             app.openapi_schema = document_refusals(schema)
         return app.openapi_schema
 
@@ -163,7 +175,9 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
             detail=str(exc.detail),
             errors=[{"field": "body", "message": str(exc.detail)}],
         )
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+        exc.status_code, "http_error"
+    )
     return problem_response(
         status=exc.status_code,
         code=code,

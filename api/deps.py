@@ -12,6 +12,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from api.limits import principal_of
 from api.schemas.base import ID_PATTERN
 from bidding import keys
 from bidding.errors import Forbidden, InvalidCursor
@@ -21,12 +22,14 @@ from bidding.solves import JobQueue
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request, on the app's engine, closed when the request ends."""
+    """The route's session: it takes a connection at its first query, inside the route, and
+    gives it back as soon as the route returns (scope "function"), before the response is
+    encoded and sent, so no connection waits on a thread or on the client."""
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_jobs(request: Request) -> JobQueue:
@@ -41,13 +44,22 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 
 def get_principal(
-    session: SessionDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller behind the bearer key (401 without a valid one)."""
-    return keys.authenticate(
-        session=session, secret=credentials.credentials if credentials else None
-    )
+    """The caller behind the bearer key (401 without a valid one).
+
+    The admission middleware has looked the key up already; without it (an app built
+    without the middleware) the lookup runs in its own short session, never in the
+    route's, so no connection is held while the route waits for a thread.
+    """
+    admitted = principal_of(request.scope)
+    if admitted is not None:
+        return admitted
+    with Session(request.app.state.engine) as session:
+        return keys.authenticate(
+            session=session, secret=credentials.credentials if credentials else None
+        )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -6,13 +6,15 @@ request's session. Only a success (2xx) is kept to replay: a refusal or a failur
 the key, so the client may fix the request and send it again under the same key.
 """
 
+import asyncio
 import hashlib
 import json
+import logging
 import re
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, UploadFile
@@ -20,11 +22,13 @@ from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.db_errors import database_busy_response, is_database_busy
+from api.db_errors import fault_response
+from api.limits import principal_of
 from api.problems import bidding_error_response
 from bidding import idempotency, keys
 from bidding.errors import BiddingError, InvalidInput
 from bidding.models import IdempotencyRecord
+from bidding.principal import Principal
 
 HEADER = "idempotency-key"
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,200}$"
@@ -32,17 +36,29 @@ IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,200}$"
 MAX_PATH = IdempotencyRecord.__table__.c.path.type.length  # type: ignore[attr-defined]
 STORABLE_PATH = re.compile(r"[!-~]+")
 """Paths a key is recorded under: printable ASCII, as every path made of this API's ids is."""
+_log = logging.getLogger("supplybid.api")
+SETTLE_RETRY_PAUSES_S = (0.05, 0.2, 0.5, None)
+"""Pauses between tries to record or free a key (None: the last try)."""
 
 
 def _claim(
-    engine: Engine, secret: str, method: str, path: str, key: str, request_hash: str
+    engine: Engine,
+    principal: Principal | None,
+    secret: str,
+    method: str,
+    path: str,
+    key: str,
+    request_hash: str,
 ) -> tuple[str | None, idempotency.StoredResponse | None]:
     with Session(engine, expire_on_commit=False) as session:
-        api_key = keys.find_active_key(session=session, secret=secret)
-        if api_key is None:
-            return None, None  # the route answers 401; nothing to remember
-        api_key_id = api_key.id
-        session.commit()
+        if principal is not None and principal.key_id is not None:
+            api_key_id = principal.key_id  # looked up by the admission step
+        else:
+            api_key = keys.find_active_key(session=session, secret=secret)
+            if api_key is None:
+                return None, None  # the route answers 401; nothing to remember
+            api_key_id = api_key.id
+            session.commit()
         stored = idempotency.claim(
             session=session,
             api_key_id=api_key_id,
@@ -111,16 +127,17 @@ class IdempotencyMiddleware:
         engine: Engine = scope["app"].state.engine
         try:
             api_key_id, stored = await run_in_threadpool(
-                _claim, engine, secret.strip(), method, path, key, fingerprint
+                _claim, engine, principal_of(scope), secret.strip(), method, path, key, fingerprint
             )
         except BiddingError as exc:
             await bidding_error_response(exc)(scope, receive, send)
             return
-        except OperationalError as exc:
+        except SQLAlchemyError as exc:
             # Outside the routes, so outside their exception handlers: answer here.
-            if not is_database_busy(exc):
+            fault = fault_response(exc)
+            if fault is None:
                 raise
-            await database_busy_response()(scope, receive, send)
+            await fault(scope, receive, send)
             return
         if stored is not None:
             await _replay(stored, send)
@@ -133,9 +150,34 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_receive, captured.send)
         except BaseException:
-            await run_in_threadpool(_complete, engine, api_key_id, method, path, key, None)
+            # Free the key (the request failed: a retry must run again), then let the
+            # error reach its handler, which answers problem+json.
+            await _settle(engine, api_key_id, method, path, key, None)
             raise
-        await run_in_threadpool(_complete, engine, api_key_id, method, path, key, captured.stored())
+        await _settle(engine, api_key_id, method, path, key, captured.stored())
+
+
+async def _settle(
+    engine: Engine,
+    api_key_id: str,
+    method: str,
+    path: str,
+    key: str,
+    response: idempotency.StoredResponse | None,
+) -> None:
+    # The response may be on its way already: a failure to record it must not cut it off
+    # (the client would not know whether its write happened). The key then stays claimed
+    # until it is stale (idempotency_stale_after_s), and a retry meanwhile gets a 409.
+    # A dropped connection is replaced at the next checkout, so a second try usually lands.
+    for pause_s in SETTLE_RETRY_PAUSES_S:
+        try:
+            await run_in_threadpool(_complete, engine, api_key_id, method, path, key, response)
+            return
+        except Exception as exc:
+            if pause_s is None or fault_response(exc) is None:
+                _log.exception("could not record the outcome of idempotency key %r", key)
+                return
+        await asyncio.sleep(pause_s)
 
 
 def _matches_a_route(scope: Scope) -> bool:

@@ -46,6 +46,45 @@ class Settings(BaseSettings):
     """
     audit_anchor_path: Path | None = None
     """An append-only file outside the database where each new chain head is written."""
+    # Capacity. A request holds at most one database connection at a time, and only while
+    # it runs; at most `concurrency_limit` requests run at once, so a pool a little larger
+    # than that is never exhausted (each process has its own; see docs/reliability.md).
+    worker_threads: int = 40
+    """Threads that run the routes' blocking work (the web threadpool)."""
+    concurrency_limit: int = 32
+    """Requests handled at once; more wait in the queue. With the key lookups, at most
+    `worker_threads`, so a request never waits for a thread while holding a connection."""
+    key_concurrency_limit: int = 8
+    """Of those, at most this many from one API key (or one unauthenticated client)."""
+    queue_limit: int = 256
+    """Requests that may wait for a place; past that a request is answered 503 at once."""
+    queue_timeout_s: float = 10.0
+    """How long a request waits for a place before a 503 with Retry-After."""
+    key_lookup_concurrency: int = 8
+    """API key lookups at once, each in its own short session, before a request queues."""
+    db_pool_spare: int = 8
+    """Connections beyond `concurrency_limit`: the embedded solve worker, health checks."""
+    db_pool_timeout_s: float = 10.0
+    """How long a checkout waits for a connection before a 503 (never expected)."""
+
+    # Rate limits (the `limits` library's notation, `;` between several), per process.
+    rate_limit_per_key: str = "25/second;600/minute"
+    """Requests per API key."""
+    rate_limit_per_client: str = "10/second;300/minute"
+    """Requests per client address without a valid key (no key, an unknown or revoked one)."""
+    rate_limit_storage_uri: str = "memory://"
+    """Where counts are kept: memory:// is one process's own (see docs/reliability.md)."""
+
+    # Request bodies, limited while they arrive (413 past the limit).
+    max_body_bytes: int = 1024 * 1024
+    """A JSON body."""
+    max_sheet_body_bytes: int = 5 * 1024 * 1024 + 64 * 1024
+    """A bid sheet upload (POST .../bids/import): the 5 MiB sheet and its multipart framing."""
+
+    @property
+    def db_pool_size(self) -> int:
+        """Connections the web app's engine keeps: one per request at once, plus spares."""
+        return self.concurrency_limit + self.key_lookup_concurrency + self.db_pool_spare
 
 
 @lru_cache

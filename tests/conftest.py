@@ -35,6 +35,12 @@ from tests import factories as builders
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 REPORTS = Path("var/test-reports")
+RAISED_LIMITS: dict[str, Any] = {
+    "rate_limit_per_key": "5000/second",
+    "rate_limit_per_client": "5000/second",
+}
+"""Rate limits for suites that send many requests from one key at once; the limiter stays on
+(tests/api/test_limits.py checks the configured ones)."""
 FIGURES: list[str] = []
 """Lines of figures (close race, schemathesis) to print at the end of the run."""
 
@@ -206,7 +212,9 @@ def _worlds(database_url: str, **settings: Any) -> Iterator[World]:
 
 
 def _world(owner_url: str, app_url: str, **settings: Any) -> Iterator[World]:
-    app = create_app(Settings(database_url=app_url, job_queue="embedded", **settings))
+    app = create_app(
+        Settings(database_url=app_url, job_queue="embedded", **RAISED_LIMITS, **settings)
+    )
     engine = make_engine(owner_url, pool_size=5) if owner_url != app_url else app.state.engine
     create_tables(engine)
     if owner_url != app_url:

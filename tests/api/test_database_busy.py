@@ -18,7 +18,7 @@ from bidding.db import get_engine
 from bidding.models import Role
 from bidding.settings import Settings, get_settings
 from tests import factories as builders
-from tests.conftest import create_tables
+from tests.conftest import RAISED_LIMITS, create_tables
 
 
 def _request() -> Request:
@@ -64,7 +64,7 @@ def busy_app(
     get_settings.cache_clear()
     get_engine.cache_clear()
     url = f"sqlite:///{tmp_path / 'app.db'}"
-    app = create_app(Settings(database_url=url, job_queue="embedded"))
+    app = create_app(Settings(database_url=url, job_queue="embedded", **RAISED_LIMITS))
     app.add_exception_handler(OperationalError, database_busy)  # as api/app.py will
     create_tables(app.state.engine)
     with Session(app.state.engine, expire_on_commit=False) as session:

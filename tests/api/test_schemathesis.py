@@ -29,7 +29,7 @@ from api.problems import PROBLEM_MEDIA_TYPE
 from bidding.models import Role
 from bidding.settings import Settings
 from tests import factories as builders
-from tests.conftest import create_tables, report_figures
+from tests.conftest import RAISED_LIMITS, create_tables, report_figures
 
 MAX_EXAMPLES = 25
 """Per operation: 49 operations, positive and negative, in about a minute on one core."""
@@ -41,7 +41,7 @@ _failed: set[str] = set()
 
 # Loaded at import, as schemathesis' pytest plugin needs; the database is filled by `keys`.
 _DATABASE = Path(tempfile.gettempdir()) / f"supplybid-schemathesis-{os.getpid()}.db"
-APP = create_app(Settings(database_url=f"sqlite:///{_DATABASE}"))
+APP = create_app(Settings(database_url=f"sqlite:///{_DATABASE}", **RAISED_LIMITS))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 DOCUMENT = APP.openapi()

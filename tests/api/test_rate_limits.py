@@ -1,0 +1,92 @@
+"""Rate limits as configured: per API key, and per client for requests without a valid key."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from api.app import create_app
+from bidding.models import Role
+from bidding.settings import Settings
+from tests import factories as builders
+from tests.conftest import create_tables
+
+BURST = 60
+"""Over the default per-key limit (25 a second) when sent back to back."""
+
+
+@dataclass
+class Limited:
+    """An app with the default limits, a round and two factories' keys."""
+
+    client: TestClient
+    round_url: str
+    key: str
+    other_key: str
+
+
+@pytest.fixture
+def limited(database_url: str) -> Iterator[Limited]:
+    app = create_app(Settings(database_url=database_url, job_queue="embedded"))
+    create_tables(app.state.engine)
+    with Session(app.state.engine, expire_on_commit=False) as session:
+        item = builders.an_item(session)
+        round_id = builders.an_open_round(session, item_list=[item]).id
+        key = builders.a_key(session, Role.factory, builders.a_factory(session, name="A"))
+        other = builders.a_key(session, Role.factory, builders.a_factory(session, name="B"))
+    with TestClient(app) as client:
+        yield Limited(client, f"/v1/rounds/{round_id}", key, other)
+    app.state.engine.dispose()
+
+
+def _assert_rate_limited(response_json: dict[str, object], retry_after: str | None) -> None:
+    assert response_json["code"] == "rate_limited"
+    assert response_json["status"] == 429
+    assert retry_after is not None
+    assert retry_after.isdigit()
+    assert int(retry_after) >= 1
+
+
+def test_a_bursting_key_gets_429_with_retry_after_and_another_key_does_not(
+    limited: Limited,
+) -> None:
+    statuses = []
+    refused = None
+    for _ in range(BURST):
+        response = limited.client.get(
+            limited.round_url, headers={"Authorization": f"Bearer {limited.key}"}
+        )
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            refused = response
+    assert set(statuses) == {200, 429}, statuses
+    assert statuses.count(200) >= 20  # the limit's worth went through
+    assert refused is not None
+    assert refused.headers["content-type"] == "application/problem+json"
+    _assert_rate_limited(refused.json(), refused.headers.get("retry-after"))
+    other = limited.client.get(
+        limited.round_url, headers={"Authorization": f"Bearer {limited.other_key}"}
+    )
+    assert other.status_code == 200
+
+
+def test_requests_without_a_key_are_limited_per_client(limited: Limited) -> None:
+    statuses = [limited.client.get(limited.round_url).status_code for _ in range(30)]
+    assert set(statuses) == {401, 429}, statuses
+    refused = limited.client.get(limited.round_url)
+    _assert_rate_limited(refused.json(), refused.headers.get("retry-after"))
+
+
+def test_wrong_keys_count_against_the_client_so_rotating_them_does_not_help(
+    limited: Limited,
+) -> None:
+    statuses = [
+        limited.client.get(
+            limited.round_url, headers={"Authorization": f"Bearer sbk_wrong_{n}"}
+        ).status_code
+        for n in range(30)
+    ]
+    assert set(statuses) == {401, 429}, statuses
+    assert statuses.count(401) <= 10  # the per-client limit of 10 a second

@@ -1,0 +1,90 @@
+"""A real server for the load and fault tests: `supplybid serve` on 127.0.0.1, as deployed.
+
+The port comes from SUPPLYBID_TEST_PORTS (a range, default 8600-8699), the first one free.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+SUPPLYBID = str(Path(sys.executable).parent / "supplybid")
+START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running server: where it listens and its process id (to read its memory)."""
+
+    base_url: str
+    pid: int
+
+    def rss_bytes(self) -> int:
+        """The server process's resident memory now."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS line")
+
+
+def free_port() -> int:
+    """The first free port of SUPPLYBID_TEST_PORTS on the loopback."""
+    first, _, last = os.environ.get("SUPPLYBID_TEST_PORTS", "8600-8699").partition("-")
+    for port in range(int(first), int(last or first) + 1):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in SUPPLYBID_TEST_PORTS")
+
+
+@contextmanager
+def serve(database_url: str, **settings: str) -> Iterator[Served]:
+    """Serve the API on the database (tables made already), with SUPPLYBID_* settings."""
+    port = free_port()
+    env = {**os.environ, "SUPPLYBID_DATABASE_URL": database_url, "SUPPLYBID_JOB_QUEUE": "embedded"}
+    env.update({f"SUPPLYBID_{name.upper()}": value for name, value in settings.items()})
+    # A file, not a pipe (a full pipe would stall the server); kept where
+    # SUPPLYBID_TEST_SERVER_LOG names one.
+    kept = os.environ.get("SUPPLYBID_TEST_SERVER_LOG")
+    log = open(kept, "ab") if kept else tempfile.TemporaryFile()  # noqa: SIM115
+    process = subprocess.Popen(
+        [SUPPLYBID, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"the server stopped: {log.read().decode()[-2000:]}")
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not start in time")
+            time.sleep(0.2)
+        yield Served(base_url=base_url, pid=process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
