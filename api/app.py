@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.db_errors import database_busy
 from api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyMiddleware
+from api.pages import mount_web
 from api.problems import PROBLEM_MEDIA_TYPE, bidding_error_response, problem_response
 from api.routes import (
     allocations,
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.engine = make_engine(settings.database_url)
     app.state.jobs = make_queue(settings, app.state.engine)
@@ -108,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    mount_web(app)
     return app
 
 

@@ -62,7 +62,7 @@ def serve(
 
     from api.app import create_app
 
-    uvicorn.run(create_app(), host=host, port=port)
+    uvicorn.run(create_app(), host=host, port=port, server_header=False)
 
 
 def worker(

@@ -25,6 +25,7 @@ TABLES = {
     "settlement",
     "settlement_item",
     "settlement_takeover",
+    "web_session",
 }
 
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Re-vendor the web workspace's browser assets from the npm registry (`npm pack`), pinned.
+# The app serves them itself: no page loads anything from another host.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+V=api/static/vendor
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pack() { (cd "$T" && npm pack "$1" --silent >/dev/null && mkdir -p "$2" && tar xzf ./*.tgz -C "$2" && rm ./*.tgz); }
+pack htmx.org@2.0.11 htmx && cp "$T"/htmx/package/dist/htmx.min.js "$T"/htmx/package/LICENSE $V/htmx/
+pack @picocss/pico@2.1.1 pico && cp "$T"/pico/package/css/pico.min.css "$T"/pico/package/LICENSE.md $V/pico/
+pack plotly.js-strict-dist-min@4.1.1 plotly \
+  && cp "$T"/plotly/package/plotly-strict.min.js "$T"/plotly/package/LICENSE $V/plotly/
+pack swagger-ui-dist@5.35.0 swagger && cp "$T"/swagger/package/{swagger-ui-bundle.js,swagger-ui-bundle.js.LICENSE.txt,swagger-ui.css,LICENSE,NOTICE} $V/swagger-ui/
+pack redoc@3.0.1 redoc && cp "$T"/redoc/package/bundles/redoc.standalone.js "$T"/redoc/package/LICENSE $V/redoc/
+(cd $V && sha256sum ./*/*.js ./*/*.css > SHA256SUMS)
