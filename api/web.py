@@ -322,6 +322,12 @@ def validated[M: BaseModel](model: type[M], data: Mapping[str, Any]) -> M:
         raise InvalidInput(errors) from None
 
 
+def whole(value: str) -> int | str:
+    """A form's whole number as an int (the API's unit fields take JSON integers only)."""
+    text = value.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else text
+
+
 def blank_to_none(value: str | None) -> str | None:
     """An empty form field means not given."""
     return value.strip() if value and value.strip() else None

@@ -24,6 +24,7 @@ from api.web import (
     is_htmx,
     render,
     validated,
+    whole,
 )
 from bidding import allocation, factories, items, rounds, settlement, workspace
 from bidding.allocation import Overrides
@@ -291,13 +292,13 @@ async def what_if_solve(
         if b.strip()
     ]
     scale: dict[str, str] = {}
-    fill: dict[str, str] = {}
+    fill: dict[str, int | str] = {}
     for key, raw in form.multi_items():
         text = str(raw).strip()
         if key.startswith("scale.") and text:
             scale[key.removeprefix("scale.")] = text
         if key.startswith("min_fill.") and text:
-            fill[key.removeprefix("min_fill.")] = text
+            fill[key.removeprefix("min_fill.")] = whole(text)
     body["demand_scale"] = scale
     body["min_fill"] = fill
     overrides = validated(AllocationRequest, body).overrides()
@@ -519,7 +520,7 @@ async def settlement_record(
     """Settle (or, once settled, correct with a reason) the units sold per item."""
     form = await request.form()
     sold = {
-        key.removeprefix("sold."): str(value).strip()
+        key.removeprefix("sold."): whole(str(value))
         for key, value in form.multi_items()
         if key.startswith("sold.")
     }
