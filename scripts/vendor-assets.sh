@@ -12,5 +12,8 @@ pack @picocss/pico@2.1.1 pico && cp "$T"/pico/package/css/pico.min.css "$T"/pico
 pack plotly.js-strict-dist-min@4.1.1 plotly \
   && cp "$T"/plotly/package/plotly-strict.min.js "$T"/plotly/package/LICENSE $V/plotly/
 pack swagger-ui-dist@5.35.0 swagger && cp "$T"/swagger/package/{swagger-ui-bundle.js,swagger-ui-bundle.js.LICENSE.txt,swagger-ui.css,LICENSE,NOTICE} $V/swagger-ui/
-pack redoc@3.0.1 redoc && cp "$T"/redoc/package/bundles/redoc.standalone.js "$T"/redoc/package/LICENSE $V/redoc/
+pack redoc@2.5.4 redoc && cp "$T"/redoc/package/bundles/redoc.standalone.js "$T"/redoc/package/bundles/redoc.standalone.js.LICENSE.txt "$T"/redoc/package/LICENSE $V/redoc/
+# ReDoc's sidebar shows Redocly's logo from their CDN: a blank local image instead, so
+# /redoc loads nothing from another host (and breaks no CSP rule).
+sed -i "s|https://cdn.redoc.ly/redoc/logo-mini.svg|data:image/svg+xml,%3Csvg xmlns=%27http://www.w3.org/2000/svg%27 width=%271%27 height=%271%27/%3E|" $V/redoc/redoc.standalone.js
 (cd $V && sha256sum ./*/*.js ./*/*.css > SHA256SUMS)
