@@ -37,12 +37,13 @@ def supply_curve(item: TabulatedItem, awarded_units: int | None = None) -> go.Fi
     figure.add_trace(
         go.Scatter(x=xs, y=ys, mode="lines", line={"shape": "hv", "color": BLUE}, name="offered")
     )
-    top = max(ys) if ys else 1.0
+    top = max(ys) * 1.05 if ys else 1.0
+    bottom = min(ys) * 0.9 if ys else 0.0
     for units, probability in item.demand:
         figure.add_trace(
             go.Scatter(
                 x=[units, units],
-                y=[0, top],
+                y=[bottom, top],
                 mode="lines",
                 line={"dash": "dot", "color": GREY},
                 name=f"demand {units} (p={float(probability):.2f})",
@@ -52,12 +53,13 @@ def supply_curve(item: TabulatedItem, awarded_units: int | None = None) -> go.Fi
         figure.add_trace(
             go.Scatter(
                 x=[awarded_units, awarded_units],
-                y=[0, top],
+                y=[bottom, top],
                 mode="lines",
                 line={"color": GREEN, "width": 3},
                 name=f"award stops at {awarded_units}",
             )
         )
+    figure.update_yaxes(range=[bottom, top])
     return figure
 
 
@@ -81,13 +83,38 @@ def capacity_use(
 
 
 def by_item_bars(
-    title: str, names: Sequence[str], series: Sequence[tuple[str, Sequence[Decimal], str]]
+    title: str,
+    names: Sequence[str],
+    series: Sequence[tuple[str, Sequence[Decimal], str]],
+    second: tuple[str, Sequence[Decimal], str] | None = None,
 ) -> go.Figure:
-    """One bar per item for each named series (spend, expected unsold, takeover cost)."""
-    figure = go.Figure(layout=_layout(title, "", ""))
-    for label, values, color in series:
+    """One bar per item for each named series; `second` (units beside money) on its own axis."""
+    figure = go.Figure(layout=_layout(title, "", series[0][0] if len(series) == 1 else ""))
+    for index, (label, values, color) in enumerate(series):
         figure.add_trace(
-            go.Bar(x=list(names), y=[float(v) for v in values], name=label, marker_color=color)
+            go.Bar(
+                x=list(names),
+                y=[float(v) for v in values],
+                name=label,
+                marker_color=color,
+                offsetgroup=index,
+            )
+        )
+    if second is not None:
+        label, values, color = second
+        figure.add_trace(
+            go.Bar(
+                x=list(names),
+                y=[float(v) for v in values],
+                name=label,
+                marker_color=color,
+                yaxis="y2",
+                offsetgroup=len(series),
+            )
+        )
+        figure.update_layout(
+            yaxis2={"title": {"text": label}, "overlaying": "y", "side": "right"},
+            barmode="group",
         )
     return figure
 

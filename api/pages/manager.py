@@ -402,20 +402,10 @@ def allocation_page(
                 [("spend", [figures.item_spend.get(i, Decimal(0)) for i in item_ids], charts.BLUE)],
             ),
             "takeover": charts.by_item_bars(
-                "Expected unsold units and takeover cost by item",
+                "Expected takeover cost and unsold units by item",
                 labels,
-                [
-                    (
-                        "expected unsold units",
-                        [figures.item_unsold[i] for i in item_ids],
-                        charts.GREY,
-                    ),
-                    (
-                        "takeover cost",
-                        [figures.item_takeover_cost[i] for i in item_ids],
-                        charts.RED,
-                    ),
-                ],
+                [("takeover cost", [figures.item_takeover_cost[i] for i in item_ids], charts.RED)],
+                ("expected unsold units", [figures.item_unsold[i] for i in item_ids], charts.GREY),
             ),
             "margins": charts.margins_against_floor(
                 [u.name for u in used], [u.margin for u in used], floor

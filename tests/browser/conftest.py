@@ -136,7 +136,9 @@ class Watched:
 @pytest.fixture
 def watched(browser: Browser, server: Server) -> Iterator[Watched]:
     """A fresh browser context (no cookies) whose page is watched; checked clean at the end."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 900}, timezone_id="Asia/Shanghai"
+    )
     page = context.new_page()
     page.set_default_timeout(15000)
     seen = Watched(page)

@@ -67,6 +67,7 @@ def test_manager_runs_a_round(watched: Watched, server: Server) -> None:
     page = watched.page
     sign_in(watched, server, server.keys["manager"])
     assert page.url.endswith("/rounds")
+    assert "Asia/Shanghai" in page.inner_text("header")  # dates in the viewer's zone, named
     page.click("text=New round")
     page.fill("input[name=name]", "Toys, December")
     page.fill("input[name=category]", "toys")
