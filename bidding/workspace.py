@@ -13,11 +13,17 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bidding.errors import RoundNotClosed
-from bidding.models import AuditEvent, Factory, Item, Round
+from bidding.allocation import (
+    Comparison,
+    figures,
+    get_allocation,
+)
+from bidding.errors import AllocationNotDone, AllocationsOfDifferentRounds, RoundNotClosed
+from bidding.models import AllocationStatus, AuditEvent, Factory, Item, Round
 from solver.pricing import floor_price_cents
+from solver.problem import Problem, parse_problem
 from solver.result import Allocation as ResultRow
-from solver.result import Result
+from solver.result import Result, parse_result
 
 PAGE_ROWS = 100
 """Rows of a table page: a 100,000-bid round is read a hundred rows at a time."""
@@ -59,11 +65,13 @@ class TabulatedBid:
 
 @dataclass(frozen=True)
 class TabulatedItem:
-    """An item of a closed round: its demand scenarios and its bids by supply price."""
+    """An item of a closed round: its demand, its bid count, and (when chosen) its bids by
+    supply price with their cumulative capacity."""
 
     item: str
     name: str
     demand: list[tuple[int, Decimal]]
+    bid_count: int
     bids: list[TabulatedBid]
 
 
@@ -75,21 +83,36 @@ def snapshot_of(row: Round) -> dict[str, Any]:
     return document
 
 
-def tabulation(*, session: Session, row: Round) -> list[TabulatedItem]:
-    """Every item's bids by supply price (`max(ask, cost / (1 - m))`, up to the cent)."""
+def tabulation(
+    *, session: Session, row: Round, item: str | None = None
+) -> tuple[list[TabulatedItem], TabulatedItem | None]:
+    """Every item with its bid count, and the chosen item (or the first) with its bids by
+    supply price: `max(ask, cost / (1 - m))` rounded up to the cent, as SPEC 3 prices them.
+
+    Only the chosen item's bids are priced and named, so a round of 100,000 bids costs
+    one read of its snapshot, not 100,000 rows.
+    """
     problem = snapshot_of(row)
-    floor = Decimal(str(problem["round"].get("margin_floor", "0.1")))
-    names = factory_names(
-        session=session, factory_ids={f["id"] for f in problem.get("factories", [])}
-    )
-    by_item: dict[str, list[TabulatedBid]] = defaultdict(list)
+    items = sorted(problem.get("items", []), key=lambda i: str(i["id"]))
+    if not items:
+        return [], None
+    chosen_id = item if any(i["id"] == item for i in items) else items[0]["id"]
+    counts: dict[str, int] = defaultdict(int)
+    chosen_bids = []
     for bid in problem.get("bids", []):
+        counts[bid["item"]] += 1
+        if bid["item"] == chosen_id:
+            chosen_bids.append(bid)
+    floor = Decimal(str(problem["round"].get("margin_floor", "0.1")))
+    names = factory_names(session=session, factory_ids={b["factory"] for b in chosen_bids})
+    priced = []
+    for bid in chosen_bids:
         cost = Decimal(str(bid["unit_cost"]))
         ask = Decimal(str(bid["ask_price"])) if bid.get("ask_price") is not None else None
         cents = floor_price_cents(cost, floor)
         if ask is not None:
             cents = max(cents, int(ask * 100))
-        by_item[bid["item"]].append(
+        priced.append(
             TabulatedBid(
                 bid=bid["id"],
                 factory=bid["factory"],
@@ -103,18 +126,57 @@ def tabulation(*, session: Session, row: Round) -> list[TabulatedItem]:
                 cumulative=0,
             )
         )
-    items = item_names(session=session, item_ids={i["id"] for i in problem.get("items", [])})
-    out = []
-    for item in sorted(problem.get("items", []), key=lambda i: str(i["id"])):
-        ranked = sorted(by_item.get(item["id"], []), key=lambda b: (b.supply_price, b.bid))
-        total = 0
-        cumulated = []
-        for b in ranked:
-            total += b.capacity
-            cumulated.append(replace(b, cumulative=total))
-        demand = [(int(s["units"]), Decimal(str(s["probability"]))) for s in item["demand"]]
-        out.append(TabulatedItem(item["id"], items.get(item["id"], item["id"]), demand, cumulated))
-    return out
+    total = 0
+    ranked = []
+    for b in sorted(priced, key=lambda b: (b.supply_price, b.bid)):
+        total += b.capacity
+        ranked.append(replace(b, cumulative=total))
+    labels = item_names(session=session, item_ids={i["id"] for i in items})
+    out = [
+        TabulatedItem(
+            item=i["id"],
+            name=labels.get(i["id"], i["id"]),
+            demand=[(int(s["units"]), Decimal(str(s["probability"]))) for s in i["demand"]],
+            bid_count=counts.get(i["id"], 0),
+            bids=ranked if i["id"] == chosen_id else [],
+        )
+        for i in items
+    ]
+    return out, next(t for t in out if t.item == chosen_id)
+
+
+def terms_only(problem_text: str) -> Problem:
+    """An allocation's problem without its bids: the terms and items its figures need.
+
+    Validating 10,000 bids takes half a second; the figures of an allocation (spend,
+    expected takeover) read the round's terms and items only.
+    """
+    document = json.loads(problem_text)
+    document["bids"] = []
+    return parse_problem(document)
+
+
+def compare(*, session: Session, allocation_id: str, other_id: str) -> Comparison:
+    """`bidding.allocation.compare_allocations`, reading less: the same checks (one round,
+    both done) and the same `figures`, of the same numbers.
+
+    The problems are read without their bids and the results as stored, without the 0-unit
+    rows a what-if's excluded bids get when presented: the figures read neither (they sum
+    units and what is paid), so a page compares 10,000-bid allocations in a fraction of
+    the time.
+    """
+    base = get_allocation(session=session, allocation_id=allocation_id)
+    other = get_allocation(session=session, allocation_id=other_id)
+    if base.round_id != other.round_id:
+        raise AllocationsOfDifferentRounds(
+            f"{base.id} is of round {base.round_id}, {other.id} of {other.round_id}"
+        )
+    computed = []
+    for row in (base, other):
+        if row.status != AllocationStatus.done or row.result is None:
+            raise AllocationNotDone(row.status, f"allocation {row.id} is {row.status}")
+        computed.append(figures(terms_only(row.problem), parse_result(row.result)))
+    return Comparison(base=base, other=other, base_figures=computed[0], other_figures=computed[1])
 
 
 REASONS = {

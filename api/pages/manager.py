@@ -31,7 +31,6 @@ from bidding.allocation import Overrides
 from bidding.errors import InvalidInput
 from bidding.models import AllocationStatus, Round, RoundState
 from bidding.values import from_cents, from_ppb
-from solver.problem import parse_problem
 
 router = APIRouter(include_in_schema=False)
 
@@ -193,8 +192,7 @@ def round_page(
     row = rounds.get_round(session=session, principal=viewer.principal, round_id=round_id)
     context = _round_context(session, row)
     if row.snapshot is not None:
-        tabulated = workspace.tabulation(session=session, row=row)
-        chosen = next((t for t in tabulated if t.item == item), tabulated[0] if tabulated else None)
+        tabulated, chosen = workspace.tabulation(session=session, row=row, item=item)
         context |= {
             "tabulated": tabulated,
             "chosen": chosen,
@@ -345,7 +343,10 @@ def allocation_page(
     item: IdQuery = None,
     factory: IdQuery = None,
 ) -> HTMLResponse:
-    """An allocation: progress, then the award matrix, each bid's reason, and the charts."""
+    """An allocation: progress, then the award matrix, each bid's reason, and the charts.
+
+    `item` chooses the supply curve shown; `factory` narrows the bids to one factory's.
+    """
     row = allocation.get_allocation(session=session, allocation_id=allocation_id)
     round_row = rounds.get_round(session=session, principal=viewer.principal, round_id=row.round_id)
     context: dict[str, object] = {
@@ -356,7 +357,7 @@ def allocation_page(
     }
     result = allocation.presented_result(session=session, row=row)
     if row.status == AllocationStatus.done and result is not None:
-        problem = parse_problem(row.problem)
+        problem = workspace.terms_only(row.problem)
         figures = allocation.figures(problem, result)
         explained, total = workspace.explained_page(
             session=session,
@@ -364,7 +365,6 @@ def allocation_page(
             problem_text=row.problem,
             page=page,
             factory=factory,
-            item=item,
         )
         used = workspace.factory_use(session=session, result=result, problem_text=row.problem)
         names = workspace.item_names(
@@ -372,8 +372,7 @@ def allocation_page(
         )
         item_ids = sorted(i.id for i in problem.items)
         labels = [names.get(i, i) for i in item_ids]
-        tabulated = workspace.tabulation(session=session, row=round_row)
-        chosen = next((t for t in tabulated if t.item == item), tabulated[0] if tabulated else None)
+        tabulated, chosen = workspace.tabulation(session=session, row=round_row, item=item)
         floor = problem.round.margin_floor
         context |= {
             "result": result,
@@ -446,9 +445,7 @@ def comparison_page(
     other: Annotated[str, Query(max_length=64)],
 ) -> HTMLResponse:
     """Two allocations side by side: totals, per item and per factory, changes coloured."""
-    compared = allocation.compare_allocations(
-        session=session, allocation_id=allocation_id, other_id=other
-    )
+    compared = workspace.compare(session=session, allocation_id=allocation_id, other_id=other)
     base, changed = compared.base_figures, compared.other_figures
     item_ids = sorted(set(base.item_units) | set(changed.item_units) | set(base.item_unsold))
     factory_ids = sorted(set(base.factory_units) | set(changed.factory_units))

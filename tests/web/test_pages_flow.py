@@ -4,7 +4,9 @@ import re
 import time
 
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
+from bidding import allocation, workspace
 from tests.conftest import World
 from tests.web.helpers import csrf_of, sign_in
 
@@ -91,6 +93,28 @@ def test_manager_runs_a_round_from_the_pages(world: World) -> None:
     compared = manager.get(f"/allocations/{allocation_id}/compare?other={what_if_id}")
     assert compared.status_code == 200, compared.text
     assert "Differences only" in compared.text
+    with Session(world.engine) as session:
+        fast = workspace.compare(session=session, allocation_id=allocation_id, other_id=what_if_id)
+        full = allocation.compare_allocations(
+            session=session, allocation_id=allocation_id, other_id=what_if_id
+        )
+    for quick, slow in (
+        (fast.base_figures, full.base_figures),
+        (fast.other_figures, full.other_figures),
+    ):
+        assert (quick.objective, quick.spend, quick.units) == (
+            slow.objective,
+            slow.spend,
+            slow.units,
+        )
+        assert (quick.expected_unsold, quick.takeover_cost) == (
+            slow.expected_unsold,
+            slow.takeover_cost,
+        )
+        assert quick.item_takeover_cost == slow.item_takeover_cost
+        assert {k: v for k, v in quick.factory_spend.items() if v} == {
+            k: v for k, v in slow.factory_spend.items() if v
+        }
     assert re.search(r'class="(better|worse)"', compared.text)
     bad_what_if = manager.post(
         f"/rounds/{round_id}/what-if",
