@@ -120,23 +120,30 @@ def by_item_bars(
 
 
 def margins_against_floor(
-    names: Sequence[str], margins: Sequence[Decimal | None], floor: Decimal, title: str = ""
+    names: Sequence[str],
+    margins: Sequence[Decimal | None],
+    floors: Sequence[Decimal],
+    title: str = "",
 ) -> go.Figure:
-    """Each factory's net margin, with the margin floor as a line: every bar must reach it."""
+    """Each factory's net margin, red below its round's floor (drawn as a dashed mark)."""
     figure = go.Figure(layout=_layout(title or "Margins against the floor", "", "net margin"))
     values = [float(m) if m is not None else None for m in margins]
-    colors = [GREEN if m is not None and m >= floor else RED for m in margins]
+    colors = [
+        GREEN if m is not None and m >= f else RED for m, f in zip(margins, floors, strict=True)
+    ]
     figure.add_trace(go.Bar(x=list(names), y=values, name="net margin", marker_color=colors))
     figure.add_trace(
         go.Scatter(
             x=list(names),
-            y=[float(floor)] * len(names),
-            mode="lines",
-            line={"color": RED, "dash": "dash"},
-            name=f"floor {float(floor):.1%}",
+            y=[float(f) for f in floors],
+            mode="markers",
+            marker={"symbol": "line-ew-open", "size": 30, "color": RED, "line": {"width": 2}},
+            name="margin floor",
         )
     )
-    figure.update_yaxes(tickformat=".1%")
+    low = min([0.0, *(v for v in values if v is not None)])
+    top = max([float(f) for f in floors] + [v for v in values if v is not None] + [0.01])
+    figure.update_yaxes(tickformat=".1%", range=[low, top * 1.15])
     return figure
 
 

@@ -67,7 +67,7 @@ def margin_audit_page(request: Request, session: SessionDep, viewer: FinancePage
             margins.append(line.margin)
             floors.append(floor)
     figure = charts.margins_against_floor(
-        bars, margins, min(floors) if floors else from_ppb(0), "Factory margins against the floor"
+        bars, margins, floors, "Factory margins against their round's floor"
     )
     return render(
         request,

@@ -407,7 +407,7 @@ def allocation_page(
                 ("expected unsold units", [figures.item_unsold[i] for i in item_ids], charts.GREY),
             ),
             "margins": charts.margins_against_floor(
-                [u.name for u in used], [u.margin for u in used], floor
+                [u.name for u in used], [u.margin for u in used], [floor] * len(used)
             ),
             "others": [
                 a
