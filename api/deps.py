@@ -12,12 +12,12 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from api.schemas import ID_PATTERN
+from api.schemas.base import ID_PATTERN
 from bidding import keys
-from bidding.allocation import JobQueue
 from bidding.errors import Forbidden, InvalidCursor
 from bidding.models import Role
 from bidding.principal import Principal
+from bidding.solves import JobQueue
 
 
 def get_session(request: Request) -> Iterator[Session]:

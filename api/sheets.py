@@ -9,7 +9,7 @@ from typing import Any
 from openpyxl import load_workbook
 from pydantic import ValidationError
 
-from api.schemas import BidCreate
+from api.schemas.bids import BidCreate
 from bidding.bids import BidTerms
 from bidding.errors import InvalidInput
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bidding.audit import record_event
+from bidding.changes import record_change
 from bidding.db import use_case
 from bidding.errors import (
     BidExists,
@@ -27,11 +27,11 @@ from bidding.errors import (
     InvalidInput,
     RoundNotClosed,
     RoundNotFound,
-    RoundNotOpen,
 )
-from bidding.models import Bid, BidStatus, BidVersion, Role, Round, RoundItem, RoundState, utcnow
+from bidding.lifecycle import lock_round, require
+from bidding.models import Bid, BidStatus, BidVersion, Role, Round, RoundItem, utcnow
 from bidding.principal import Principal
-from bidding.rounds import can_see_round, lock_round
+from bidding.rounds import can_see_round
 from bidding.values import from_cents, new_id, to_cents
 
 
@@ -124,9 +124,7 @@ def _open_round_for(session: Session, actor: Principal, round_id: str) -> Round:
     row = lock_round(session, round_id)
     if not can_see_round(session, actor, row):
         raise RoundNotFound(f"no round {round_id!r}")
-    if row.state != RoundState.open:
-        raise RoundNotOpen(row.state)
-    return row
+    return require(row, "bid")
 
 
 @use_case
@@ -180,11 +178,10 @@ def _submit(
     session.add(bid)
     session.flush()
     version = _add_version(session, bid, 1, terms)
-    record_event(
+    record_change(
         session,
         actor=actor,
         action="bid.submit",
-        entity_type="bid",
         entity_id=bid.id,
         conceal_actor_key=True,
         after=_sealed_state(bid, version),
@@ -263,11 +260,10 @@ def _amend(session: Session, actor: Principal, bid: Bid, terms: BidTerms) -> tup
     bid.updated_at = utcnow()
     session.add(bid)
     version = _add_version(session, bid, bid.version, terms)
-    record_event(
+    record_change(
         session,
         actor=actor,
         action="bid.amend",
-        entity_type="bid",
         entity_id=bid.id,
         conceal_actor_key=True,
         before=before,
@@ -289,11 +285,10 @@ def withdraw_bid(
     bid.live_slot = None
     bid.updated_at = utcnow()
     session.add(bid)
-    record_event(
+    record_change(
         session,
         actor=actor,
         action="bid.withdraw",
-        entity_type="bid",
         entity_id=bid.id,
         conceal_actor_key=True,
         before=before,

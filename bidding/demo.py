@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bidding import bids, factories, items, keys, rounds
 from bidding.bids import BidTerms
 from bidding.items import DemandScenario
-from bidding.models import Factory, Role, Round, RoundState
+from bidding.models import ApiKey, Factory, Role, Round
 from bidding.principal import SYSTEM, Principal
 
 DEMO_CATEGORY = "demo-toys"
@@ -50,40 +50,65 @@ _ITEMS = [
 
 @dataclass(frozen=True)
 class DemoSeed:
-    """What the seed made or found: the open round, a factory, and one fresh key per role."""
+    """The demo round, the factory whose key is shown, and the keys made by this run (if any)."""
 
     round_id: str
     factory_id: str
     item_ids: list[str]
     keys: dict[str, str]
+    seeded_now: bool
 
 
-def seed_demo(*, session: Session) -> DemoSeed:
-    """Seed the demo category once (later runs reuse it) and make fresh keys for each role."""
+DEMO_ROLES = ("admin", "manager", "finance", "factory")
+
+
+def seed_demo(*, session: Session, fresh_keys: bool) -> DemoSeed:
+    """Seed the demo category the first time only; later runs find its round.
+
+    Keys are made only when asked (`fresh_keys`, the first run or a lost keys file); the
+    demo keys made before are revoked first, so running the demo again never piles up keys.
+    """
     row = session.exec(
-        select(Round).where(Round.category == DEMO_CATEGORY, Round.state == RoundState.open)
+        select(Round).where(Round.category == DEMO_CATEGORY).order_by(col(Round.created_at))
     ).first()
+    seeded_now = row is None
     if row is None:
         row = _seed_round(session)
     detail = rounds.round_details(session=session, round_ids=[row.id])[row.id]
-    factory = session.exec(select(Factory).order_by(Factory.name)).first()
+    # The demo factory that has not bid: its key is the one a new user tries the API with.
+    factory = session.exec(
+        select(Factory).where(Factory.name == _FACTORIES[0][0]).order_by(col(Factory.created_at))
+    ).first()
     assert factory is not None
-    made = {
-        role: keys.create_key(
-            session=session,
-            actor=SYSTEM,
-            role=Role(role),
-            factory_id=factory.id if role == "factory" else None,
-            name=f"demo {role}",
-        ).secret
-        for role in ("admin", "manager", "finance", "factory")
-    }
+    made: dict[str, str] = {}
+    if fresh_keys:
+        _revoke_demo_keys(session)
+        made = {
+            role: keys.create_key(
+                session=session,
+                actor=SYSTEM,
+                role=Role(role),
+                factory_id=factory.id if role == "factory" else None,
+                name=f"demo {role}",
+            ).secret
+            for role in DEMO_ROLES
+        }
     return DemoSeed(
         round_id=row.id,
         factory_id=factory.id,
         item_ids=[i.item_id for i in detail.items],
         keys=made,
+        seeded_now=seeded_now,
     )
+
+
+def _revoke_demo_keys(session: Session) -> None:
+    names = [f"demo {role}" for role in DEMO_ROLES]
+    live = session.exec(
+        select(ApiKey).where(col(ApiKey.name).in_(names), col(ApiKey.revoked_at).is_(None))
+    ).all()
+    for key in live:
+        keys.revoke_key(session=session, actor=SYSTEM, key_id=key.id)
 
 
 def _seed_round(session: Session) -> Round:

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bidding.audit import record_event
+from bidding.changes import audited, record_change
 from bidding.db import use_case
 from bidding.errors import FactoryNotFound
 from bidding.models import Factory, Role
@@ -29,11 +29,10 @@ def create_factory(
     factory = Factory(id=new_id("fac"), name=name, monthly_capacity=monthly_capacity, is_new=is_new)
     session.add(factory)
     session.flush()
-    record_event(
+    record_change(
         session,
         actor=actor,
         action="factory.create",
-        entity_type="factory",
         entity_id=factory.id,
         after=_state(factory),
     )
@@ -63,19 +62,9 @@ def update_factory(
 ) -> Factory:
     """Change a factory's name, monthly capacity or newcomer flag."""
     factory = get_factory(session=session, principal=actor, factory_id=factory_id)
-    before = _state(factory)
-    for field in ("name", "monthly_capacity", "is_new"):
-        if field in changes:
-            setattr(factory, field, changes[field])
-    session.add(factory)
-    record_event(
-        session,
-        actor=actor,
-        action="factory.update",
-        entity_type="factory",
-        entity_id=factory.id,
-        before=before,
-        after=_state(factory),
-    )
+    with audited(session, actor=actor, action="factory.update", row=factory, state=_state):
+        for field in ("name", "monthly_capacity", "is_new"):
+            if field in changes:
+                setattr(factory, field, changes[field])
     session.commit()
     return factory

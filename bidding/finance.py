@@ -17,18 +17,19 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from bidding.allocation import awards_digest, get_allocation, text_digest
-from bidding.audit import record_event
+from bidding.changes import record_change
 from bidding.db import use_case
 from bidding.errors import AllocationNotDone
 from bidding.models import Allocation, AllocationStatus, AuditEvent, Award
 from bidding.principal import Principal
-from bidding.settlement import ItemOutcome, award_rows, expected_items, published_rounds
-from bidding.settlement import realised_items as settled_items
+from bidding.publication import awards_digest, text_digest
+from bidding.settlement import award_rows, published_rounds
+from bidding.solves import get_allocation
+from bidding.takeover import ItemOutcome, expected_items
+from bidding.takeover import realised_items as settled_items
 from bidding.values import from_cents, from_ppb
 from solver.problem import Problem, parse_problem
-from solver.result import Allocation as ResultRow
-from solver.result import Result, parse_result
+from solver.result import BidAllocation, Result, parse_result
 from solver.solve import SolveOptions, solve
 from solver.verify import verify
 
@@ -74,13 +75,13 @@ def result_from_awards(
     assert allocation.result is not None  # only published allocations are audited
     stored = parse_result(allocation.result)
     in_problem = {b.id for b in problem.bids}
-    rebuilt: list[ResultRow] = []
+    rebuilt: list[BidAllocation] = []
     unreadable: list[str] = []
     for row in rows:
         if row.bid_id not in in_problem and row.units == 0 and row.reason == "excluded":
             continue
         try:
-            rebuilt.append(ResultRow.model_validate(_result_row(row)))
+            rebuilt.append(BidAllocation.model_validate(_result_row(row)))
         except ValidationError:
             unreadable.append(row.bid_id)
     return stored.model_copy(update={"allocations": tuple(rebuilt)}), unreadable
@@ -288,11 +289,10 @@ def compare_results(
 
 @use_case
 def _record_replay(*, session: Session, actor: Principal, replay: Replay) -> None:
-    record_event(
+    record_change(
         session,
         actor=actor,
         action="allocation.replay",
-        entity_type="allocation",
         entity_id=replay.allocation,
         after={
             "identical": replay.identical,

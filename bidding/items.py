@@ -11,13 +11,13 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
-from bidding.audit import record_event
+from bidding.changes import record_change
 from bidding.db import use_case
 from bidding.errors import InvalidInput, ItemInUse, ItemNotFound
 from bidding.models import Item, Round, RoundItem, RoundState, Scenario
 from bidding.principal import Principal
 from bidding.values import from_cents, from_ppb, new_id, plain, to_cents, to_ppb
-from solver.problem import PROBABILITY_TOLERANCE
+from solver.values import PROBABILITY_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -102,11 +102,10 @@ def create_item(
     session.add(item)
     session.flush()
     _replace_demand(session, item.id, demand)
-    record_event(
+    record_change(
         session,
         actor=actor,
         action="item.create",
-        entity_type="item",
         entity_id=item.id,
         after=_state(session, item),
     )
@@ -192,11 +191,10 @@ def update_item(
     session.add(item)
     if "demand" in changes:
         _replace_demand(session, item.id, changes["demand"])
-    record_event(
+    record_change(
         session,
         actor=actor,
         action="item.update",
-        entity_type="item",
         entity_id=item.id,
         before=before,
         after=_state(session, item),

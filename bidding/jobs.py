@@ -8,7 +8,7 @@
   allocation row. `supplybid worker` processes (any number, on any machine) run it. A
   periodic task retries jobs whose worker's heartbeat is older than `stalled_after_s`.
 
-Either way the job is `bidding.allocation.run_solve`: idempotent, so a retry is safe.
+Either way the job is `bidding.solves.run_solve`: idempotent, so a retry is safe.
 """
 
 import json
@@ -20,8 +20,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-from bidding.allocation import JobQueue, next_queued, requeue_abandoned, run_solve
 from bidding.settings import Settings
+from bidding.solves import JobQueue, next_queued, requeue_abandoned, run_solve
 
 log = logging.getLogger(__name__)
 

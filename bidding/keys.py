@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from bidding.audit import record_event
+from bidding.changes import record_change
 from bidding.db import use_case
 from bidding.errors import ApiKeyNotFound, FactoryNotFound, InvalidInput, NotAuthenticated
 from bidding.models import ApiKey, Factory, Role, utcnow
@@ -58,11 +58,10 @@ def create_key(
     )
     session.add(row)
     session.flush()
-    record_event(
+    record_change(
         session,
         actor=actor,
         action="api_key.create",
-        entity_type="api_key",
         entity_id=row.id,
         after={"role": str(role), "factory": factory_id, "name": name, "prefix": row.prefix},
     )
@@ -110,11 +109,10 @@ def revoke_key(*, session: Session, actor: Principal, key_id: str) -> ApiKey:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
-        record_event(
+        record_change(
             session,
             actor=actor,
             action="api_key.revoke",
-            entity_type="api_key",
             entity_id=row.id,
             before={"revoked": False},
             after={"revoked": True},

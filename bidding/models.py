@@ -263,6 +263,15 @@ class Allocation(SQLModel, table=True):
     input_hash: str = Field(max_length=80)
     result: str | None = Field(default=None, sa_type=Text)
     """The solver's result, exactly as `supplybid solve` writes it for `problem`."""
+    presented: str | None = Field(default=None, sa_type=Text)
+    """The result as read and published: a what-if's excluded bids added as `excluded` rows.
+
+    Stored when the solve finishes, so reads and publication never rebuild it."""
+    items: str | None = Field(default=None, sa_type=Text)
+    """The items as solved (terms, demand with a what-if's scale, names): what the figures
+    of a comparison or a settlement need, without parsing `problem`."""
+    phase: str | None = Field(default=None, max_length=16)
+    """Where a running solve is: building, solving, whole_units, explaining, writing."""
     error: str | None = Field(default=None, sa_type=Text)
     attempts: int = 0
     requested_by: str | None = Field(default=None, max_length=64)
@@ -290,6 +299,14 @@ class Award(SQLModel, table=True):
     margin_ppb: int | None = Field(default=None, sa_column=_big(nullable=True))
     reason: str = Field(max_length=32)
     cost_to_win_more_cents: int | None = Field(default=None, sa_column=_big(nullable=True))
+    unit_cost_cents: int | None = Field(default=None, sa_column=_big(nullable=True))
+    """The bid's declared unit cost as solved (null for a what-if's excluded bid)."""
+    setup_cost_cents: int | None = Field(default=None, sa_column=_big(nullable=True))
+    """The bid's declared setup cost as solved (null for a what-if's excluded bid)."""
+    factory_name: str | None = Field(default=None, max_length=200)
+    """The factory's name at publication."""
+    item_name: str | None = Field(default=None, max_length=200)
+    """The item's name at publication."""
 
 
 class Settlement(SQLModel, table=True):

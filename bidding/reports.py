@@ -14,8 +14,9 @@ from decimal import Decimal
 from openpyxl import Workbook
 
 from bidding.finance import MarginAudit, TakeoverLine
-from bidding.settlement import CENT, PublishedRound, RoundStatements
+from bidding.settlement import PublishedRound, RoundStatements
 from bidding.values import plain
+from solver.values import CENT
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -1,10 +1,7 @@
-"""Rounds and their lifecycle (SPEC 2): draft -> open -> closed, or cancelled.
+"""Rounds: their terms, items and invitations, and the moves draft -> open -> closed, or cancelled.
 
-Solving and publishing (closed -> solved -> published) live in bidding.allocation.
-
-Every transition re-reads the round under a lock (`lock_round`), so an action and a
-close racing each other are ordered by the database: whichever locks first wins, and
-the other sees the state it left.
+Each move goes through `bidding.lifecycle.transition` (SPEC 2's table); solving and
+publishing (closed -> solved -> published) are in bidding.solves and bidding.publication.
 """
 
 from collections.abc import Mapping, Sequence
@@ -15,7 +12,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bidding.audit import record_event
+from bidding.changes import audited, record_change
 from bidding.db import use_case
 from bidding.errors import (
     FactoryNotFound,
@@ -23,13 +20,11 @@ from bidding.errors import (
     ItemNotFound,
     RoundEmpty,
     RoundItemNotFound,
-    RoundNotCancellable,
     RoundNotClosed,
-    RoundNotDraft,
     RoundNotFound,
-    RoundNotOpen,
     SnapshotInvalid,
 )
+from bidding.lifecycle import lock_round, require, round_state, transition
 from bidding.models import (
     Bid,
     BidStatus,
@@ -40,65 +35,11 @@ from bidding.models import (
     Round,
     RoundItem,
     RoundState,
-    utcnow,
 )
 from bidding.principal import Principal
-from bidding.values import from_cents, from_ppb, new_id, plain, to_cents, to_ppb
+from bidding.snapshot import build_round_problem
+from bidding.values import from_ppb, new_id, plain, to_cents, to_ppb
 from solver.problem import ProblemError
-
-CANCELLABLE_STATES = frozenset(
-    {RoundState.draft, RoundState.open, RoundState.closed, RoundState.solved}
-)
-
-
-def lock_round(session: Session, round_id: str) -> Round:
-    """The round, re-read under a row lock held to the end of the transaction.
-
-    PostgreSQL: SELECT ... FOR UPDATE. SQLite: a use case's transaction holds the
-    database's write lock from its first statement (BEGIN IMMEDIATE, see bidding.db).
-    """
-    row = session.exec(
-        select(Round)
-        .where(Round.id == round_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if row is None:
-        raise RoundNotFound(f"no round {round_id!r}")
-    return row
-
-
-def round_state(row: Round) -> dict[str, Any]:
-    """The round's terms and state as the audit log records them."""
-    return {
-        "name": row.name,
-        "category": row.category,
-        "period": row.period,
-        "currency": row.currency,
-        "margin_floor": plain(from_ppb(row.margin_floor_ppb)),
-        "capacity_share": plain(from_ppb(row.capacity_share_ppb)),
-        "budget": None if row.budget_cents is None else str(from_cents(row.budget_cents)),
-        "state": str(row.state),
-    }
-
-
-def _audit(
-    session: Session,
-    actor: Principal,
-    action: str,
-    row: Round,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> None:
-    record_event(
-        session,
-        actor=actor,
-        action=action,
-        entity_type="round",
-        entity_id=row.id,
-        before=before,
-        after=after,
-    )
 
 
 @use_case
@@ -127,7 +68,9 @@ def create_round(
     )
     session.add(row)
     session.flush()
-    _audit(session, actor, "round.create", row, None, round_state(row))
+    record_change(
+        session, actor=actor, action="round.create", entity_id=row.id, after=round_state(row)
+    )
     session.commit()
     return row
 
@@ -216,10 +159,7 @@ def round_details(*, session: Session, round_ids: Sequence[str]) -> dict[str, Ro
 
 
 def _draft_round(session: Session, round_id: str) -> Round:
-    row = lock_round(session, round_id)
-    if row.state != RoundState.draft:
-        raise RoundNotDraft(row.state)
-    return row
+    return require(lock_round(session, round_id), "edit")
 
 
 @use_case
@@ -228,19 +168,17 @@ def update_round(
 ) -> Round:
     """Change a draft round's terms."""
     row = _draft_round(session, round_id)
-    before = round_state(row)
-    for field in ("name", "category", "period", "currency"):
-        if field in changes:
-            setattr(row, field, changes[field])
-    if "margin_floor" in changes:
-        row.margin_floor_ppb = to_ppb(changes["margin_floor"])
-    if "capacity_share" in changes:
-        row.capacity_share_ppb = to_ppb(changes["capacity_share"])
-    if "budget" in changes:
-        budget = changes["budget"]
-        row.budget_cents = None if budget is None else to_cents(budget)
-    session.add(row)
-    _audit(session, actor, "round.update", row, before, round_state(row))
+    with audited(session, actor=actor, action="round.update", row=row, state=round_state):
+        for field in ("name", "category", "period", "currency"):
+            if field in changes:
+                setattr(row, field, changes[field])
+        if "margin_floor" in changes:
+            row.margin_floor_ppb = to_ppb(changes["margin_floor"])
+        if "capacity_share" in changes:
+            row.capacity_share_ppb = to_ppb(changes["capacity_share"])
+        if "budget" in changes:
+            budget = changes["budget"]
+            row.budget_cents = None if budget is None else to_cents(budget)
     session.commit()
     return row
 
@@ -267,7 +205,14 @@ def put_round_item(
     entry.max_factory_share_ppb = None if max_factory_share is None else to_ppb(max_factory_share)
     session.add(entry)
     session.flush()
-    _audit(session, actor, "round.item.put", row, before, _round_item_state(entry))
+    record_change(
+        session,
+        actor=actor,
+        action="round.item.put",
+        entity_id=row.id,
+        before=before,
+        after=_round_item_state(entry),
+    )
     session.commit()
     return entry
 
@@ -290,7 +235,7 @@ def remove_round_item(*, session: Session, actor: Principal, round_id: str, item
         raise RoundItemNotFound(f"item {item_id!r} is not in round {round_id!r}")
     before = _round_item_state(entry)
     session.delete(entry)
-    _audit(session, actor, "round.item.remove", row, before, None)
+    record_change(session, actor=actor, action="round.item.remove", entity_id=row.id, before=before)
     session.commit()
 
 
@@ -325,7 +270,14 @@ def invite_factory(
     entry.guaranteed_units = guaranteed_units
     session.add(entry)
     session.flush()
-    _audit(session, actor, "round.factory.invite", row, before, _invitation_state(entry))
+    record_change(
+        session,
+        actor=actor,
+        action="round.factory.invite",
+        entity_id=row.id,
+        before=before,
+        after=_invitation_state(entry),
+    )
     session.commit()
     return entry
 
@@ -339,7 +291,9 @@ def uninvite_factory(*, session: Session, actor: Principal, round_id: str, facto
         raise InvitationNotFound(f"factory {factory_id!r} is not invited to {round_id!r}")
     before = _invitation_state(entry)
     session.delete(entry)
-    _audit(session, actor, "round.factory.uninvite", row, before, None)
+    record_change(
+        session, actor=actor, action="round.factory.uninvite", entity_id=row.id, before=before
+    )
     session.commit()
 
 
@@ -350,11 +304,7 @@ def open_round(*, session: Session, actor: Principal, round_id: str) -> Round:
     has_item = session.exec(select(RoundItem).where(RoundItem.round_id == row.id)).first()
     if has_item is None:
         raise RoundEmpty()
-    before = round_state(row)
-    row.state = RoundState.open
-    row.opened_at = utcnow()
-    session.add(row)
-    _audit(session, actor, "round.open", row, before, round_state(row))
+    transition(session, actor=actor, row=row, action="open")
     session.commit()
     return row
 
@@ -366,26 +316,15 @@ def close_round(*, session: Session, actor: Principal, round_id: str) -> Round:
     The round is locked first, so every bid committed before this point is in the
     snapshot and every bid attempted after it finds the round closed.
     """
-    row = lock_round(session, round_id)
-    if row.state != RoundState.open:
-        raise RoundNotOpen(row.state)
-    from bidding.allocation import build_round_problem  # allocation builds on rounds
-
-    before = round_state(row)
+    row = require(lock_round(session, round_id), "close")
     try:
         problem = build_round_problem(session=session, row=row)
     except ProblemError as exc:
         raise SnapshotInvalid(str(exc)) from exc
     row.snapshot = problem.to_json()
     row.input_hash = problem.input_hash
-    row.state = RoundState.closed
-    row.closed_at = utcnow()
-    session.add(row)
-    after = round_state(row) | {
-        "input_hash": row.input_hash,
-        "bids": sorted(b.id for b in problem.bids),
-    }
-    _audit(session, actor, "round.close", row, before, after)
+    details = {"input_hash": row.input_hash, "bids": sorted(b.id for b in problem.bids)}
+    transition(session, actor=actor, row=row, action="close", details=details)
     session.commit()
     return row
 
@@ -394,13 +333,7 @@ def close_round(*, session: Session, actor: Principal, round_id: str) -> Round:
 def cancel_round(*, session: Session, actor: Principal, round_id: str) -> Round:
     """Cancel a round that is not yet published."""
     row = lock_round(session, round_id)
-    if row.state not in CANCELLABLE_STATES:
-        raise RoundNotCancellable(row.state)
-    before = round_state(row)
-    row.state = RoundState.cancelled
-    row.cancelled_at = utcnow()
-    session.add(row)
-    _audit(session, actor, "round.cancel", row, before, round_state(row))
+    transition(session, actor=actor, row=row, action="cancel")
     session.commit()
     return row
 

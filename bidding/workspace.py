@@ -13,16 +13,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bidding.allocation import (
-    Comparison,
-    figures,
-    get_allocation,
-)
+from bidding.comparison import Comparison, figures
 from bidding.errors import AllocationNotDone, AllocationsOfDifferentRounds, RoundNotClosed
 from bidding.models import AllocationStatus, AuditEvent, Factory, Item, Round
+from bidding.snapshot import solved_items
+from bidding.solves import get_allocation
 from solver.pricing import floor_price_cents
-from solver.problem import Problem, parse_problem
-from solver.result import Allocation as ResultRow
+from solver.result import BidAllocation as ResultRow
 from solver.result import Result, parse_result
 
 PAGE_ROWS = 100
@@ -145,25 +142,14 @@ def tabulation(
     return out, next(t for t in out if t.item == chosen_id)
 
 
-def terms_only(problem_text: str) -> Problem:
-    """An allocation's problem without its bids: the terms and items its figures need.
-
-    Validating 10,000 bids takes half a second; the figures of an allocation (spend,
-    expected takeover) read the round's terms and items only.
-    """
-    document = json.loads(problem_text)
-    document["bids"] = []
-    return parse_problem(document)
-
-
 def compare(*, session: Session, allocation_id: str, other_id: str) -> Comparison:
-    """`bidding.allocation.compare_allocations`, reading less: the same checks (one round,
+    """`bidding.comparison.compare_allocations`, reading less: the same checks (one round,
     both done) and the same `figures`, of the same numbers.
 
-    The problems are read without their bids and the results as stored, without the 0-unit
-    rows a what-if's excluded bids get when presented: the figures read neither (they sum
-    units and what is paid), so a page compares 10,000-bid allocations in a fraction of
-    the time.
+    The results are read as stored, without the 0-unit rows a what-if's excluded bids get
+    when presented (which needs the round's whole snapshot parsed): the figures sum units
+    and what is paid, so they are the same, and a page compares 10,000-bid allocations in
+    a fraction of the time.
     """
     base = get_allocation(session=session, allocation_id=allocation_id)
     other = get_allocation(session=session, allocation_id=other_id)
@@ -175,7 +161,7 @@ def compare(*, session: Session, allocation_id: str, other_id: str) -> Compariso
     for row in (base, other):
         if row.status != AllocationStatus.done or row.result is None:
             raise AllocationNotDone(row.status, f"allocation {row.id} is {row.status}")
-        computed.append(figures(terms_only(row.problem), parse_result(row.result)))
+        computed.append(figures(solved_items(row), parse_result(row.result)))
     return Comparison(base=base, other=other, base_figures=computed[0], other_figures=computed[1])
 
 
@@ -303,8 +289,11 @@ class FactoryUse:
     margin: Decimal | None
 
 
-def factory_use(*, session: Session, result: Result, problem_text: str) -> list[FactoryUse]:
-    """Each awarded factory's capacity used against its share cap, and its net margin.
+def factory_use(
+    *, session: Session, result: Result, problem_text: str
+) -> tuple[list[FactoryUse], Decimal]:
+    """Each awarded factory's capacity used against its share cap, and its net margin; and
+    the margin floor the allocation solved under (a what-if may change it).
 
     Net margin is `((p - c) x + fee - F) / (p x + fee)` summed over the factory's awards,
     the per-bid rule of the result format applied to the factory's total.
@@ -344,7 +333,8 @@ def factory_use(*, session: Session, result: Result, problem_text: str) -> list[
                 margin=margin,
             )
         )
-    return out
+    floor = Decimal(str(problem["round"].get("margin_floor", "0.1")))
+    return out, floor
 
 
 def awarded_units(result: Result, item: str) -> int:

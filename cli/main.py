@@ -1,5 +1,7 @@
 """The `supplybid` command: one entry point for operators and scripts (API.md, command line)."""
 
+import sys
+
 import typer
 from typer import _click as click  # typer's own (vendored) click
 from typer.core import TyperGroup
@@ -50,3 +52,16 @@ app = typer.Typer(
     cls=_LazyServiceGroup,
 )
 solver_commands.register(app)
+
+
+def main() -> None:
+    """The console entry point: a database fault is one sentence and exit code 2, not a trace."""
+    try:
+        app()
+    except Exception as exc:
+        database_errors = sys.modules.get("sqlalchemy.exc")
+        if database_errors is None or not isinstance(exc, database_errors.SQLAlchemyError):
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"refused: the database answered: {reason}", file=sys.stderr)
+        sys.exit(2)

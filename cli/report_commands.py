@@ -20,6 +20,7 @@ from bidding import finance, reports, settlement
 from bidding.db import get_engine, session_scope
 from bidding.errors import BiddingError
 from bidding.principal import SYSTEM
+from cli.database import require_database
 
 _err = Console(stderr=True)
 
@@ -53,11 +54,23 @@ def _write(content: bytes, output: Path | None) -> None:
     _err.print(f"written to {output}")
 
 
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def _report(
     build: Callable[[Session], tuple[BaseModel, reports.Table]],
     fmt: Format,
     output: Path | None,
 ) -> None:
+    if fmt == Format.xlsx and output is None and _stdout_is_terminal():
+        _err.print(
+            "[red]refused:[/red] an XLSX workbook is binary and would garble this terminal: "
+            "give -o FILE, or redirect the output to a file",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    require_database()
     try:
         with session_scope(get_engine()) as session:
             body, table = build(session)
@@ -77,7 +90,7 @@ def report_statements(
     round_id: RoundOption, fmt: FormatOption = Format.json, output: OutputOption = None
 ) -> None:
     """Every factory's statement of a published or settled round."""
-    from api.schemas import StatementsPublic
+    from api.schemas.finance import StatementsPublic
 
     def build(session: Session) -> tuple[BaseModel, reports.Table]:
         report = settlement.round_statements(session=session, principal=SYSTEM, round_id=round_id)
@@ -91,7 +104,7 @@ def report_result(
     round_id: RoundOption, fmt: FormatOption = Format.json, output: OutputOption = None
 ) -> None:
     """The platform's result of a round: expected at publication and realised."""
-    from api.schemas import RoundResultPublic
+    from api.schemas.finance import RoundResultPublic
 
     def build(session: Session) -> tuple[BaseModel, reports.Table]:
         published = settlement.round_result(session=session, principal=SYSTEM, round_id=round_id)
@@ -103,7 +116,7 @@ def report_result(
 @report_app.command("margins")
 def report_margins(fmt: FormatOption = Format.json, output: OutputOption = None) -> None:
     """Every published award re-checked by the independent verifier; exit 1 on any finding."""
-    from api.schemas import MarginAuditPublic
+    from api.schemas.finance import MarginAuditPublic
 
     found: list[int] = []
 
@@ -126,7 +139,7 @@ def report_takeover(
     output: OutputOption = None,
 ) -> None:
     """Takeover liability per published round and item: expected and settled."""
-    from api.schemas import TakeoverAuditPublic
+    from api.schemas.finance import TakeoverAuditPublic
 
     def build(session: Session) -> tuple[BaseModel, reports.Table]:
         lines = finance.takeover_audit(session=session, round_id=round_id)
@@ -137,6 +150,7 @@ def report_takeover(
 
 def audit_published() -> None:
     """Check published allocations' award rows and results against their publish hashes."""
+    require_database()
     with session_scope(get_engine()) as session:
         findings = finance.verify_published_allocations(session=session)
     for f in findings:

@@ -1,7 +1,9 @@
 """The service commands of `supplybid`: database, server, keys, audit, demo data."""
 
+import os
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +15,7 @@ from bidding.errors import BiddingError, InvalidInput
 from bidding.models import Role
 from bidding.principal import SYSTEM
 from bidding.settings import get_settings
+from cli.database import redacted, require_database
 
 _err = Console(stderr=True)
 
@@ -29,7 +32,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
     url = get_settings().database_url
     migrations.upgrade(url, revision)
-    _err.print(f"database at {revision}: {_redacted(url)}")
+    _err.print(f"database at {revision}: {redacted(url)}")
     if url.startswith("postgresql"):
         from bidding.jobs import apply_procrastinate_schema
 
@@ -44,13 +47,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
 
     url = get_settings().database_url
     migrations.downgrade(url, revision)
-    _err.print(f"database downgraded to {revision}: {_redacted(url)}")
-
-
-def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    _err.print(f"database downgraded to {revision}: {redacted(url)}")
 
 
 def serve(
@@ -62,6 +59,7 @@ def serve(
 
     from api.app import create_app
 
+    require_database()
     uvicorn.run(create_app(), host=host, port=port, server_header=False)
 
 
@@ -79,6 +77,7 @@ def worker(
     if backend_name(settings) != "procrastinate":
         _err.print("[red]refused:[/red] `supplybid worker` needs PostgreSQL (procrastinate)")
         raise typer.Exit(2)
+    require_database()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     run_worker(settings, get_engine(), concurrency=concurrency)
 
@@ -101,6 +100,7 @@ def keys_create(
     """Make an API key; the key alone is the last line printed (it is shown only once)."""
     from bidding import keys
 
+    require_database()
     try:
         with session_scope(get_engine()) as session:
             made = keys.create_key(
@@ -130,6 +130,7 @@ def audit_verify(
     """
     from bidding.finance import verify_published_allocations
 
+    require_database()
     try:
         with session_scope(get_engine()) as session:
             report = verify_chain(session, head_seq=head_seq, head_hash=head_hash)
@@ -153,27 +154,66 @@ def demo_seed(
     base_url: Annotated[str, typer.Option(help="Where the API will be served.")] = (
         "http://127.0.0.1:8000"
     ),
+    keys_file: Annotated[
+        Path, typer.Option(help="Where the demo's keys are kept (written once, mode 0600).")
+    ] = Path("var/demo-keys.txt"),
 ) -> None:
-    """Seed a demo category with an open round, and print a fresh key per role."""
+    """Seed a demo category with an open round once, and keep a key per role in a file.
+
+    A later run changes nothing and says where the keys are; if that file is gone, the old
+    demo keys are revoked and fresh ones written.
+    """
     from bidding.demo import seed_demo
 
+    require_database()
     with session_scope(get_engine()) as session:
-        seed = seed_demo(session=session)
-    print(f"Demo round {seed.round_id} is open; items: {', '.join(seed.item_ids)}")
-    print(f"API docs: {base_url}/docs")
-    print("API keys (shown once):")
-    for role, key in seed.keys.items():
-        suffix = f" (factory {seed.factory_id})" if role == "factory" else ""
-        print(f"  {role:8} {key}{suffix}")
-    item = seed.item_ids[0]
-    print("Try:")
-    print(f'  curl -H "Authorization: Bearer {seed.keys["manager"]}" {base_url}/v1/rounds')
-    print(
-        f'  curl -X POST -H "Authorization: Bearer {seed.keys["factory"]}" '
+        seed = seed_demo(session=session, fresh_keys=not keys_file.is_file())
+    if not seed.keys:
+        print(f"Demo round {seed.round_id} was seeded before; its keys are in {keys_file}")
+        print(f"API docs: {base_url}/docs")
+        return
+    keys_file.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(keys_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(_demo_variables(seed.round_id, seed.item_ids, seed.keys, base_url))
+    os.chmod(keys_file, 0o600)  # an older file keeps its mode through O_TRUNC
+    print(_demo_text(seed.round_id, seed.item_ids, seed.factory_id, seed.keys, base_url), end="")
+    print(f"These keys are kept in {keys_file} (mode 0600): `. {keys_file}` sets them in a shell.")
+
+
+def _demo_variables(round_id: str, item_ids: list[str], made: dict[str, str], base_url: str) -> str:
+    """The demo's ids and keys as shell variables, for the README's walk-through."""
+    lines = [
+        "# supplybid demo: `. var/demo-keys.txt` sets these for the README's curl lines",
+        f"B={base_url}",
+        f"ROUND={round_id}",
+        *(f"ITEM{n}={item}" for n, item in enumerate(item_ids, start=1)),
+        f"ITEM={item_ids[0]}",
+        *(f"{role.upper()}_KEY={key}" for role, key in made.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _demo_text(
+    round_id: str, item_ids: list[str], factory_id: str, made: dict[str, str], base_url: str
+) -> str:
+    item = item_ids[0]
+    lines = [
+        f"Demo round {round_id} is open; items: {', '.join(item_ids)}",
+        f"API docs: {base_url}/docs",
+        "API keys (shown once):",
+        *(
+            f"  {role:8} {key}" + (f" (factory {factory_id})" if role == "factory" else "")
+            for role, key in made.items()
+        ),
+        "Try:",
+        f'  curl -H "Authorization: Bearer {made["manager"]}" {base_url}/v1/rounds',
+        f'  curl -X POST -H "Authorization: Bearer {made["factory"]}" '
         f'-H "Content-Type: application/json" -H "Idempotency-Key: demo-1" '
         f'-d \'{{"item": "{item}", "unit_cost": "18.50", "capacity": 8000}}\' '
-        f"{base_url}/v1/rounds/{seed.round_id}/bids"
-    )
+        f"{base_url}/v1/rounds/{round_id}/bids",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def register(app: typer.Typer) -> None:

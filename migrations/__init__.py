@@ -29,3 +29,19 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 def downgrade(database_url: str, revision: str = "-1") -> None:
     """Migrate the database down to `revision` (by default one step)."""
     command.downgrade(alembic_config(database_url), revision)
+
+
+def revisions(database_url: str) -> tuple[set[str], set[str]]:
+    """The revisions the database is at, and the heads this code's migrations end in."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
+    return current, heads

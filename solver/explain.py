@@ -42,8 +42,9 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.model import DUAL_TOL, SNAP, AllocationModel
-from solver.pricing import CENT, ask_sets_price
-from solver.result import Allocation, Reason, Result
+from solver.pricing import ask_sets_price
+from solver.result import BidAllocation, Reason, Result
+from solver.values import CENT
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -418,7 +419,7 @@ def threshold_cost(
 def mark_excluded(result: Result, bid_ids: Iterable[str]) -> Result:
     """A result with the given bids marked `excluded` (by a what-if), which tops precedence."""
     excluded = set(bid_ids)
-    rows: list[Allocation] = [
+    rows: list[BidAllocation] = [
         a.model_copy(update={"reason": "excluded", "cost_to_win_more": None})
         if a.bid in excluded
         else a

@@ -18,7 +18,7 @@ import numpy as np
 from solver.engine import EngineSettings, SolverError, make_engine
 from solver.model import AllocationModel, Formulation, build_model
 from solver.problem import Problem
-from solver.result import Conflict
+from solver.result import RuleConflict
 
 VIOLATION_TOL = 1e-6
 DUAL_TOL = 1e-7
@@ -37,7 +37,7 @@ RULE_NAMES = {
 
 def find_conflicts(
     problem: Problem, settings: EngineSettings, formulation: Formulation = "segments"
-) -> list[Conflict]:
+) -> list[RuleConflict]:
     """The rules in conflict: violated ones first (with their shortfall), then those binding."""
     model = build_model(problem, formulation, elastic=True)
     engine = make_engine(model, settings)
@@ -57,8 +57,8 @@ def find_conflicts(
     values = engine.values()
     row_dual = engine.row_duals()
     col_dual = engine.col_duals()
-    violated: list[Conflict] = []
-    binding: list[Conflict] = []
+    violated: list[RuleConflict] = []
+    binding: list[RuleConflict] = []
     position = {b.id: k for k, b in enumerate(problem.bids)}
     for name, slack in model.slack.items():
         amount = float(values[slack.id])
@@ -84,7 +84,7 @@ def find_conflicts(
     if full.any():
         bids = [model.problem.bids[k] for k in np.flatnonzero(full)]
         binding.append(
-            Conflict(
+            RuleConflict(
                 rule="bid_capacity",
                 items=tuple(sorted({b.item for b in bids})),
                 factories=tuple(sorted({b.factory for b in bids})),
@@ -111,12 +111,12 @@ def _fee_under_budget(model: AllocationModel, k: int) -> bool:
     return model.problem.round.budget is not None and model.fees[k] > 0
 
 
-def _setup_fee_conflict(model: AllocationModel, k: int) -> Conflict:
+def _setup_fee_conflict(model: AllocationModel, k: int) -> RuleConflict:
     """A bid kept off where its setup fee counts against the budget (and its lot, if any,
     may keep it off too: the relaxation does not say which)."""
     bid = model.problem.bids[k]
     lot = f" (and it sells in lots of {_units(bid.min_lot)} or more)" if bid.min_lot else ""
-    return Conflict(
+    return RuleConflict(
         rule="budget",
         items=(bid.item,),
         factories=(bid.factory,),
@@ -131,7 +131,7 @@ def _units(count: int) -> str:
     return f"{count} unit" if count == 1 else f"{count} units"
 
 
-def _order(conflict: Conflict) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _order(conflict: RuleConflict) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     return (conflict.rule, conflict.items, conflict.factories, conflict.bids)
 
 
@@ -142,7 +142,7 @@ def _conflict(
     values: np.typing.NDArray[np.float64],
     shortfall: float | None,
     position: dict[str, int],
-) -> Conflict:
+) -> RuleConflict:
     problem = model.problem
     rule = RULE_NAMES[family]
     amount: Decimal | None = None
@@ -171,7 +171,7 @@ def _conflict(
         bid_ids = tuple(problem.bids[k].id for k in members)
         items = tuple(sorted({problem.bids[k].item for k in members}))
         factories = tuple(sorted({problem.bids[k].factory for k in members}))
-    return Conflict(
+    return RuleConflict(
         rule=rule,
         items=items,
         factories=factories,

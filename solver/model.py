@@ -25,7 +25,7 @@ import pulp
 from pulp import _rustcore
 
 from solver.pricing import bid_prices
-from solver.problem import Item, Problem
+from solver.problem import Problem, ProblemItem
 
 Formulation = Literal["segments", "scenarios"]
 _SET_UB = _rustcore.Variable.set_ub
@@ -122,7 +122,7 @@ class AllocationModel:
         self.upper_cols = []
         self.upper_values = []
 
-    def segments(self, item: Item) -> list[tuple[Decimal, Decimal]]:
+    def segments(self, item: ProblemItem) -> list[tuple[Decimal, Decimal]]:
         """demand_segments(item), computed once per item."""
         found = self._segments.get(item.id)
         if found is None:
@@ -373,7 +373,7 @@ def _batch(
     return ids
 
 
-def _sales_bounds(model: AllocationModel, item: Item) -> list[float]:
+def _sales_bounds(model: AllocationModel, item: ProblemItem) -> list[float]:
     """Upper bounds of an item's sales variables: segment lengths (last one unbounded)."""
     if model.formulation == "segments":
         ends = [float(upper) for upper, _ in model.segments(item)]
@@ -381,7 +381,7 @@ def _sales_bounds(model: AllocationModel, item: Item) -> list[float]:
     return [float(s.units) for s in item.demand]
 
 
-def demand_segments(item: Item) -> list[tuple[Decimal, Decimal]]:
+def demand_segments(item: ProblemItem) -> list[tuple[Decimal, Decimal]]:
     """(upper end, P(D >= upper end)) per segment of sorted distinct positive demands.
 
     On the segment (d_{k-1}, d_k], d/dX E[min(X, D)] = P(D > X) = P(D >= d_k): the slope
@@ -399,7 +399,7 @@ def demand_segments(item: Item) -> list[tuple[Decimal, Decimal]]:
     return out
 
 
-def sales_coefficients(model: AllocationModel, item: Item) -> FloatArray:
+def sales_coefficients(model: AllocationModel, item: ProblemItem) -> FloatArray:
     """Objective coefficients of an item's sales variables: (r - h - s) times a probability."""
     margin = item.retail_price - item.handling_cost - item.salvage_value
     if model.formulation == "segments":

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
 
-from solver.problem import Bid, Problem
+from solver.problem import Problem, ProblemBid
+from solver.values import CENT
 
-CENT = Decimal("0.01")
 _SCALE = 10**12
 """m has at most 9 decimal places (problem.py): m * 10**12 is a whole number."""
 
@@ -36,7 +36,7 @@ def floor_price(unit_cost: Decimal, margin_floor: Decimal) -> Decimal:
     return Decimal(floor_price_cents(unit_cost, margin_floor)).scaleb(-2)
 
 
-def supply_price(bid: Bid, margin_floor: Decimal) -> Decimal:
+def supply_price(bid: ProblemBid, margin_floor: Decimal) -> Decimal:
     """p_b = max(ask, c / (1 - m)) rounded up to the cent (SPEC 3)."""
     floor = floor_price_cents(bid.unit_cost, margin_floor)
     if bid.ask_price is not None:
@@ -44,12 +44,12 @@ def supply_price(bid: Bid, margin_floor: Decimal) -> Decimal:
     return Decimal(floor).scaleb(-2)
 
 
-def setup_fee(bid: Bid, margin_floor: Decimal) -> Decimal:
+def setup_fee(bid: ProblemBid, margin_floor: Decimal) -> Decimal:
     """F_b / (1 - m) rounded up to the cent: the one-time fee that covers a setup (SPEC 3)."""
     return floor_price(bid.setup_cost, margin_floor)
 
 
-def ask_sets_price(bid: Bid, margin_floor: Decimal) -> bool:
+def ask_sets_price(bid: ProblemBid, margin_floor: Decimal) -> bool:
     """True where the bid's ask, not its cost floor, sets the supply price."""
     return bid.ask_price is not None and bid.ask_price.scaleb(2) >= floor_price_cents(
         bid.unit_cost, margin_floor

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property, lru_cache
+from functools import cached_property
 from itertools import repeat
 from operator import attrgetter, gt, itemgetter
 from typing import Annotated, Any, NamedTuple, NotRequired, TypedDict
@@ -22,9 +22,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -33,125 +31,31 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from solver.trusted import put_column, rows_from_columns, trusted_models
+from solver.values import (
+    CENT,
+    MAX_MONEY,
+    MAX_UNITS,
+    PROBABILITY_TOLERANCE,
+    Budget,
+    FactoryShare,
+    Fraction,
+    Id,
+    Money,
+    OptionalMoney,
+    OptionalPositiveMoney,
+    OptionalShare,
+    OptionalUnits,
+    PositiveUnits,
+    Share,
+    Units,
+)
 
 IntArray = npt.NDArray[np.int64]
 
-MAX_UNITS = 10**9
-"""Largest unit count accepted anywhere: a billion units is beyond any factory's month."""
-MAX_MONEY = Decimal("1000000000")
-"""Largest price or cost per unit, and per setup, accepted."""
-MAX_BUDGET = Decimal("1000000000000000")
-CENT = Decimal("0.01")
-PROBABILITY_TOLERANCE = Decimal("1e-9")
 DEFAULT_CURRENCY = "CNY"
 DEFAULT_MARGIN_FLOOR = Decimal("0.10")
 DEFAULT_CAPACITY_SHARE = Decimal("0.20")
 DEFAULT_MIP_GAP = Decimal("0.001")
-
-
-def _refuse_bool(value: object) -> object:
-    # JSON true is not 1 unit or 1 yuan; pydantic's lax mode would take it as such.
-    if isinstance(value, bool):
-        raise ValueError("a number is required, not a boolean")
-    return value
-
-
-def _whole_cents(value: Decimal | None) -> Decimal | None:
-    # Money is stored in whole cents; a finer amount would be rounded silently later.
-    # (pydantic's decimal_places check does the same in Python, several times slower.)
-    if value is not None and value.quantize(CENT) != value:
-        raise ValueError("money has at most 2 decimal places (whole cents)")
-    return value
-
-
-PART_PER_BILLION = Decimal("1e-9")
-
-
-@lru_cache(maxsize=4096)
-def _within_nine_places(value: Decimal) -> bool:
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent >= -9:  # 1e30 too: its range check says why
-        return True
-    try:
-        return value.quantize(PART_PER_BILLION) == value
-    except ArithmeticError:  # more digits than the context holds
-        return False
-
-
-def _nine_places(value: Decimal | None) -> Decimal | None:
-    # Fractions are stored in parts per billion. pydantic's decimal_places check runs in
-    # Python per value; these repeat (probabilities, shares), so each is checked once.
-    if value is not None and not _within_nine_places(value):
-        raise ValueError("a fraction has at most 9 decimal places")
-    return value
-
-
-def _none_as_zero(value: object) -> object:
-    # problem-format.md: for optional numbers, absent, null and 0 mean the same thing.
-    return 0 if value is None else value
-
-
-def _zero_as_none(value: object) -> object:
-    if value is None:
-        return None
-    try:
-        if not isinstance(value, bool) and isinstance(value, int | float | Decimal) and value == 0:
-            return None
-        if isinstance(value, str) and Decimal(value) == 0:
-            return None
-    except ArithmeticError:  # not a number, or a signalling NaN: the field's check says so
-        return value
-    return value
-
-
-# Range constraints come before the BeforeValidators: on the number's own schema pydantic
-# checks them in Rust; after a validator function, in Python (a tenth of a second for the
-# 25,000 demand scenarios of 2,500 items). The last BeforeValidator runs first.
-Units = Annotated[int, Field(ge=0, le=MAX_UNITS), BeforeValidator(_refuse_bool)]
-PositiveUnits = Annotated[int, Field(gt=0, le=MAX_UNITS), BeforeValidator(_refuse_bool)]
-OptionalUnits = Annotated[
-    int, Field(ge=0, le=MAX_UNITS), BeforeValidator(_none_as_zero), BeforeValidator(_refuse_bool)
-]
-Money = Annotated[
-    Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False), AfterValidator(_whole_cents)
-]
-OptionalMoney = Annotated[
-    Decimal,
-    BeforeValidator(_none_as_zero),
-    Field(ge=0, le=MAX_MONEY, allow_inf_nan=False),
-    AfterValidator(_whole_cents),
-]
-OptionalPositiveMoney = Annotated[
-    Annotated[Decimal, Field(gt=0, le=MAX_MONEY, allow_inf_nan=False), AfterValidator(_whole_cents)]
-    | None,
-    BeforeValidator(_zero_as_none),
-]
-Budget = Annotated[
-    Decimal | None,
-    Field(ge=0, le=MAX_BUDGET, allow_inf_nan=False),
-    AfterValidator(_whole_cents),
-]
-Fraction = Annotated[
-    Decimal, BeforeValidator(_refuse_bool), Field(allow_inf_nan=False), AfterValidator(_nine_places)
-]
-Share = Annotated[
-    Decimal,
-    Field(gt=0, le=1, allow_inf_nan=False),
-    AfterValidator(_nine_places),
-    BeforeValidator(_refuse_bool),
-]
-OptionalShare = Annotated[
-    Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False), AfterValidator(_nine_places)] | None,
-    BeforeValidator(_zero_as_none),
-    BeforeValidator(_refuse_bool),
-]
-FactoryShare = Annotated[
-    Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False), AfterValidator(_nine_places)] | None,
-    BeforeValidator(_refuse_bool),
-]
-"""A factory's own capacity share, or null for the round's: 0 is refused, not taken as
-null, since a manager who writes 0 to keep a factory out would give it the round's share."""
-Id = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 class _Frozen(BaseModel):
@@ -169,7 +73,7 @@ class RoundTerms(_Frozen):
     mip_gap: Annotated[Fraction, Field(ge=0, lt=1)] = DEFAULT_MIP_GAP
 
 
-class Factory(_Frozen):
+class ProblemFactory(_Frozen):
     """A factory as the round sees it: capacity, newcomer terms, units already committed."""
 
     id: Id
@@ -180,26 +84,26 @@ class Factory(_Frozen):
     committed_units: OptionalUnits = 0
 
 
-class Scenario(_Frozen):
+class ProblemScenario(_Frozen):
     """One demand scenario of an item: units sold with this probability."""
 
     units: Units
     probability: Share
 
 
-class Item(_Frozen):
+class ProblemItem(_Frozen):
     """A hot-selling item in the round, with its prices, demand scenarios and round terms."""
 
     id: Id
     retail_price: Money
     handling_cost: Money
     salvage_value: Money
-    demand: Annotated[tuple[Scenario, ...], Field(min_length=1, max_length=1000)]
+    demand: Annotated[tuple[ProblemScenario, ...], Field(min_length=1, max_length=1000)]
     min_fill: OptionalUnits = 0
     max_factory_share: OptionalShare = None
 
 
-class Bid(_Frozen):
+class ProblemBid(_Frozen):
     """A factory's sealed bid on one item: unit cost, capacity, and optional terms."""
 
     id: Id
@@ -245,11 +149,11 @@ class Problem(_Frozen):
     """A closed round ready to solve. Lists are in canonical order: sorted by id."""
 
     round: RoundTerms
-    factories: tuple[Factory, ...]
-    items: tuple[Item, ...]
-    bids: tuple[Bid, ...]
+    factories: tuple[ProblemFactory, ...]
+    items: tuple[ProblemItem, ...]
+    bids: tuple[ProblemBid, ...]
 
-    def factory_share(self, factory: Factory) -> Decimal:
+    def factory_share(self, factory: ProblemFactory) -> Decimal:
         """The capacity share alpha_f that applies to this factory."""
         return (
             factory.capacity_share
@@ -500,14 +404,14 @@ def _read_json(text: str | bytes) -> Any:
         raise ProblemError([ProblemIssue("$", "not valid JSON: nested too deep")]) from exc
 
 
-_BIDS = TypeAdapter(tuple[Bid, ...])
+_BIDS = TypeAdapter(tuple[ProblemBid, ...])
 _CHUNK = 4096
-_BID_FIELDS = tuple(Bid.model_fields)
+_BID_FIELDS = tuple(ProblemBid.model_fields)
 
 
 def _validate_bids(
     rows: list[Any],
-) -> tuple[tuple[Bid, ...], list[ErrorDetails], BidColumns | None]:
+) -> tuple[tuple[ProblemBid, ...], list[ErrorDetails], BidColumns | None]:
     """Bid objects for the rows, or the errors (located as in the problem) if any.
 
     Plain rows are made directly (_plain_bids), with their columns. Others go through
@@ -518,7 +422,7 @@ def _validate_bids(
     plain = _plain_bids(rows)
     if plain is not None:
         return plain[0], [], plain[1]
-    bids: list[Bid] = []
+    bids: list[ProblemBid] = []
     errors: list[ErrorDetails] = []
     for start in range(0, len(rows), _CHUNK):
         stop = min(start + _CHUNK, len(rows))
@@ -563,7 +467,7 @@ _MONEY_TYPES = {Decimal, int}
 _OPTIONAL_MONEY_TYPES = {Decimal, int, type(None)}
 
 
-def _plain_bids(rows: list[Any]) -> tuple[tuple[Bid, ...], BidColumns] | None:
+def _plain_bids(rows: list[Any]) -> tuple[tuple[ProblemBid, ...], BidColumns] | None:
     """The Bids of rows in the plain shape problem files have, made without pydantic.
 
     At 100,000 bids pydantic's validation took more time than the simplex. This takes
@@ -624,7 +528,7 @@ def _plain_bids(rows: list[Any]) -> tuple[tuple[Bid, ...], BidColumns] | None:
         attributes = checked
     else:
         attributes = rows_from_columns(_BID_FIELDS, values)
-    return tuple(trusted_models(Bid, attributes, fields_sets)), BidColumns(*values)
+    return tuple(trusted_models(ProblemBid, attributes, fields_sets)), BidColumns(*values)
 
 
 def _plain_money(amounts: list[Any], types: set[type]) -> bool:

@@ -61,7 +61,7 @@ class Timings(_Frozen):
     total_s: float = 0.0
 
 
-class Allocation(_Frozen):
+class BidAllocation(_Frozen):
     """One bid's outcome: units, supply price, setup fee, margins and why."""
 
     bid: str
@@ -76,16 +76,16 @@ class Allocation(_Frozen):
     cost_to_win_more: Decimal | None = None
 
 
-def trusted_allocations(rows: list[dict[str, object]]) -> tuple[Allocation, ...]:
+def trusted_allocations(rows: list[dict[str, object]]) -> tuple[BidAllocation, ...]:
     """Allocation objects made without validation, from rows the solver built itself.
 
     Only for rows made from validated values with the fields' own types, every field
     given in field order; a test holds such a result equal to its re-validation.
     """
-    return tuple(trusted_models(Allocation, rows, repeat(set(Allocation.model_fields))))
+    return tuple(trusted_models(BidAllocation, rows, repeat(set(BidAllocation.model_fields))))
 
 
-class Conflict(_Frozen):
+class RuleConflict(_Frozen):
     """A rule of the round that cannot hold with the others, found by a relaxation re-solve."""
 
     rule: str
@@ -108,8 +108,8 @@ class Result(_Frozen):
     input_hash: str
     solver: SolverInfo
     timings: Timings = Timings()
-    allocations: tuple[Allocation, ...] = ()
-    conflicts: tuple[Conflict, ...] = ()
+    allocations: tuple[BidAllocation, ...] = ()
+    conflicts: tuple[RuleConflict, ...] = ()
 
     def to_json(self) -> str:
         """The result as JSON text, money as strings, stable for the same result.
@@ -156,13 +156,13 @@ class Result(_Frozen):
 _ENCODER = msgspec.json.Encoder(decimal_format="string")
 _SHARE = itemgetter("capacity_share_used")
 _MARGIN = itemgetter("margin")
-_ALLOCATIONS = TypeAdapter(tuple[Allocation, ...])
+_ALLOCATIONS = TypeAdapter(tuple[BidAllocation, ...])
 _SHORT_FLOATS = 1e16
 """Below this magnitude msgspec and pydantic spell a float alike; from it on pydantic
 writes 1e+16 and msgspec 1e16."""
 
 
-def allocations_json(rows: Sequence[Allocation]) -> bytes:
+def allocations_json(rows: Sequence[BidAllocation]) -> bytes:
     """The rows as a compact JSON list: the bytes of pydantic's `dump_json`, made by msgspec.
 
     An allocation's fields are text, whole numbers, Decimals (written as strings by both)

@@ -41,13 +41,20 @@ from solver.engine import ColumnOrder, Engine, EngineSettings, SolverError, make
 from solver.explain import Explanation, explain
 from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
-from solver.result import Allocation, Conflict, Result, SolverInfo, Timings, trusted_allocations
+from solver.result import (
+    BidAllocation,
+    Result,
+    RuleConflict,
+    SolverInfo,
+    Timings,
+    trusted_allocations,
+)
 from solver.trusted import attribute_dicts, put_column
+from solver.values import CENT
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-CENT = Decimal("0.01")
 OBJECTIVE_SLACK = 1e-9
 """The tie pass may lose at most this share of the optimum (a float tolerance, not money)."""
 FLOAT_PLACES = Decimal("0.000001")
@@ -178,13 +185,13 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Result:
         )
 
 
-def nothing_allocated(problem: Problem) -> tuple[Allocation, ...]:
+def nothing_allocated(problem: Problem) -> tuple[BidAllocation, ...]:
     """One row per bid with no units: what an infeasible or failed round awards."""
     from solver.pricing import supply_price
 
     m = problem.round.margin_floor
     return tuple(
-        Allocation(
+        BidAllocation(
             bid=b.id,
             factory=b.factory,
             item=b.item,
@@ -319,7 +326,7 @@ def _infeasible(
     options: SolveOptions,
     clock: _Clock,
     info: SolverInfo,
-    whole_units: list[Conflict] | None,
+    whole_units: list[RuleConflict] | None,
 ) -> Result:
     """An infeasible round: no allocation, the rules in conflict named."""
     from solver.infeasible import find_conflicts
@@ -333,7 +340,7 @@ def _infeasible(
         what = "no allocation meets every rule"
     if not conflicts:  # the relaxation found no violation above its tolerance
         conflicts = [
-            Conflict(
+            RuleConflict(
                 rule="unknown",
                 detail="the rules cannot all hold, by less than the relaxation's tolerance",
             )
@@ -549,18 +556,18 @@ def _whole_units(
 class WholeUnitsInfeasibleError(SolverError):
     """The rules can be met in fractional units but not in whole units (SPEC 3)."""
 
-    def __init__(self, conflicts: list[Conflict]) -> None:
+    def __init__(self, conflicts: list[RuleConflict]) -> None:
         super().__init__("no whole-unit allocation meets every rule")
         self.conflicts = conflicts
 
 
 def _whole_unit_conflicts(
     model: AllocationModel, fractional: npt.NDArray[np.bool_]
-) -> list[Conflict]:
+) -> list[RuleConflict]:
     """One conflict per item whose bids could not be made whole: the rules on that item."""
     problem = model.problem
     budget = problem.round.budget is not None
-    out: list[Conflict] = []
+    out: list[RuleConflict] = []
     by_item: dict[str, list[int]] = {}
     for k in np.flatnonzero(fractional).tolist():
         by_item.setdefault(problem.bids[k].item, []).append(k)
@@ -577,7 +584,7 @@ def _whole_unit_conflicts(
         members = model.bids_by_item[item_id].tolist()
         bids = [problem.bids[k] for k in members]
         out.append(
-            Conflict(
+            RuleConflict(
                 rule="whole_units",
                 items=(item_id,),
                 factories=tuple(sorted({b.factory for b in bids})),
@@ -675,7 +682,7 @@ def _share(units: int, capacity: int) -> float:
     return ((2 * units * 1_000_000 + capacity) // (2 * capacity)) / 1_000_000
 
 
-def _draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[Allocation, ...]:
+def _draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[BidAllocation, ...]:
     """Each bid's allocation as if it won nothing, and the input hash: made beside the solver.
 
     Neither needs the solver's answer, so both are made on a second thread while HiGHS
@@ -711,7 +718,7 @@ def _result(
     continuous: FloatArray,
     units: IntArray,
     explanation: Explanation,
-    drafts: tuple[Allocation, ...],
+    drafts: tuple[BidAllocation, ...],
     clock: _Clock,
 ) -> Result:
     x_cont = continuous[model.x_col]

@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from solver.problem import Bid, Factory, Item, Problem
-from solver.result import Allocation, Result
+from solver.problem import Problem, ProblemBid, ProblemFactory, ProblemItem
+from solver.result import BidAllocation, Result
+from solver.values import CENT
 
-CENT = Decimal("0.01")
 OBJECTIVE_TOLERANCE = CENT
 """How far the continuous optimum may sit below the objective (both rounded to the cent);
 the objective itself must equal the exact expected profit rounded half up to the cent."""
@@ -49,7 +49,7 @@ class Finding:
         return f"{self.rule} ({where}): {self.message}" if where else f"{self.rule}: {self.message}"
 
 
-def supply_price(bid: Bid, margin_floor: Decimal) -> Decimal:
+def supply_price(bid: ProblemBid, margin_floor: Decimal) -> Decimal:
     """p_b = max(a_b, c_b / (1 - m)), rounded up to the cent (SPEC 3)."""
     floor = price_floor(bid.unit_cost, margin_floor)
     return max(bid.ask_price, floor) if bid.ask_price is not None else floor
@@ -60,12 +60,12 @@ def price_floor(unit_cost: Decimal, margin_floor: Decimal) -> Decimal:
     return _EXACT.divide(unit_cost, 1 - margin_floor).quantize(CENT, rounding=ROUND_CEILING)
 
 
-def setup_fee(bid: Bid, margin_floor: Decimal) -> Decimal:
+def setup_fee(bid: ProblemBid, margin_floor: Decimal) -> Decimal:
     """F_b / (1 - m) rounded up to the cent: the one-time fee of a bid with a setup cost."""
     return price_floor(bid.setup_cost, margin_floor)
 
 
-def guaranteed_units(problem: Problem, factory: Factory, bids: Iterable[Bid]) -> int:
+def guaranteed_units(problem: Problem, factory: ProblemFactory, bids: Iterable[ProblemBid]) -> int:
     """g_f = min(guaranteed_f, floor(alpha_f capacity_f - committed_f), sum of f's q_b)."""
     if not factory.is_new or factory.guaranteed_units <= 0:
         return 0
@@ -102,15 +102,15 @@ def expected_profit(problem: Problem, units: dict[str, int]) -> Decimal:
 
 def verify(problem: Problem, result: Result) -> list[Finding]:
     """Every guarantee the result breaks, recomputed from the problem and the units alone."""
-    findings: list[Finding] = []
+    # A result of another problem breaks nothing of this one: its rows would only repeat
+    # the mismatch bid by bid, so it is one finding and the check stops there.
     if result.round != problem.round.id:
-        findings.append(
+        return [
             Finding("round_mismatch", f"result of round {result.round!r}, not {problem.round.id!r}")
-        )
+        ]
     if result.input_hash != problem.input_hash:
-        findings.append(
-            Finding("input_hash_mismatch", "the result was not computed from this problem")
-        )
+        return [Finding("input_hash_mismatch", "the result was not computed from this problem")]
+    findings: list[Finding] = []
     rows = _rows_by_bid(problem, result, findings)
     units = {bid_id: row.units for bid_id, row in rows.items()}
     if result.status in ("infeasible", "error"):
@@ -145,10 +145,10 @@ def verify(problem: Problem, result: Result) -> list[Finding]:
 
 def _rows_by_bid(
     problem: Problem, result: Result, findings: list[Finding]
-) -> dict[str, Allocation]:
+) -> dict[str, BidAllocation]:
     """One row per bid: flag unknown, duplicate and missing rows and wrong factory or item."""
     bids_by_id = {b.id: b for b in problem.bids}
-    rows: dict[str, Allocation] = {}
+    rows: dict[str, BidAllocation] = {}
     for row in result.allocations:
         bid = bids_by_id.get(row.bid)
         if bid is None:
@@ -188,7 +188,9 @@ def _rows_by_bid(
     return rows
 
 
-def _check_bid(bid: Bid, row: Allocation, m: Decimal, monthly_capacity: int) -> list[Finding]:
+def _check_bid(
+    bid: ProblemBid, row: BidAllocation, m: Decimal, monthly_capacity: int
+) -> list[Finding]:
     """Units, price, fee, unit margin and the row's stated figures for one bid."""
     out: list[Finding] = []
 
@@ -259,23 +261,23 @@ def _check_bid(bid: Bid, row: Allocation, m: Decimal, monthly_capacity: int) -> 
     return out
 
 
-def _paid_fee(bid: Bid, row: Allocation) -> Decimal:
+def _paid_fee(bid: ProblemBid, row: BidAllocation) -> Decimal:
     """The setup fee a winning row pays: its stated fee where the bid has a setup cost."""
     return row.setup_fee if bid.setup_cost > 0 and row.units > 0 else Decimal(0)
 
 
-def _share_room(problem: Problem, factory: Factory) -> Decimal:
+def _share_room(problem: Problem, factory: ProblemFactory) -> Decimal:
     """alpha_f * capacity_f - committed_f: what the factory may still give this period."""
     return problem.factory_share(factory) * factory.monthly_capacity - factory.committed_units
 
 
 def _check_factories(
-    problem: Problem, units: dict[str, int], rows: dict[str, Allocation]
+    problem: Problem, units: dict[str, int], rows: dict[str, BidAllocation]
 ) -> list[Finding]:
     """Capacity share, guarantee, round margin with setup, and the stated shares."""
     out: list[Finding] = []
     m = problem.round.margin_floor
-    bids_by_factory: dict[str, list[Bid]] = defaultdict(list)
+    bids_by_factory: dict[str, list[ProblemBid]] = defaultdict(list)
     for bid in problem.bids:
         bids_by_factory[bid.factory].append(bid)
     for factory in problem.factories:
@@ -324,7 +326,7 @@ def _check_factories(
 def _check_items(problem: Problem, units: dict[str, int]) -> list[Finding]:
     """Minimum fills and the item share cap beta."""
     out: list[Finding] = []
-    bids_by_item: dict[str, list[Bid]] = defaultdict(list)
+    bids_by_item: dict[str, list[ProblemBid]] = defaultdict(list)
     for bid in problem.bids:
         bids_by_item[bid.item].append(bid)
     for item in problem.items:
@@ -343,7 +345,7 @@ def _check_items(problem: Problem, units: dict[str, int]) -> list[Finding]:
 
 
 def _check_item_share(
-    item: Item, bids: list[Bid], units: dict[str, int], total: int
+    item: ProblemItem, bids: list[ProblemBid], units: dict[str, int], total: int
 ) -> list[Finding]:
     beta = item.max_factory_share
     if beta is None:

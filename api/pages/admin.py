@@ -6,7 +6,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SessionDep
-from api.schemas import ApiKeyCreate, FactoryCreate, FactoryUpdate, ItemCreate, ItemUpdate
+from api.schemas.api_keys import ApiKeyCreate
+from api.schemas.factories import FactoryCreate, FactoryUpdate
+from api.schemas.items import ItemCreate, ItemUpdate
 from api.web import AdminPage, CatalogPage, blank_to_none, go_to, render, validated
 from bidding import factories, items, keys, web_sessions
 from bidding.models import Role

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from api import charts
 from api.deps import SessionDep
 from api.web import AuditPage, FinancePage, render
-from bidding import audit, finance, reports, rounds, settlement, workspace
+from bidding import audit, finance, reports, rounds, settlement, takeover, workspace
 from bidding.models import RoundState
 from bidding.values import from_ppb
 
@@ -62,7 +62,7 @@ def margin_audit_page(request: Request, session: SessionDep, viewer: FinancePage
     floors = []
     for published in settlement.published_rounds(session=session):
         floor = from_ppb(published.round.margin_floor_ppb)
-        for line in settlement.statements(published.awards, published.takeover or {}):
+        for line in takeover.statements(published.awards, published.takeover or {}):
             bars.append(f"{names.get(line.factory, line.factory)} · {published.round.name}")
             margins.append(line.margin)
             floors.append(floor)

@@ -10,13 +10,9 @@ from starlette.datastructures import FormData
 
 from api import charts
 from api.deps import JobsDep, SessionDep
-from api.schemas import (
-    AllocationRequest,
-    InvitationPut,
-    RoundCreate,
-    RoundItemPut,
-    SettlementRequest,
-)
+from api.schemas.allocations import AllocationRequest
+from api.schemas.finance import SettlementRequest
+from api.schemas.rounds import InvitationPut, RoundCreate, RoundItemPut
 from api.web import (
     ManagerPage,
     blank_to_none,
@@ -26,10 +22,20 @@ from api.web import (
     validated,
     whole,
 )
-from bidding import allocation, factories, items, rounds, settlement, workspace
-from bidding.allocation import Overrides
+from bidding import (
+    comparison,
+    factories,
+    items,
+    publication,
+    rounds,
+    settlement,
+    snapshot,
+    solves,
+    workspace,
+)
 from bidding.errors import InvalidInput
 from bidding.models import AllocationStatus, Round, RoundState
+from bidding.snapshot import Overrides
 from bidding.values import from_cents, from_ppb
 
 router = APIRouter(include_in_schema=False)
@@ -203,7 +209,7 @@ def round_page(
             "pages": -(-len(chosen.bids) // workspace.PAGE_ROWS) if chosen else 0,
             "curve": charts.supply_curve(chosen) if chosen else None,
             "charts": chosen is not None,
-            "allocations": allocation.list_allocations(
+            "allocations": solves.list_allocations(
                 session=session, principal=viewer.principal, round_id=row.id, after=None, limit=100
             ),
         }
@@ -243,7 +249,7 @@ def round_solve(
     request: Request, session: SessionDep, viewer: ManagerPage, jobs: JobsDep, round_id: str
 ) -> Response:
     """Queue a solve of the round as it is; the allocation page shows its progress."""
-    row = allocation.solve_round(
+    row = solves.solve_round(
         session=session, actor=viewer.principal, round_id=round_id, overrides=Overrides(), jobs=jobs
     )
     return go_to(request, f"/allocations/{row.id}")
@@ -302,7 +308,7 @@ async def what_if_solve(
     overrides = validated(AllocationRequest, body).overrides()
     if not overrides.is_what_if:
         raise InvalidInput([("form", "change at least one thing for a what-if")])
-    row = allocation.solve_round(
+    row = solves.solve_round(
         session=session, actor=viewer.principal, round_id=round_id, overrides=overrides, jobs=jobs
     )
     return go_to(request, f"/allocations/{row.id}")
@@ -320,7 +326,7 @@ def allocation_status(
     request: Request, session: SessionDep, viewer: ManagerPage, allocation_id: str
 ) -> Response:
     """The solve's phase while it runs (polled by htmx); when it ends, the page reloads."""
-    row = allocation.get_allocation(session=session, allocation_id=allocation_id)
+    row = solves.get_allocation(session=session, allocation_id=allocation_id)
     if row.status in (AllocationStatus.done, AllocationStatus.failed):
         return Response(status_code=200, headers={"HX-Refresh": "true"})
     return render(
@@ -347,7 +353,7 @@ def allocation_page(
 
     `item` chooses the supply curve shown; `factory` narrows the bids to one factory's.
     """
-    row = allocation.get_allocation(session=session, allocation_id=allocation_id)
+    row = solves.get_allocation(session=session, allocation_id=allocation_id)
     round_row = rounds.get_round(session=session, principal=viewer.principal, round_id=row.round_id)
     context: dict[str, object] = {
         "allocation": row,
@@ -355,10 +361,10 @@ def allocation_page(
         "phase": _phase(row),
         "overrides": json.loads(row.overrides) if row.overrides else {},
     }
-    result = allocation.presented_result(session=session, row=row)
+    result = solves.presented_result(session=session, row=row)
     if row.status == AllocationStatus.done and result is not None:
-        problem = workspace.terms_only(row.problem)
-        figures = allocation.figures(problem, result)
+        solved = snapshot.solved_items(row)
+        figures = comparison.figures(solved, result)
         explained, total = workspace.explained_page(
             session=session,
             result=result,
@@ -366,14 +372,13 @@ def allocation_page(
             page=page,
             factory=factory,
         )
-        used = workspace.factory_use(session=session, result=result, problem_text=row.problem)
-        names = workspace.item_names(
-            session=session, item_ids=set(figures.item_units) | {i.id for i in problem.items}
+        used, floor = workspace.factory_use(
+            session=session, result=result, problem_text=row.problem
         )
-        item_ids = sorted(i.id for i in problem.items)
+        names = workspace.item_names(session=session, item_ids={i.id for i in solved})
+        item_ids = sorted(i.id for i in solved)
         labels = [names.get(i, i) for i in item_ids]
         tabulated, chosen = workspace.tabulation(session=session, row=round_row, item=item)
-        floor = problem.round.margin_floor
         context |= {
             "result": result,
             "figures": figures,
@@ -411,7 +416,7 @@ def allocation_page(
             ),
             "others": [
                 a
-                for a in allocation.list_allocations(
+                for a in solves.list_allocations(
                     session=session,
                     principal=viewer.principal,
                     round_id=row.round_id,
@@ -430,7 +435,7 @@ def allocation_publish(
     request: Request, session: SessionDep, viewer: ManagerPage, allocation_id: str
 ) -> Response:
     """Publish: the verifier's findings are shown where publication is refused."""
-    row = allocation.publish_allocation(
+    row = publication.publish_allocation(
         session=session, actor=viewer.principal, allocation_id=allocation_id
     )
     return go_to(request, f"/allocations/{row.id}")

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from api.schemas import ProblemDetails
+from api.schemas.base import ProblemDetails
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

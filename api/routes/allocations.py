@@ -14,15 +14,15 @@ from api.deps import (
     SessionDep,
 )
 from api.routes import COMMON, problems
-from api.schemas import (
+from api.schemas.allocations import (
     AllocationPublic,
     AllocationRequest,
     AllocationSummary,
     AwardPublic,
     ComparisonPublic,
-    Page,
 )
-from bidding import allocation
+from api.schemas.base import Page
+from bidding import comparison, publication, solves
 
 router = APIRouter(tags=["allocations"], responses=COMMON)
 
@@ -49,7 +49,7 @@ def solve_round(
     round's solves is queued or running; 422 naming any unknown id in the overrides.
     Poll `GET /v1/allocations/{id}` until `done` or `failed`.
     """
-    row = allocation.solve_round(
+    row = solves.solve_round(
         session=session,
         actor=actor,
         round_id=round_id,
@@ -64,7 +64,7 @@ def list_allocations(
     round_id: IdPath, session: SessionDep, actor: ManagerOrFinance, page: Pagination
 ) -> Page[AllocationSummary]:
     """The round's allocations (solves and what-ifs), without their results, in id order."""
-    rows = allocation.list_allocations(
+    rows = solves.list_allocations(
         session=session, principal=actor, round_id=round_id, after=page.after, limit=page.limit
     )
     return Page(
@@ -78,8 +78,8 @@ def get_allocation(
     allocation_id: IdPath, session: SessionDep, actor: ManagerOrFinance
 ) -> AllocationPublic:
     """Status (queued, running, done, failed), timings and the result in the result format."""
-    row = allocation.get_allocation(session=session, allocation_id=allocation_id)
-    return AllocationPublic.with_result(row, allocation.presented_result(session=session, row=row))
+    row = solves.get_allocation(session=session, allocation_id=allocation_id)
+    return AllocationPublic.with_result(row, solves.presented_result(session=session, row=row))
 
 
 @router.get("/v1/allocations/{allocation_id}/problem", responses={**_JSON_OBJECT, **problems(404)})
@@ -87,7 +87,7 @@ def get_allocation_problem(
     allocation_id: IdPath, session: SessionDep, actor: ManagerOrFinance
 ) -> Response:
     """The problem this allocation solved (overrides applied): `supplybid solve` replays it."""
-    text = allocation.allocation_problem_text(session=session, allocation_id=allocation_id)
+    text = solves.allocation_problem_text(session=session, allocation_id=allocation_id)
     return Response(content=text, media_type="application/json")
 
 
@@ -97,7 +97,7 @@ def compare_allocations(
 ) -> ComparisonPublic:
     """Objective, spend, expected takeover, per item and per factory: `other` against this."""
     return ComparisonPublic.of(
-        allocation.compare_allocations(
+        comparison.compare_allocations(
             session=session, allocation_id=allocation_id, other_id=other_id
         )
     )
@@ -114,7 +114,7 @@ def publish_allocation(
     factory's guarantee or an item's minimum fill lowered), or units awarded elsewhere in
     the period changed since it was solved (another round published first: solve again).
     """
-    row = allocation.publish_allocation(session=session, actor=actor, allocation_id=allocation_id)
+    row = publication.publish_allocation(session=session, actor=actor, allocation_id=allocation_id)
     return AllocationSummary.of(row)
 
 
@@ -127,7 +127,7 @@ def list_awards(
     Before publication every role gets 409 `round_not_published`; a round a factory
     cannot see is a 404.
     """
-    rows = allocation.list_awards(
+    rows = publication.list_awards(
         session=session, principal=actor, round_id=round_id, after=page.after, limit=page.limit
     )
     return Page(

@@ -4,7 +4,8 @@ from fastapi import APIRouter
 
 from api.deps import Admin, IdPath, Pagination, SessionDep
 from api.routes import COMMON, problems
-from api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Page
+from api.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from api.schemas.base import Page
 from bidding import keys
 from bidding.models import Role
 

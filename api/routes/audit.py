@@ -6,7 +6,8 @@ from fastapi import APIRouter, Query
 
 from api.deps import FinanceOrAdmin, Pagination, SessionDep
 from api.routes import COMMON
-from api.schemas import AuditEventPublic, AuditVerification, Page
+from api.schemas.audit import AuditEventPublic, AuditVerification
+from api.schemas.base import Page
 from bidding import audit, finance
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=COMMON)

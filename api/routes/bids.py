@@ -6,7 +6,8 @@ from fastapi import APIRouter, File, UploadFile
 
 from api.deps import BidReader, FactoryRole, IdPath, Pagination, SessionDep
 from api.routes import COMMON, problems
-from api.schemas import BidAmend, BidCreate, BidPublic, BidVersionPublic, Page
+from api.schemas.base import Page
+from api.schemas.bids import BidAmend, BidCreate, BidPublic, BidVersionPublic
 from api.sheets import MAX_SHEET_BYTES, read_bid_sheet
 from bidding import bids
 from bidding.bids import BidTerms

@@ -4,7 +4,8 @@ from fastapi import APIRouter
 
 from api.deps import AdminManagerOrFactory, AdminOrManager, IdPath, Pagination, SessionDep
 from api.routes import COMMON, problems
-from api.schemas import FactoryCreate, FactoryPublic, FactoryUpdate, Page
+from api.schemas.base import Page
+from api.schemas.factories import FactoryCreate, FactoryPublic, FactoryUpdate
 from bidding import factories
 
 router = APIRouter(prefix="/v1/factories", tags=["factories"], responses=COMMON)

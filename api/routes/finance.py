@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.deps import IdPath, Manager, ManagerOrFinance, SessionDep, require
 from api.routes import COMMON, problems
-from api.schemas import (
+from api.schemas.finance import (
     MarginAuditPublic,
     ReplayPublic,
     RoundResultPublic,

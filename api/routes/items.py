@@ -4,7 +4,8 @@ from fastapi import APIRouter
 
 from api.deps import CurrentPrincipal, IdPath, Manager, Pagination, SessionDep
 from api.routes import COMMON, problems
-from api.schemas import ItemCreate, ItemPublic, ItemUpdate, Page
+from api.schemas.base import Page
+from api.schemas.items import ItemCreate, ItemPublic, ItemUpdate
 from bidding import items
 
 router = APIRouter(prefix="/v1/items", tags=["items"], responses=COMMON)

@@ -5,10 +5,10 @@ from sqlmodel import Session
 
 from api.deps import CurrentPrincipal, IdPath, Manager, ManagerOrFinance, Pagination, SessionDep
 from api.routes import COMMON, problems
-from api.schemas import (
+from api.schemas.base import Page
+from api.schemas.rounds import (
     InvitationPublic,
     InvitationPut,
-    Page,
     RoundCreate,
     RoundItemPublic,
     RoundItemPut,

@@ -8,6 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from bidding.models import Allocation, AllocationStatus
 from solver.result import parse_result
 from tests.conftest import World
 
@@ -355,3 +359,19 @@ def test_the_capacity_share_override_says_invited_factories_keep_their_own(world
     fields = schema["components"]["schemas"]["AllocationRequest"]["properties"]
     assert "keeps that share" in fields["capacity_share"]["description"]
     assert "null solves with no budget" in fields["budget"]["description"]
+
+
+def test_a_running_allocation_shows_its_phase_and_a_finished_one_none(world: World) -> None:
+    closed_round_with_two_bids(world)
+    allocation_id = request_solve(world)
+    assert wait_until_finished(world, allocation_id)["phase"] is None
+    with Session(world.engine) as session:
+        session.execute(
+            update(Allocation)
+            .where(col(Allocation.id) == allocation_id)
+            .values(status=AllocationStatus.running, phase="whole_units")
+        )
+        session.commit()
+    shown = world.client.get(f"/v1/allocations/{allocation_id}", headers=world.headers("manager"))
+    assert shown.json()["status"] == "running"
+    assert shown.json()["phase"] == "whole_units"

@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bidding import allocation, bids, rounds
-from bidding.allocation import Overrides
+from bidding import bids, comparison, publication, rounds, snapshot, solves
 from bidding.audit import list_events
 from bidding.errors import (
     AllocationNotDone,
@@ -20,6 +19,7 @@ from bidding.errors import (
 )
 from bidding.models import Allocation, AllocationStatus, Award, Item, Role, Round, RoundState
 from bidding.principal import Principal
+from bidding.snapshot import Overrides
 from solver.problem import parse_problem
 from tests import factories as builders
 
@@ -53,7 +53,7 @@ def closed_round(session: Session, item: Item, bidders: list[tuple[str, str]]) -
 def solve_now(session: Session, engine: Engine, round_id: str, overrides: Overrides) -> Allocation:
     """Request a solve and run its job here, as a worker would."""
     queue = RecordingQueue()
-    requested = allocation.solve_round(
+    requested = solves.solve_round(
         session=session,
         actor=builders.MANAGER,
         round_id=round_id,
@@ -61,10 +61,10 @@ def solve_now(session: Session, engine: Engine, round_id: str, overrides: Overri
         jobs=queue,
     )
     assert queue.enqueued == [requested.id]
-    allocation.run_solve(engine=engine, allocation_id=requested.id)
+    solves.run_solve(engine=engine, allocation_id=requested.id)
     session.rollback()  # a fresh read: the job committed in its own session
     session.expire_all()
-    return allocation.get_allocation(session=session, allocation_id=requested.id)
+    return solves.get_allocation(session=session, allocation_id=requested.id)
 
 
 def test_a_second_solve_while_one_is_queued_is_a_409_and_adds_nothing(
@@ -74,7 +74,7 @@ def test_a_second_solve_while_one_is_queued_is_a_409_and_adds_nothing(
     factory = builders.a_factory(session)
     row = closed_round(session, item, [(factory.id, "18.50")])
     queue = RecordingQueue()
-    first = allocation.solve_round(
+    first = solves.solve_round(
         session=session,
         actor=builders.MANAGER,
         round_id=row.id,
@@ -82,7 +82,7 @@ def test_a_second_solve_while_one_is_queued_is_a_409_and_adds_nothing(
         jobs=queue,
     )
     with pytest.raises(SolveInProgress):
-        allocation.solve_round(
+        solves.solve_round(
             session=session,
             actor=builders.MANAGER,
             round_id=row.id,
@@ -90,15 +90,15 @@ def test_a_second_solve_while_one_is_queued_is_a_409_and_adds_nothing(
             jobs=queue,
         )
     assert queue.enqueued == [first.id]
-    listed = allocation.list_allocations(
+    listed = solves.list_allocations(
         session=session, principal=builders.MANAGER, round_id=row.id, after=None, limit=10
     )
     assert [a.id for a in listed] == [first.id]
-    allocation.run_solve(engine=engine, allocation_id=first.id)
-    allocation.run_solve(engine=engine, allocation_id=first.id)  # a duplicate job: no-op
+    solves.run_solve(engine=engine, allocation_id=first.id)
+    solves.run_solve(engine=engine, allocation_id=first.id)  # a duplicate job: no-op
     session.rollback()  # a fresh read: the workers committed in their own sessions
     session.expire_all()
-    done = allocation.get_allocation(session=session, allocation_id=first.id)
+    done = solves.get_allocation(session=session, allocation_id=first.id)
     assert done.status == AllocationStatus.done
     assert done.attempts == 1
 
@@ -110,10 +110,10 @@ def test_units_published_in_the_period_count_as_committed_in_the_next_solve(
     factory = builders.a_factory(session, capacity=20000)
     first = closed_round(session, item, [(factory.id, "18.50")])
     solved = solve_now(session, engine, first.id, Overrides())
-    allocation.publish_allocation(session=session, actor=builders.MANAGER, allocation_id=solved.id)
+    publication.publish_allocation(session=session, actor=builders.MANAGER, allocation_id=solved.id)
     awarded = sum(
         a.units
-        for a in allocation.list_awards(
+        for a in publication.list_awards(
             session=session, principal=builders.MANAGER, round_id=first.id, after=None, limit=10
         )
     )
@@ -123,7 +123,7 @@ def test_units_published_in_the_period_count_as_committed_in_the_next_solve(
     problem = parse_problem(next_solve.problem)
     assert [(f.id, f.committed_units) for f in problem.factories] == [(factory.id, awarded)]
     assert next_solve.status == AllocationStatus.done, next_solve.error
-    result = allocation.presented_result(session=session, row=next_solve)
+    result = solves.presented_result(session=session, row=next_solve)
     assert result is not None
     assert sum(a.units for a in result.allocations) <= 20000 * Decimal("0.2") - awarded
     reloaded = session.get(Round, second.id)
@@ -141,15 +141,15 @@ def test_a_solve_that_crashes_is_stored_as_failed_and_the_round_can_be_solved_ag
     def broken_solver(*_args: object) -> None:
         raise RuntimeError("solver exploded")
 
-    monkeypatch.setattr(allocation, "solve", broken_solver)
+    monkeypatch.setattr(solves, "solve", broken_solver)
     failed = solve_now(session, engine, row.id, Overrides())
     assert failed.status == AllocationStatus.failed
     assert failed.result is None
     assert "solver exploded" in (failed.error or "")
     with pytest.raises(AllocationNotDone):
-        allocation.compare_allocations(session=session, allocation_id=failed.id, other_id=failed.id)
+        comparison.compare_allocations(session=session, allocation_id=failed.id, other_id=failed.id)
     with pytest.raises(RoundNotSolved):
-        allocation.publish_allocation(
+        publication.publish_allocation(
             session=session, actor=builders.MANAGER, allocation_id=failed.id
         )
     still = session.get(Round, row.id)
@@ -166,7 +166,7 @@ def test_a_solve_that_crashes_is_stored_as_failed_and_the_round_can_be_solved_ag
 def _publish_or_refusal(engine: Engine, allocation_id: str) -> PublicationRefused | None:
     with Session(engine, expire_on_commit=False) as session:
         try:
-            allocation.publish_allocation(
+            publication.publish_allocation(
                 session=session, actor=builders.MANAGER, allocation_id=allocation_id
             )
         except PublicationRefused as exc:
@@ -187,7 +187,7 @@ def test_two_rounds_of_a_period_published_at_once_award_a_factory_its_share_once
     # (where SQLite's write lock keeps the second out, the wait times out and goes on);
     # each then lingers between reading the committed units and writing its awards.
     both_started = threading.Barrier(2)
-    real_lock, real_committed = allocation.lock_period, allocation.committed_units
+    real_lock, real_committed = snapshot.lock_period, snapshot.committed_units
 
     def lock_when_both_started(session: Session, period: str) -> None:
         with contextlib.suppress(threading.BrokenBarrierError):
@@ -199,8 +199,8 @@ def test_two_rounds_of_a_period_published_at_once_award_a_factory_its_share_once
         time.sleep(0.5)
         return found
 
-    monkeypatch.setattr(allocation, "lock_period", lock_when_both_started)
-    monkeypatch.setattr(allocation, "committed_units", slow_committed)
+    monkeypatch.setattr(publication, "lock_period", lock_when_both_started)
+    monkeypatch.setattr(publication, "committed_units", slow_committed)
     outcomes: dict[str, PublicationRefused | None] = {}
     threads = [
         threading.Thread(
@@ -226,7 +226,7 @@ def test_two_rounds_of_a_period_published_at_once_award_a_factory_its_share_once
 
 def _refusal(session: Session, allocation_id: str) -> list[str]:
     with pytest.raises(PublicationRefused) as refused:
-        allocation.publish_allocation(
+        publication.publish_allocation(
             session=session, actor=builders.MANAGER, allocation_id=allocation_id
         )
     return refused.value.findings
@@ -291,11 +291,11 @@ def test_a_what_if_that_drops_a_new_factorys_guarantee_or_a_minimum_fill_cannot_
     kept = solve_now(
         session, engine, draft.id, Overrides(exclude_factories=(incumbent.id,), no_budget=True)
     )
-    allocation.publish_allocation(session=session, actor=builders.MANAGER, allocation_id=kept.id)
+    publication.publish_allocation(session=session, actor=builders.MANAGER, allocation_id=kept.id)
     published = session.get(Round, draft.id)
     assert published is not None
     assert published.state == RoundState.published
-    awards = allocation.list_awards(
+    awards = publication.list_awards(
         session=session, principal=builders.MANAGER, round_id=draft.id, after=None, limit=10
     )
     assert {(a.factory_id, a.reason) for a in awards if a.units == 0} >= {
@@ -335,7 +335,7 @@ def test_a_what_if_may_remove_the_budget_or_set_it_to_zero(
         assert solved.status == AllocationStatus.done, solved.error
         assert parse_problem(solved.problem).round.budget == budget
         assert solved.what_if is overrides.is_what_if
-        stored = allocation.presented_result(session=session, row=solved)
+        stored = solves.presented_result(session=session, row=solved)
         assert stored is not None
         units = sum(a.units for a in stored.allocations)
         if budget is None:

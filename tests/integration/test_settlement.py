@@ -13,17 +13,17 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from bidding import allocation, bids, finance, items, rounds, settlement
-from bidding.allocation import Overrides
+from bidding import bids, finance, items, publication, rounds, settlement
 from bidding.items import DemandScenario
 from bidding.models import Role
 from bidding.principal import SYSTEM, Principal
+from bidding.snapshot import Overrides
 from cli.main import app
+from solver.values import CENT
 from tests import factories as builders
 from tests.integration.test_allocation import solve_now
 from tests.integration.test_cli import cli  # noqa: F401  (the fixture)
 
-CENT = Decimal("0.01")
 money = st.decimals(min_value=Decimal("1.00"), max_value=Decimal("90.00"), places=2)
 
 
@@ -98,7 +98,7 @@ def published(session: Session, engine: Engine, case: Case) -> str:
         )
     rounds.close_round(session=session, actor=builders.MANAGER, round_id=row.id)
     done = solve_now(session, engine, row.id, Overrides())
-    allocation.publish_allocation(session=session, actor=builders.MANAGER, allocation_id=done.id)
+    publication.publish_allocation(session=session, actor=builders.MANAGER, allocation_id=done.id)
     return row.id
 
 
@@ -172,7 +172,7 @@ def test_one_unsold_unit_over_many_factories_goes_to_the_lowest_bid_id_of_the_ti
         placed.append(bid.id)
     rounds.close_round(session=session, actor=builders.MANAGER, round_id=row.id)
     done = solve_now(session, engine, row.id, Overrides())
-    allocation.publish_allocation(session=session, actor=builders.MANAGER, allocation_id=done.id)
+    publication.publish_allocation(session=session, actor=builders.MANAGER, allocation_id=done.id)
     recorded = settlement.settle_round(
         session=session, actor=builders.MANAGER, round_id=row.id, sold={item.id: 499}
     )
@@ -209,7 +209,7 @@ def test_the_report_commands_write_the_figures_of_a_settled_round(
     )
     rounds.close_round(session=session, actor=builders.MANAGER, round_id=row.id)
     done = solve_now(session, engine, row.id, Overrides())
-    allocation.publish_allocation(session=session, actor=builders.MANAGER, allocation_id=done.id)
+    publication.publish_allocation(session=session, actor=builders.MANAGER, allocation_id=done.id)
     settlement.settle_round(
         session=session, actor=builders.MANAGER, round_id=row.id, sold={item.id: 900}
     )

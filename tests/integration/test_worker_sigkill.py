@@ -21,11 +21,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bidding import allocation, bids, rounds
-from bidding.allocation import Overrides
+from bidding import bids, rounds, solves
 from bidding.db import make_engine
 from bidding.jobs import ProcrastinateQueue, apply_procrastinate_schema
 from bidding.models import Allocation, AllocationStatus, Round, RoundState
+from bidding.snapshot import Overrides
 from solver.problem import parse_problem
 from solver.result import parse_result
 from solver.solve import SolveOptions, solve
@@ -118,7 +118,7 @@ def test_a_worker_killed_mid_solve_leaves_nothing_partial_and_another_finishes_t
 ) -> None:
     with Session(migrated, expire_on_commit=False) as session:
         row = closed_round(session, bid_count=60)
-        requested = allocation.solve_round(
+        requested = solves.solve_round(
             session=session,
             actor=builders.MANAGER,
             round_id=row.id,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bidding.settlement import (
-    Award,
+from bidding.takeover import (
+    AwardFigures,
     ItemTerms,
     SalesExceedAllocation,
     attribute_takeover,
@@ -38,7 +38,9 @@ def test_takeover_edge_cases_zero_sold_all_sold_and_one_unit() -> None:
 
 
 def test_sales_above_the_allocated_units_are_refused() -> None:
-    award = Award("B1", "F1", "I1", 10, Decimal("2.00"), Decimal(0), Decimal("1.50"), Decimal(0))
+    award = AwardFigures(
+        "B1", "F1", "I1", 10, Decimal("2.00"), Decimal(0), Decimal("1.50"), Decimal(0)
+    )
     with pytest.raises(SalesExceedAllocation, match="11 units sold, but only 10"):
         takeover_by_bid([award], {"I1": 11})
 
@@ -69,7 +71,7 @@ money = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("500"), places=
 
 
 @st.composite
-def settled_rounds(draw: st.DrawFn) -> tuple[list[Award], list[ItemTerms], dict[str, int]]:
+def settled_rounds(draw: st.DrawFn) -> tuple[list[AwardFigures], list[ItemTerms], dict[str, int]]:
     n_items = draw(st.integers(min_value=1, max_value=4))
     items = []
     for i in range(n_items):
@@ -82,7 +84,7 @@ def settled_rounds(draw: st.DrawFn) -> tuple[list[Award], list[ItemTerms], dict[
         cost = draw(money)
         setup = draw(st.sampled_from([Decimal(0), draw(money)]))
         awards.append(
-            Award(
+            AwardFigures(
                 bid=f"B{b:02d}",
                 factory=f"F{draw(st.integers(min_value=0, max_value=3))}",
                 item=f"I{draw(st.integers(min_value=0, max_value=n_items - 1))}",
@@ -102,7 +104,7 @@ def settled_rounds(draw: st.DrawFn) -> tuple[list[Award], list[ItemTerms], dict[
 
 @given(settled_rounds())
 def test_every_figure_reconciles_to_the_cent(
-    case: tuple[list[Award], list[ItemTerms], dict[str, int]],
+    case: tuple[list[AwardFigures], list[ItemTerms], dict[str, int]],
 ) -> None:
     awards, items, sold = case
     takeover = takeover_by_bid(awards, sold)
@@ -130,8 +132,10 @@ def test_expected_figures_take_e_min_x_d_from_the_demand_scenarios_by_hand() -> 
     terms = ItemTerms("I1", Decimal("39.90"), Decimal("4.00"), Decimal("8.00"))
     demand = [(9000, Decimal("0.25")), (12000, Decimal("0.5")), (16000, Decimal("0.25"))]
     awards = [
-        Award("B1", "F1", "I1", 7000, Decimal("20.56"), Decimal(0), Decimal("18.50"), Decimal(0)),
-        Award(
+        AwardFigures(
+            "B1", "F1", "I1", 7000, Decimal("20.56"), Decimal(0), Decimal("18.50"), Decimal(0)
+        ),
+        AwardFigures(
             "B2", "F2", "I1", 5000, Decimal("18.89"), Decimal("10.00"), Decimal("17"), Decimal(9)
         ),
     ]
@@ -154,7 +158,7 @@ def test_expected_figures_take_e_min_x_d_from_the_demand_scenarios_by_hand() -> 
 
 @given(settled_rounds())
 def test_the_round_totals_are_the_sums_of_the_items_realised_and_expected(
-    case: tuple[list[Award], list[ItemTerms], dict[str, int]],
+    case: tuple[list[AwardFigures], list[ItemTerms], dict[str, int]],
 ) -> None:
     awards, items, sold = case
     takeover = takeover_by_bid(awards, sold)

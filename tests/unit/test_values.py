@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bidding.values import from_cents, from_ppb, new_id, plain, to_cents, to_ppb
-from solver.problem import MAX_MONEY
+from solver.values import MAX_MONEY
 
 
 @given(st.decimals(min_value=0, max_value=MAX_MONEY, places=2, allow_nan=False))

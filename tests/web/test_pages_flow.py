@@ -6,7 +6,7 @@ import time
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from bidding import allocation, workspace
+from bidding import comparison, workspace
 from tests.conftest import World
 from tests.web.helpers import csrf_of, sign_in
 
@@ -95,7 +95,7 @@ def test_manager_runs_a_round_from_the_pages(world: World) -> None:
     assert "Differences only" in compared.text
     with Session(world.engine) as session:
         fast = workspace.compare(session=session, allocation_id=allocation_id, other_id=what_if_id)
-        full = allocation.compare_allocations(
+        full = comparison.compare_allocations(
             session=session, allocation_id=allocation_id, other_id=what_if_id
         )
     for quick, slow in (

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from solver.problem import parse_problem
-from solver.result import REASONS, Allocation, allocations_json
+from solver.result import REASONS, BidAllocation, allocations_json
 from solver.solve import solve
 from solver.trusted import put_column
 from tests.unit.solver.builders import random_problem_data
@@ -154,7 +154,7 @@ def test_parsing_shares_values_and_keeps_every_field() -> None:
 def test_the_result_written_in_pieces_is_the_result_as_one_text() -> None:
     """`supplybid solve` writes to_json_bytes(): it must be to_json(), byte for byte, and
     that text the result's JSON, one line per allocation."""
-    from solver.result import Conflict
+    from solver.result import RuleConflict
 
     for seed, milp in ((0, False), (1, True)):
         result = solve(parse_problem(random_problem_data(seed, milp=milp, bids=30)))
@@ -184,7 +184,7 @@ def test_the_result_written_in_pieces_is_the_result_as_one_text() -> None:
         update={
             "status": "infeasible",
             "allocations": (),
-            "conflicts": (Conflict(rule="min_fill", items=("I1",), detail="a\nb"),),
+            "conflicts": (RuleConflict(rule="min_fill", items=("I1",), detail="a\nb"),),
         }
     )
     assert b"".join(infeasible.to_json_bytes(3)) == infeasible.to_json().encode()
@@ -202,7 +202,7 @@ _TEXT = st.text(min_size=1, max_size=12)  # controls, quotes, escapes, non-ASCII
 @given(
     rows=st.lists(
         st.builds(
-            Allocation,
+            BidAllocation,
             bid=_TEXT,
             factory=_TEXT,
             item=_TEXT,
@@ -218,10 +218,10 @@ _TEXT = st.text(min_size=1, max_size=12)  # controls, quotes, escapes, non-ASCII
     )
 )
 @example(rows=[])
-def test_allocations_are_written_as_pydantic_writes_them(rows: list[Allocation]) -> None:
+def test_allocations_are_written_as_pydantic_writes_them(rows: list[BidAllocation]) -> None:
     """The rows of a result file (msgspec, or pydantic for huge floats) are the bytes of
     pydantic's own serialiser."""
-    assert allocations_json(rows) == TypeAdapter(tuple[Allocation, ...]).dump_json(tuple(rows))
+    assert allocations_json(rows) == TypeAdapter(tuple[BidAllocation, ...]).dump_json(tuple(rows))
 
 
 def test_a_column_put_into_rows_has_one_value_per_row() -> None:

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from solver.explain import mark_excluded, threshold_cost
-from solver.result import Allocation
+from solver.result import BidAllocation
 from solver.solve import solve
 from tests.unit.solver.builders import bid, factory, item, make_problem
 
 
-def rows(bids: list[dict[str, Any]], **kwargs: Any) -> dict[str, Allocation]:
+def rows(bids: list[dict[str, Any]], **kwargs: Any) -> dict[str, BidAllocation]:
     result = solve(make_problem(bids, **kwargs))
     assert result.status == "optimal"
     return {a.bid: a for a in result.allocations}

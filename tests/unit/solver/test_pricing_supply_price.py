@@ -8,12 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from solver.pricing import ask_sets_price, bid_prices, floor_price, setup_fee, supply_price
-from solver.problem import Bid
+from solver.problem import ProblemBid
 from tests.unit.solver.builders import bid, make_problem
 
 
-def _bid(**fields: object) -> Bid:
-    return Bid.model_validate(
+def _bid(**fields: object) -> ProblemBid:
+    return ProblemBid.model_validate(
         {"id": "B1", "factory": "F1", "item": "I1", "unit_cost": "18.5", "capacity": 10, **fields}
     )
 

@@ -24,18 +24,15 @@ from pydantic import ValidationError
 
 from solver.problem import (
     _BIDS,
-    CENT,
-    MAX_BUDGET,
-    MAX_MONEY,
-    MAX_UNITS,
-    Bid,
     Problem,
+    ProblemBid,
     ProblemError,
     ProblemIssue,
     _plain_bids,
     _read_json,
     parse_problem,
 )
+from solver.values import CENT, MAX_BUDGET, MAX_MONEY, MAX_UNITS
 from tests.unit.solver.builders import bid, factory, item, problem_data
 
 TWO_FACTORIES = [factory("F1"), factory("F2")]
@@ -764,13 +761,13 @@ def test_the_fast_path_takes_only_rows_pydantic_accepts_and_makes_the_same_bids(
     assert_same_bids(fast, checked)
 
 
-def assert_same_bids(fast: tuple[Bid, ...], checked: tuple[Bid, ...]) -> None:
+def assert_same_bids(fast: tuple[ProblemBid, ...], checked: tuple[ProblemBid, ...]) -> None:
     """The same objects down to each value's type and spelling, key order, given fields."""
     assert fast == checked
     for ours, theirs in zip(fast, checked, strict=True):
         assert ours.model_fields_set == theirs.model_fields_set
         assert list(ours.__dict__) == list(theirs.__dict__)  # the order a dump follows
-        for name in Bid.model_fields:
+        for name in ProblemBid.model_fields:
             mine, reference = getattr(ours, name), getattr(theirs, name)
             assert type(mine) is type(reference), (name, mine, reference)
             assert str(mine) == str(reference), (name, mine, reference)
@@ -798,7 +795,7 @@ def test_rows_with_every_field_make_what_pydantic_makes_and_are_left_as_given(
     """Rows in field order (msgspec's copies become the bids' dicts, values put in their
     form) or with sorted keys (copied in field order) give what pydantic gives, and the
     rows handed in are not changed."""
-    rows = [{name: row.get(name) for name in Bid.model_fields} for row in rows]
+    rows = [{name: row.get(name) for name in ProblemBid.model_fields} for row in rows]
     if sort_keys:
         rows = [dict(sorted(row.items())) for row in rows]
     given = copy.deepcopy(rows)

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from solver.problem import Problem, parse_problem
-from solver.result import Allocation, Result, SolverInfo
+from solver.result import BidAllocation, Result, SolverInfo
 from solver.verify import Finding, expected_profit, price_floor, verify
 
 
@@ -78,10 +78,10 @@ def problem_data(**round_terms: Any) -> dict[str, Any]:
     }
 
 
-def correct_rows() -> list[Allocation]:
+def correct_rows() -> list[BidAllocation]:
     """The hand-computed optimum; margins and shares stated as the arithmetic gives them."""
     return [
-        Allocation(
+        BidAllocation(
             bid="B1",
             factory="F1",
             item="I1",
@@ -92,7 +92,7 @@ def correct_rows() -> list[Allocation]:
             margin=0.1,  # (20 - 18) * 1500 / (20 * 1500)
             reason="won_full",
         ),
-        Allocation(
+        BidAllocation(
             bid="B2",
             factory="F2",
             item="I1",
@@ -103,7 +103,7 @@ def correct_rows() -> list[Allocation]:
             margin=0.119048,  # 2.5 / 21
             reason="won_partial",
         ),
-        Allocation(
+        BidAllocation(
             bid="B3",
             factory="F1",
             item="I2",
@@ -119,7 +119,7 @@ def correct_rows() -> list[Allocation]:
 
 def make_result(
     problem: Problem,
-    rows: list[Allocation],
+    rows: list[BidAllocation],
     *,
     objective: str = "25900.00",
     status: str = "optimal",
@@ -138,7 +138,7 @@ def make_result(
     )
 
 
-def with_row(rows: list[Allocation], bid: str, **changes: Any) -> list[Allocation]:
+def with_row(rows: list[BidAllocation], bid: str, **changes: Any) -> list[BidAllocation]:
     return [r.model_copy(update=changes) if r.bid == bid else r for r in rows]
 
 
@@ -341,6 +341,14 @@ def test_an_infeasible_result_must_award_nothing(problem: Problem) -> None:
 def test_a_result_of_another_problem_is_found(problem: Problem) -> None:
     other = parse_problem(problem_data(budget="1000000"))
     assert rules(verify(problem, make_result(other, correct_rows()))) == {"input_hash_mismatch"}
+
+
+def test_a_result_of_another_round_is_one_finding_not_one_per_row(problem: Problem) -> None:
+    rows = [r.model_copy(update={"factory": "F-other", "units": 10**6}) for r in correct_rows()]
+    other_round = make_result(problem, rows).model_copy(update={"round": "R-other"})
+    assert [f.rule for f in verify(problem, other_round)] == ["round_mismatch"]
+    other_problem = make_result(problem, rows).model_copy(update={"input_hash": "sha256:0"})
+    assert [f.rule for f in verify(problem, other_problem)] == ["input_hash_mismatch"]
 
 
 def test_a_reason_contradicting_the_units_is_found(problem: Problem) -> None:

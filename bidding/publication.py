@@ -1,0 +1,244 @@
+"""Publication: a done allocation, checked by the independent verifier, becomes binding.
+
+Publishing writes one immutable award row per bid and moves the round to `published`;
+nothing loosens a promise of the round (`loosened`). Awards are read from those rows.
+"""
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from bidding.audit import canonical_json
+from bidding.changes import record_change
+from bidding.db import use_case
+from bidding.errors import (
+    AllocationNotDone,
+    AllocationNotFound,
+    PublicationRefused,
+    RoundNotSolved,
+)
+from bidding.lifecycle import lock_round, require, transition
+from bidding.models import PPB, Allocation, AllocationStatus, Award, Factory, Item, utcnow
+from bidding.principal import Principal
+from bidding.rounds import get_round
+from bidding.snapshot import committed_units, lock_period
+from bidding.solves import USABLE_RESULTS, allocation_state, lock_allocation, presented_result
+from bidding.values import to_cents
+from solver.problem import Problem, ProblemBid, parse_problem
+from solver.result import BidAllocation, parse_result
+from solver.verify import guaranteed_units, verify
+
+
+@use_case
+def publish_allocation(*, session: Session, actor: Principal, allocation_id: str) -> Allocation:
+    """Publish a done allocation of a solved round: verified, no promise loosened; awards fixed.
+
+    Refused with the findings when the verifier finds anything, when the allocation loosens
+    a promise of the round (`loosened`), or when units committed elsewhere in the period
+    changed since it was solved. The period's lock is held from the committed units' read
+    to the commit, so two rounds of one period are published one after the other.
+    """
+    found = session.exec(select(Allocation.round_id).where(Allocation.id == allocation_id)).first()
+    if found is None:
+        raise AllocationNotFound(f"no allocation {allocation_id!r}")
+    row = require(lock_round(session, found), "publish")
+    allocation = lock_allocation(session, allocation_id)
+    if row.snapshot is None:
+        raise RoundNotSolved(row.state)
+    if allocation.status != AllocationStatus.done or allocation.result is None:
+        raise AllocationNotDone(allocation.status)
+    problem = parse_problem(allocation.problem)
+    result = parse_result(allocation.result)
+    findings = [str(f) for f in verify(problem, result)]
+    if result.status not in USABLE_RESULTS:
+        findings.append(f"result_status: the solve found no allocation ({result.status})")
+    lock_period(session, row.period)
+    now_committed = committed_units(session=session, row=row)
+    findings.extend(
+        f"committed_units_changed (factory {f.id}): {f.committed_units} when solved, "
+        f"{now_committed.get(f.id, 0)} now; solve again"
+        for f in problem.factories
+        if now_committed.get(f.id, 0) != f.committed_units
+    )
+    # The round's own guarantees with the units committed that the allocation was solved
+    # with (now's for a factory the what-if excluded), so only the overrides differ.
+    committed = now_committed | {f.id: f.committed_units for f in problem.factories}
+    findings.extend(loosened(parse_problem(row.snapshot), problem, committed))
+    if findings:
+        raise PublicationRefused(findings)
+    shown = presented_result(session=session, row=allocation)
+    assert shown is not None
+    bids = {b.id: b for b in problem.bids}
+    factory_names = _names(session, Factory, {a.factory for a in shown.allocations})
+    item_names = _names(session, Item, {a.item for a in shown.allocations})
+    records = [
+        _award(allocation, a, bids.get(a.bid), factory_names.get(a.factory), item_names.get(a.item))
+        for a in shown.allocations
+    ]
+    if records:
+        session.execute(insert(Award), records)
+    allocation.published_at = utcnow()
+    session.add(allocation)
+    record_change(
+        session,
+        actor=actor,
+        action="allocation.publish",
+        entity_id=allocation.id,
+        after=allocation_state(allocation)
+        | {
+            "objective": str(result.objective),
+            "awards": len(records),
+            # What the published-allocation check compares the stored rows against later.
+            "awards_hash": awards_digest(records),
+            "result_hash": text_digest(allocation.result),
+        },
+    )
+    transition(
+        session, actor=actor, row=row, action="publish", details={"allocation": allocation.id}
+    )
+    session.commit()
+    return allocation
+
+
+def loosened(round_problem: Problem, problem: Problem, committed: Mapping[str, int]) -> list[str]:
+    """How the allocation's problem loosens a promise of the round's own (SPEC 2).
+
+    `round_problem` is the round's snapshot; its guarantees are reckoned with `committed`.
+
+    A lower margin floor, a higher capacity share, a new factory's guarantee g_f (SPEC 3)
+    below the round's (an excluded guaranteed factory or bid, or a lower share), a lower
+    minimum fill. The budget is the platform's own cap, not a promise: either way is fine;
+    so is excluding a factory or bid that holds no guarantee.
+    """
+    findings = []
+    if problem.round.margin_floor < round_problem.round.margin_floor:
+        findings.append(
+            f"margin_floor_lowered: {problem.round.margin_floor} is below the round's "
+            f"{round_problem.round.margin_floor}"
+        )
+    shares = {f.id: round_problem.factory_share(f) for f in round_problem.factories}
+    for factory in problem.factories:
+        share = problem.factory_share(factory)
+        if factory.id in shares and share > shares[factory.id]:
+            findings.append(
+                f"capacity_share_raised (factory {factory.id}): {share} is above the round's "
+                f"{shares[factory.id]}"
+            )
+    promised = _guarantees(round_problem, committed)
+    kept = _guarantees(problem, {f.id: f.committed_units for f in problem.factories})
+    findings.extend(
+        f"guarantee_lowered (factory {factory_id}): {kept.get(factory_id, 0)} units "
+        f"guaranteed, below the round's {g}"
+        for factory_id, g in sorted(promised.items())
+        if kept.get(factory_id, 0) < g
+    )
+    fills = {i.id: i.min_fill for i in round_problem.items}
+    findings.extend(
+        f"min_fill_lowered (item {item.id}): {item.min_fill} is below the round's {fills[item.id]}"
+        for item in problem.items
+        if item.id in fills and item.min_fill < fills[item.id]
+    )
+    return findings
+
+
+def _guarantees(problem: Problem, committed: Mapping[str, int]) -> dict[str, int]:
+    """g_f per factory with one (SPEC 3, as the verifier reckons it), given `committed`."""
+    bids: dict[str, list[ProblemBid]] = defaultdict(list)
+    for bid in problem.bids:
+        bids[bid.factory].append(bid)
+    out = {
+        f.id: guaranteed_units(
+            problem, f.model_copy(update={"committed_units": committed.get(f.id, 0)}), bids[f.id]
+        )
+        for f in problem.factories
+    }
+    return {factory_id: g for factory_id, g in out.items() if g > 0}
+
+
+def _ppb(value: float) -> int:
+    return int((Decimal(str(value)) * PPB).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def _names(session: Session, table: type[Factory] | type[Item], ids: set[str]) -> dict[str, str]:
+    found = session.exec(select(table.id, table.name).where(col(table.id).in_(sorted(ids)))).all()
+    return dict(found)
+
+
+def _award(
+    allocation: Allocation,
+    a: BidAllocation,
+    bid: ProblemBid | None,
+    factory_name: str | None,
+    item_name: str | None,
+) -> dict[str, Any]:
+    """An award row: the result's figures, and the bid's declared costs and names as of now.
+
+    A what-if's excluded bid is not in the problem solved: it has no declared costs.
+    """
+    return {
+        "allocation_id": allocation.id,
+        "bid_id": a.bid,
+        "round_id": allocation.round_id,
+        "factory_id": a.factory,
+        "item_id": a.item,
+        "units": a.units,
+        "supply_price_cents": to_cents(a.supply_price),
+        "setup_fee_cents": to_cents(a.setup_fee),
+        "capacity_share_used_ppb": _ppb(a.capacity_share_used),
+        "margin_ppb": None if a.margin is None else _ppb(a.margin),
+        "reason": a.reason,
+        "cost_to_win_more_cents": None
+        if a.cost_to_win_more is None
+        else to_cents(a.cost_to_win_more),
+        "unit_cost_cents": None if bid is None else to_cents(bid.unit_cost),
+        "setup_cost_cents": None if bid is None else to_cents(bid.setup_cost),
+        "factory_name": factory_name,
+        "item_name": item_name,
+    }
+
+
+LATER_COLUMNS = frozenset({"unit_cost_cents", "setup_cost_cents", "factory_name", "item_name"})
+"""Award columns added by migration 0005: left out of a row's digest where null, so rows
+published before it keep the digest their publish event recorded."""
+
+
+def awards_digest(records: Iterable[Mapping[str, Any]]) -> str:
+    """sha256 of award rows (column name to stored value), in bid order: one per award set."""
+    rows = sorted(
+        ({k: v for k, v in r.items() if v is not None or k not in LATER_COLUMNS} for r in records),
+        key=lambda r: str(r["bid_id"]),
+    )
+    return text_digest(canonical_json(rows))
+
+
+def text_digest(text: str) -> str:
+    """sha256 of a stored text, as the audit log spells hashes."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def list_awards(
+    *, session: Session, principal: Principal, round_id: str, after: str | None, limit: int
+) -> list[Award]:
+    """The published awards of a round in bid order; a factory gets its own only.
+
+    Before publication: 409 `round_not_published` for every role that can see the round
+    (its state is visible to them anyway); a round a factory cannot see is a 404.
+    """
+    row = require(get_round(session=session, principal=principal, round_id=round_id), "read_awards")
+    query = (
+        select(Award)
+        .join(Allocation, col(Allocation.id) == Award.allocation_id)
+        .where(Award.round_id == row.id, col(Allocation.published_at).is_not(None))
+        .order_by(col(Award.bid_id))
+        .limit(limit)
+    )
+    if principal.factory_id is not None:
+        query = query.where(Award.factory_id == principal.factory_id)
+    if after is not None:
+        query = query.where(col(Award.bid_id) > after)
+    return list(session.exec(query).all())
