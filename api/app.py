@@ -18,6 +18,7 @@ from api.contract import ContractMiddleware, document_refusals, operation_id
 from api.db_errors import database_busy, server_error
 from api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyMiddleware
 from api.limits import AdmissionMiddleware, document_admission
+from api.pages import mount_web
 from api.problems import PROBLEM_MEDIA_TYPE, bidding_error_response, problem_response
 from api.routes import (
     allocations,
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.engine = make_engine(
         settings.database_url,
@@ -131,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    mount_web(app)
     return app
 
 

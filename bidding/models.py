@@ -350,3 +350,24 @@ class SettlementTakeover(SQLModel, table=True):
     factory_id: str = Field(foreign_key="factory.id", index=True, max_length=64)
     item_id: str = Field(foreign_key="item.id", max_length=64)
     units: int = Field(sa_column=_big(nullable=False))
+
+
+class WebSession(SQLModel, table=True):
+    """A browser's sign-in: the cookie holds a random id, this row its sha256, never the key.
+
+    The session acts as its API key: revoking the key ends it, and so do 8 idle hours.
+    """
+
+    __tablename__ = "web_session"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    api_key_id: str = Field(
+        sa_column=Column(
+            String(64), ForeignKey("api_key.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    csrf_token: str = Field(max_length=64)
+    time_zone: str = Field(default="UTC", max_length=64)
+    """The viewer's IANA time zone, from the browser at sign-in: dates are shown in it."""
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow, index=True)

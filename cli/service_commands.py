@@ -90,7 +90,7 @@ def serve(
     from api.app import create_app
 
     require_database()
-    uvicorn.run(create_app(), host=host, port=port)
+    uvicorn.run(create_app(), host=host, port=port, server_header=False)
 
 
 def worker(

@@ -26,6 +26,7 @@ TABLES = {
     "settlement",
     "settlement_item",
     "settlement_takeover",
+    "web_session",
 }
 
 

@@ -1,0 +1,223 @@
+"""Finance pages: margin audit, takeover, statements and result, replay, the audit log.
+
+Every report is also a CSV and an XLSX download built by the same `bidding.reports`
+tables as the API's `?format=` answers.
+"""
+
+import re
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api import charts
+from api.deps import SessionDep
+from api.web import AuditPage, FinancePage, render
+from bidding import audit, finance, reports, rounds, settlement, takeover, workspace
+from bidding.models import RoundState
+from bidding.values import from_ppb
+
+router = APIRouter(include_in_schema=False)
+
+DownloadFormat = Annotated[Literal["csv", "xlsx"], Query()]
+DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def download(table: reports.Table, name: str, fmt: str) -> Response:
+    """A report as an attachment, CSV or XLSX."""
+    if fmt == "csv":
+        content, media_type = reports.to_csv(table), reports.CSV_MEDIA_TYPE
+    else:
+        content, media_type = reports.to_xlsx(table), reports.XLSX_MEDIA_TYPE
+    return Response(
+        content=content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
+
+
+@router.get("/finance")
+def finance_home(request: Request, session: SessionDep, viewer: FinancePage) -> HTMLResponse:
+    """Published and settled rounds, each with its statements and result."""
+    rows = [
+        r
+        for r in rounds.list_rounds(
+            session=session, principal=viewer.principal, after=None, limit=500
+        )
+        if r.state in (RoundState.published, RoundState.settled)
+    ]
+    published = {
+        r.id: settlement.published_allocation(session=session, round_id=r.id) for r in rows
+    }
+    return render(request, "finance/home.html", viewer, {"rounds": rows, "published": published})
+
+
+@router.get("/finance/margins")
+def margin_audit_page(request: Request, session: SessionDep, viewer: FinancePage) -> HTMLResponse:
+    """The margin audit's findings, and each factory's margin against its round's floor."""
+    result = finance.margin_audit(session=session)
+    names = workspace.factory_names(session=session)
+    bars: list[str] = []
+    margins = []
+    floors = []
+    for published in settlement.published_rounds(session=session):
+        floor = from_ppb(published.round.margin_floor_ppb)
+        for line in takeover.statements(published.awards, published.takeover or {}):
+            bars.append(f"{names.get(line.factory, line.factory)} · {published.round.name}")
+            margins.append(line.margin)
+            floors.append(floor)
+    figure = charts.margins_against_floor(
+        bars, margins, floors, "Factory margins against their round's floor"
+    )
+    return render(
+        request,
+        "finance/margins.html",
+        viewer,
+        {"audit": result, "figure": figure, "charts": bool(bars), "factory_names": names},
+    )
+
+
+@router.get("/finance/margins/download")
+def margin_audit_download(
+    session: SessionDep, viewer: FinancePage, format: DownloadFormat
+) -> Response:
+    """The margin audit as CSV or XLSX."""
+    return download(
+        reports.margins_table(finance.margin_audit(session=session)), "margin-audit", format
+    )
+
+
+@router.get("/finance/takeover")
+def takeover_page(request: Request, session: SessionDep, viewer: FinancePage) -> HTMLResponse:
+    """Takeover liability per round and item: expected at publication against settled."""
+    lines = finance.takeover_audit(session=session)
+    items = workspace.item_names(session=session, item_ids={line.expected.item for line in lines})
+    labels = [
+        f"{items.get(line.expected.item, line.expected.item)} · {line.round}" for line in lines
+    ]
+    figure = charts.expected_against_settled(
+        labels,
+        [line.expected.takeover_spend for line in lines],
+        [line.settled.takeover_spend if line.settled else None for line in lines],
+    )
+    return render(
+        request,
+        "finance/takeover.html",
+        viewer,
+        {"lines": lines, "figure": figure, "charts": bool(lines), "item_names": items},
+    )
+
+
+@router.get("/finance/takeover/download")
+def takeover_download(session: SessionDep, viewer: FinancePage, format: DownloadFormat) -> Response:
+    """The takeover audit as CSV or XLSX."""
+    return download(
+        reports.takeover_table(finance.takeover_audit(session=session)), "takeover", format
+    )
+
+
+@router.get("/finance/rounds/{round_id}")
+def round_report(
+    request: Request, session: SessionDep, viewer: FinancePage, round_id: str
+) -> HTMLResponse:
+    """A round's statements per factory and the platform's result, expected against realised."""
+    statements = settlement.round_statements(
+        session=session, principal=viewer.principal, round_id=round_id
+    )
+    published = settlement.round_result(
+        session=session, principal=viewer.principal, round_id=round_id
+    )
+    return render(
+        request,
+        "finance/round.html",
+        viewer,
+        {
+            "round": statements.round,
+            "statements": statements,
+            "expected": published.expected(),
+            "realised": published.realised(),
+            "allocation": published.allocation,
+            "factory_names": workspace.factory_names(
+                session=session, factory_ids={line.factory for line in statements.lines}
+            ),
+        },
+    )
+
+
+@router.get("/finance/rounds/{round_id}/statements/download")
+def statements_download(
+    session: SessionDep, viewer: FinancePage, round_id: str, format: DownloadFormat
+) -> Response:
+    """Statements as CSV or XLSX."""
+    report = settlement.round_statements(
+        session=session, principal=viewer.principal, round_id=round_id
+    )
+    return download(reports.statements_table(report), f"statements-{round_id}", format)
+
+
+@router.get("/finance/rounds/{round_id}/result/download")
+def result_download(
+    session: SessionDep, viewer: FinancePage, round_id: str, format: DownloadFormat
+) -> Response:
+    """The platform's result as CSV or XLSX."""
+    published = settlement.round_result(
+        session=session, principal=viewer.principal, round_id=round_id
+    )
+    return download(reports.result_table(published), f"result-{round_id}", format)
+
+
+@router.get("/finance/replay")
+def replay_form(request: Request, session: SessionDep, viewer: FinancePage) -> HTMLResponse:
+    """Pick a published allocation to solve again from its stored problem."""
+    published = [(p.round, p.allocation) for p in settlement.published_rounds(session=session)]
+    return render(request, "finance/replay.html", viewer, {"published": published})
+
+
+@router.post("/finance/replay")
+def replay_run(
+    request: Request,
+    session: SessionDep,
+    viewer: FinancePage,
+    allocation_id: Annotated[str, Form(max_length=64)],
+) -> HTMLResponse:
+    """Re-solve the allocation; identical, or the differences (audited)."""
+    answer = finance.replay_allocation(
+        session=session, actor=viewer.principal, allocation_id=allocation_id
+    )
+    published = [(p.round, p.allocation) for p in settlement.published_rounds(session=session)]
+    return render(
+        request, "finance/replay.html", viewer, {"published": published, "replay": answer}
+    )
+
+
+@router.get("/finance/audit")
+def audit_page(
+    request: Request,
+    session: SessionDep,
+    viewer: AuditPage,
+    entity: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[str | None, Query(max_length=10)] = None,
+    until: Annotated[str | None, Query(max_length=10)] = None,
+    after: Annotated[int, Query(ge=0, le=10**18)] = 0,
+) -> HTMLResponse:
+    """The chain's verification, and the events filtered by entity, actor and date."""
+    where = workspace.EventFilter(
+        entity=entity or None,
+        actor=actor or None,
+        since=since if since and re.fullmatch(DATE, since) else None,
+        until=until if until and re.fullmatch(DATE, until) else None,
+    )
+    events = workspace.audit_events(session=session, where=where, after_seq=after)
+    return render(
+        request,
+        "finance/audit.html",
+        viewer,
+        {
+            "report": audit.verify_chain(session),
+            "allocations": finance.verify_published_allocations(session=session),
+            "events": events,
+            "where": where,
+            "next_after": events[-1].seq if len(events) == workspace.PAGE_ROWS else None,
+        },
+    )

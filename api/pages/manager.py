@@ -1,0 +1,542 @@
+"""Manager pages: rounds, their lifecycle and bids, solves, allocations, what-ifs, publication."""
+
+import json
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData
+
+from api import charts
+from api.deps import JobsDep, SessionDep
+from api.schemas.allocations import AllocationRequest
+from api.schemas.finance import SettlementRequest
+from api.schemas.rounds import InvitationPut, RoundCreate, RoundItemPut
+from api.web import (
+    ManagerPage,
+    blank_to_none,
+    go_to,
+    is_htmx,
+    render,
+    validated,
+    whole,
+)
+from bidding import (
+    comparison,
+    factories,
+    items,
+    publication,
+    rounds,
+    settlement,
+    snapshot,
+    solves,
+    workspace,
+)
+from bidding.errors import InvalidInput
+from bidding.models import AllocationStatus, Round, RoundState
+from bidding.snapshot import Overrides
+from bidding.values import from_cents, from_ppb
+
+router = APIRouter(include_in_schema=False)
+
+ROUND_PAGE = 100
+CHOICES = 500
+"""Items and factories offered in the round form (a catalogue of hundreds)."""
+PageNumber = Annotated[int, Query(ge=0, le=100_000)]
+IdQuery = Annotated[str | None, Query(max_length=64)]
+
+
+@router.get("/rounds")
+def round_list(
+    request: Request,
+    session: SessionDep,
+    viewer: ManagerPage,
+    after: IdQuery = None,
+) -> HTMLResponse:
+    """Rounds: state, period, items and live bid count, a hundred a page."""
+    rows = rounds.list_rounds(
+        session=session, principal=viewer.principal, after=after, limit=ROUND_PAGE
+    )
+    details = rounds.round_details(session=session, round_ids=[r.id for r in rows])
+    next_after = rows[-1].id if len(rows) == ROUND_PAGE else None
+    return render(
+        request,
+        "manager/rounds.html",
+        viewer,
+        {"rounds": rows, "details": details, "next_after": next_after},
+    )
+
+
+@router.get("/rounds/new")
+def round_form(request: Request, session: SessionDep, viewer: ManagerPage) -> HTMLResponse:
+    """The form of a new round: terms, items with their demand, invitations."""
+    item_rows = items.list_items(session=session, after=None, limit=CHOICES)
+    return render(
+        request,
+        "manager/round_new.html",
+        viewer,
+        {
+            "items": item_rows,
+            "demand": items.demand_of(session=session, item_ids=[i.id for i in item_rows]),
+            "factories": factories.list_factories(session=session, after=None, limit=CHOICES),
+        },
+    )
+
+
+def _checked(form: FormData, prefix: str) -> list[str]:
+    return [str(v) for v in form.getlist(prefix)]
+
+
+@router.post("/rounds")
+async def round_create(request: Request, session: SessionDep, viewer: ManagerPage) -> Response:
+    """Create a draft round with its items and invitations (each as the API's PUT would)."""
+    form = await request.form()
+    terms = validated(
+        RoundCreate,
+        {
+            key: value
+            for key in ("name", "category", "period", "currency", "margin_floor", "capacity_share")
+            if (value := blank_to_none(str(form.get(key) or ""))) is not None
+        }
+        | ({"budget": b} if (b := blank_to_none(str(form.get("budget") or ""))) else {}),
+    )
+    chosen_items = _checked(form, "item")
+    if not chosen_items:
+        raise InvalidInput([("item", "choose at least one item")])
+    item_terms = {
+        item_id: validated(
+            RoundItemPut,
+            {
+                k: v
+                for k, v in (
+                    ("min_fill", blank_to_none(str(form.get(f"min_fill.{item_id}") or ""))),
+                    ("max_factory_share", blank_to_none(str(form.get(f"share.{item_id}") or ""))),
+                )
+                if v is not None
+            },
+        )
+        for item_id in chosen_items
+    }
+    invitations = {
+        factory_id: validated(
+            InvitationPut,
+            {
+                k: v
+                for k, v in (
+                    ("capacity_share", blank_to_none(str(form.get(f"fshare.{factory_id}") or ""))),
+                    (
+                        "guaranteed_units",
+                        blank_to_none(str(form.get(f"guaranteed.{factory_id}") or "")),
+                    ),
+                )
+                if v is not None
+            },
+        )
+        for factory_id in _checked(form, "factory")
+    }
+    row = rounds.create_round(
+        session=session,
+        actor=viewer.principal,
+        name=terms.name,
+        category=terms.category,
+        period=terms.period,
+        currency=terms.currency,
+        margin_floor=terms.margin_floor,
+        capacity_share=terms.capacity_share,
+        budget=terms.budget,
+    )
+    for item_id, put in item_terms.items():
+        rounds.put_round_item(
+            session=session,
+            actor=viewer.principal,
+            round_id=row.id,
+            item_id=item_id,
+            min_fill=put.min_fill,
+            max_factory_share=put.max_factory_share,
+        )
+    for factory_id, invitation in invitations.items():
+        rounds.invite_factory(
+            session=session,
+            actor=viewer.principal,
+            round_id=row.id,
+            factory_id=factory_id,
+            capacity_share=invitation.capacity_share,
+            guaranteed_units=invitation.guaranteed_units,
+        )
+    return go_to(request, f"/rounds/{row.id}")
+
+
+def _round_context(session: SessionDep, row: Round) -> dict[str, object]:
+    detail = rounds.round_details(session=session, round_ids=[row.id])[row.id]
+    return {
+        "round": row,
+        "detail": detail,
+        "margin_floor": from_ppb(row.margin_floor_ppb),
+        "capacity_share": from_ppb(row.capacity_share_ppb),
+        "budget": None if row.budget_cents is None else from_cents(row.budget_cents),
+        "item_names": workspace.item_names(
+            session=session, item_ids={i.item_id for i in detail.items}
+        ),
+        "factory_names": workspace.factory_names(
+            session=session, factory_ids={i.factory_id for i in detail.invitations}
+        ),
+    }
+
+
+@router.get("/rounds/{round_id}")
+def round_page(
+    request: Request,
+    session: SessionDep,
+    viewer: ManagerPage,
+    round_id: str,
+    item: IdQuery = None,
+    page: PageNumber = 0,
+) -> HTMLResponse:
+    """A round: its terms and lifecycle buttons; the bid count while open; after the close
+    the tabulation of one item at a time (a page of bids) and its supply curve."""
+    row = rounds.get_round(session=session, principal=viewer.principal, round_id=round_id)
+    context = _round_context(session, row)
+    if row.snapshot is not None:
+        tabulated, chosen = workspace.tabulation(session=session, row=row, item=item)
+        context |= {
+            "tabulated": tabulated,
+            "chosen": chosen,
+            "bids": chosen.bids[page * workspace.PAGE_ROWS : (page + 1) * workspace.PAGE_ROWS]
+            if chosen
+            else [],
+            "page": page,
+            "pages": -(-len(chosen.bids) // workspace.PAGE_ROWS) if chosen else 0,
+            "curve": charts.supply_curve(chosen) if chosen else None,
+            "charts": chosen is not None,
+            "allocations": solves.list_allocations(
+                session=session, principal=viewer.principal, round_id=row.id, after=None, limit=100
+            ),
+        }
+    block = "tabulation" if is_htmx(request) and request.query_params.get("page") else None
+    return render(request, "manager/round.html", viewer, context, block=block)
+
+
+@router.post("/rounds/{round_id}/open")
+def round_open(
+    request: Request, session: SessionDep, viewer: ManagerPage, round_id: str
+) -> Response:
+    """Open a draft round for bids."""
+    rounds.open_round(session=session, actor=viewer.principal, round_id=round_id)
+    return go_to(request, f"/rounds/{round_id}")
+
+
+@router.post("/rounds/{round_id}/close")
+def round_close(
+    request: Request, session: SessionDep, viewer: ManagerPage, round_id: str
+) -> Response:
+    """Close an open round: the bids are frozen in the snapshot."""
+    rounds.close_round(session=session, actor=viewer.principal, round_id=round_id)
+    return go_to(request, f"/rounds/{round_id}")
+
+
+@router.post("/rounds/{round_id}/cancel")
+def round_cancel(
+    request: Request, session: SessionDep, viewer: ManagerPage, round_id: str
+) -> Response:
+    """Cancel a round not yet published."""
+    rounds.cancel_round(session=session, actor=viewer.principal, round_id=round_id)
+    return go_to(request, f"/rounds/{round_id}")
+
+
+@router.post("/rounds/{round_id}/solve")
+def round_solve(
+    request: Request, session: SessionDep, viewer: ManagerPage, jobs: JobsDep, round_id: str
+) -> Response:
+    """Queue a solve of the round as it is; the allocation page shows its progress."""
+    row = solves.solve_round(
+        session=session, actor=viewer.principal, round_id=round_id, overrides=Overrides(), jobs=jobs
+    )
+    return go_to(request, f"/allocations/{row.id}")
+
+
+@router.get("/rounds/{round_id}/what-if")
+def what_if_form(
+    request: Request, session: SessionDep, viewer: ManagerPage, round_id: str
+) -> HTMLResponse:
+    """Every override the API takes: terms, exclusions, demand scale and minimum fill per item."""
+    row = rounds.get_round(session=session, principal=viewer.principal, round_id=round_id)
+    problem = workspace.snapshot_of(row)
+    return render(
+        request,
+        "manager/what_if.html",
+        viewer,
+        _round_context(session, row)
+        | {
+            "problem_items": sorted(i["id"] for i in problem["items"]),
+            "problem_factories": sorted(f["id"] for f in problem["factories"]),
+            "all_factory_names": workspace.factory_names(
+                session=session, factory_ids={f["id"] for f in problem["factories"]}
+            ),
+        },
+    )
+
+
+@router.post("/rounds/{round_id}/what-if")
+async def what_if_solve(
+    request: Request, session: SessionDep, viewer: ManagerPage, jobs: JobsDep, round_id: str
+) -> Response:
+    """Queue a what-if with the overrides given (validated as the API's body)."""
+    form = await request.form()
+    body: dict[str, object] = {}
+    for key in ("margin_floor", "capacity_share", "budget"):
+        if (value := blank_to_none(str(form.get(key) or ""))) is not None:
+            body[key] = value
+    if form.get("no_budget") == "on":
+        body["budget"] = None
+    body["exclude_factories"] = _checked(form, "exclude_factory")
+    body["exclude_bids"] = [
+        b.strip()
+        for b in str(form.get("exclude_bids") or "").replace("\n", ",").split(",")
+        if b.strip()
+    ]
+    scale: dict[str, str] = {}
+    fill: dict[str, int | str] = {}
+    for key, raw in form.multi_items():
+        text = str(raw).strip()
+        if key.startswith("scale.") and text:
+            scale[key.removeprefix("scale.")] = text
+        if key.startswith("min_fill.") and text:
+            fill[key.removeprefix("min_fill.")] = whole(text)
+    body["demand_scale"] = scale
+    body["min_fill"] = fill
+    overrides = validated(AllocationRequest, body).overrides()
+    if not overrides.is_what_if:
+        raise InvalidInput([("form", "change at least one thing for a what-if")])
+    row = solves.solve_round(
+        session=session, actor=viewer.principal, round_id=round_id, overrides=overrides, jobs=jobs
+    )
+    return go_to(request, f"/allocations/{row.id}")
+
+
+def _phase(row: object) -> str:
+    # The solver will report phases (API.md); until the row has one, its status says enough.
+    phase = getattr(row, "phase", None)
+    status = str(getattr(row, "status", ""))
+    return str(phase) if phase else status
+
+
+@router.get("/allocations/{allocation_id}/status")
+def allocation_status(
+    request: Request, session: SessionDep, viewer: ManagerPage, allocation_id: str
+) -> Response:
+    """The solve's phase while it runs (polled by htmx); when it ends, the page reloads."""
+    row = solves.get_allocation(session=session, allocation_id=allocation_id)
+    if row.status in (AllocationStatus.done, AllocationStatus.failed):
+        return Response(status_code=200, headers={"HX-Refresh": "true"})
+    return render(
+        request,
+        "manager/allocation.html",
+        viewer,
+        {"allocation": row, "phase": _phase(row)},
+        block="status",
+    )
+
+
+@router.get("/allocations/{allocation_id}")
+def allocation_page(
+    request: Request,
+    session: SessionDep,
+    viewer: ManagerPage,
+    allocation_id: str,
+    page: PageNumber = 0,
+    matrix: PageNumber = 0,
+    item: IdQuery = None,
+    factory: IdQuery = None,
+) -> HTMLResponse:
+    """An allocation: progress, then the award matrix, each bid's reason, and the charts.
+
+    `item` chooses the supply curve shown; `factory` narrows the bids to one factory's.
+    """
+    row = solves.get_allocation(session=session, allocation_id=allocation_id)
+    round_row = rounds.get_round(session=session, principal=viewer.principal, round_id=row.round_id)
+    context: dict[str, object] = {
+        "allocation": row,
+        "round": round_row,
+        "phase": _phase(row),
+        "overrides": json.loads(row.overrides) if row.overrides else {},
+    }
+    result = solves.presented_result(session=session, row=row)
+    if row.status == AllocationStatus.done and result is not None:
+        solved = snapshot.solved_items(row)
+        figures = comparison.figures(solved, result)
+        explained, total = workspace.explained_page(
+            session=session,
+            result=result,
+            problem_text=row.problem,
+            page=page,
+            factory=factory,
+        )
+        used, floor = workspace.factory_use(
+            session=session, result=result, problem_text=row.problem
+        )
+        names = workspace.item_names(session=session, item_ids={i.id for i in solved})
+        item_ids = sorted(i.id for i in solved)
+        labels = [names.get(i, i) for i in item_ids]
+        tabulated, chosen = workspace.tabulation(session=session, row=round_row, item=item)
+        context |= {
+            "result": result,
+            "figures": figures,
+            "explained": explained,
+            "total": total,
+            "page": page,
+            "pages": -(-total // workspace.PAGE_ROWS),
+            "matrix": workspace.award_matrix(session=session, result=result, page=matrix),
+            "matrix_page": matrix,
+            "matrix_pages": -(-len(item_ids) // workspace.MATRIX_ITEMS),
+            "item_filter": item,
+            "factory_filter": factory,
+            "tabulated": tabulated,
+            "chosen": chosen,
+            "charts": True,
+            "curve": charts.supply_curve(chosen, workspace.awarded_units(result, chosen.item))
+            if chosen
+            else None,
+            "capacity": charts.capacity_use(
+                [u.name for u in used], [u.used for u in used], [u.cap for u in used]
+            ),
+            "spend": charts.by_item_bars(
+                "Spend by item",
+                labels,
+                [("spend", [figures.item_spend.get(i, Decimal(0)) for i in item_ids], charts.BLUE)],
+            ),
+            "takeover": charts.by_item_bars(
+                "Expected takeover cost and unsold units by item",
+                labels,
+                [("takeover cost", [figures.item_takeover_cost[i] for i in item_ids], charts.RED)],
+                ("expected unsold units", [figures.item_unsold[i] for i in item_ids], charts.GREY),
+            ),
+            "margins": charts.margins_against_floor(
+                [u.name for u in used], [u.margin for u in used], [floor] * len(used)
+            ),
+            "others": [
+                a
+                for a in solves.list_allocations(
+                    session=session,
+                    principal=viewer.principal,
+                    round_id=row.round_id,
+                    after=None,
+                    limit=100,
+                )
+                if a.id != row.id and a.status == AllocationStatus.done
+            ],
+        }
+    block = "explanations" if is_htmx(request) and "page" in request.query_params else None
+    return render(request, "manager/allocation.html", viewer, context, block=block)
+
+
+@router.post("/allocations/{allocation_id}/publish")
+def allocation_publish(
+    request: Request, session: SessionDep, viewer: ManagerPage, allocation_id: str
+) -> Response:
+    """Publish: the verifier's findings are shown where publication is refused."""
+    row = publication.publish_allocation(
+        session=session, actor=viewer.principal, allocation_id=allocation_id
+    )
+    return go_to(request, f"/allocations/{row.id}")
+
+
+@router.get("/allocations/{allocation_id}/compare")
+def comparison_page(
+    request: Request,
+    session: SessionDep,
+    viewer: ManagerPage,
+    allocation_id: str,
+    other: Annotated[str, Query(max_length=64)],
+    page: PageNumber = 0,
+) -> HTMLResponse:
+    """Two allocations side by side: totals, per item and per factory, changes coloured;
+    a hundred items and a hundred factories a page."""
+    compared = workspace.compare(session=session, allocation_id=allocation_id, other_id=other)
+    base, changed = compared.base_figures, compared.other_figures
+    all_items = sorted(set(base.item_units) | set(changed.item_units) | set(base.item_unsold))
+    all_factories = sorted(set(base.factory_units) | set(changed.factory_units))
+    rows = workspace.PAGE_ROWS
+    item_ids = all_items[page * rows : (page + 1) * rows]
+    factory_ids = all_factories[page * rows : (page + 1) * rows]
+    pages = max(-(-len(all_items) // rows), -(-len(all_factories) // rows), 1)
+    return render(
+        request,
+        "manager/compare.html",
+        viewer,
+        {
+            "c": compared,
+            "base": base,
+            "other": changed,
+            "item_ids": item_ids,
+            "factory_ids": factory_ids,
+            "page": page,
+            "pages": pages,
+            "item_count": len(all_items),
+            "factory_count": len(all_factories),
+            "item_names": workspace.item_names(session=session, item_ids=set(item_ids)),
+            "factory_names": workspace.factory_names(session=session, factory_ids=set(factory_ids)),
+            "zero": Decimal(0),
+        },
+    )
+
+
+@router.get("/rounds/{round_id}/settlement")
+def settlement_form(
+    request: Request, session: SessionDep, viewer: ManagerPage, round_id: str
+) -> HTMLResponse:
+    """Units sold per item after the period; a settled round shows its versions."""
+    row = rounds.get_round(session=session, principal=viewer.principal, round_id=round_id)
+    published = settlement.round_result(
+        session=session, principal=viewer.principal, round_id=round_id
+    )
+    history = (
+        settlement.settlement_history(session=session, round_id=round_id)
+        if row.state == RoundState.settled
+        else []
+    )
+    units: dict[str, int] = {}
+    for award in published.awards:
+        units[award.item] = units.get(award.item, 0) + award.units
+    return render(
+        request,
+        "manager/settlement.html",
+        viewer,
+        {
+            "round": row,
+            "units": units,
+            "history": history,
+            "item_names": workspace.item_names(session=session, item_ids=set(units)),
+        },
+    )
+
+
+@router.post("/rounds/{round_id}/settlement")
+async def settlement_record(
+    request: Request,
+    session: SessionDep,
+    viewer: ManagerPage,
+    round_id: str,
+    reason: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    """Settle (or, once settled, correct with a reason) the units sold per item."""
+    form = await request.form()
+    sold = {
+        key.removeprefix("sold."): whole(str(value))
+        for key, value in form.multi_items()
+        if key.startswith("sold.")
+    }
+    body = validated(SettlementRequest, {"sold": sold})
+    if reason and reason.strip():
+        settlement.correct_settlement(
+            session=session,
+            actor=viewer.principal,
+            round_id=round_id,
+            sold=body.sold,
+            reason=reason.strip(),
+        )
+    else:
+        settlement.settle_round(
+            session=session, actor=viewer.principal, round_id=round_id, sold=body.sold
+        )
+    return go_to(request, f"/rounds/{round_id}/settlement")

@@ -1,0 +1,380 @@
+"""What the web workspace shows, read from the same tables and documents as the API.
+
+Plain read functions: a round's bid tabulation from its close snapshot, an allocation's
+award matrix and explanations in words, each a page at a time, so a page of a round of
+100,000 bids stays small.
+"""
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bidding.comparison import Comparison, figures
+from bidding.errors import AllocationNotDone, AllocationsOfDifferentRounds, RoundNotClosed
+from bidding.models import AllocationStatus, AuditEvent, Factory, Item, Round
+from bidding.snapshot import solved_items
+from bidding.solves import get_allocation
+from solver.pricing import floor_price_cents
+from solver.result import BidAllocation as ResultRow
+from solver.result import Result, parse_result
+
+PAGE_ROWS = 100
+"""Rows of a table page: a 100,000-bid round is read a hundred rows at a time."""
+MATRIX_ITEMS = 25
+"""Items per page of an award matrix."""
+
+
+def factory_names(*, session: Session, factory_ids: set[str] | None = None) -> dict[str, str]:
+    """Factory id to name (all, or those named)."""
+    query = select(Factory.id, Factory.name)
+    if factory_ids is not None:
+        query = query.where(col(Factory.id).in_(sorted(factory_ids)))
+    return {row[0]: row[1] for row in session.exec(query).all()}
+
+
+def item_names(*, session: Session, item_ids: set[str] | None = None) -> dict[str, str]:
+    """Item id to name (all, or those named)."""
+    query = select(Item.id, Item.name)
+    if item_ids is not None:
+        query = query.where(col(Item.id).in_(sorted(item_ids)))
+    return {row[0]: row[1] for row in session.exec(query).all()}
+
+
+@dataclass(frozen=True)
+class TabulatedBid:
+    """One bid in the tabulation: its terms and the supply price the round's floor gives it."""
+
+    bid: str
+    factory: str
+    factory_name: str
+    unit_cost: Decimal
+    ask_price: Decimal | None
+    supply_price: Decimal
+    capacity: int
+    min_lot: int
+    setup_cost: Decimal
+    cumulative: int
+
+
+@dataclass(frozen=True)
+class TabulatedItem:
+    """An item of a closed round: its demand, its bid count, and (when chosen) its bids by
+    supply price with their cumulative capacity."""
+
+    item: str
+    name: str
+    demand: list[tuple[int, Decimal]]
+    bid_count: int
+    bids: list[TabulatedBid]
+
+
+def snapshot_of(row: Round) -> dict[str, Any]:
+    """The round's problem as frozen at its close (409 before the close)."""
+    if row.snapshot is None:
+        raise RoundNotClosed(row.state, f"round {row.id} is {row.state}: no bids are shown yet")
+    document: dict[str, Any] = json.loads(row.snapshot)
+    return document
+
+
+def tabulation(
+    *, session: Session, row: Round, item: str | None = None
+) -> tuple[list[TabulatedItem], TabulatedItem | None]:
+    """Every item with its bid count, and the chosen item (or the first) with its bids by
+    supply price: `max(ask, cost / (1 - m))` rounded up to the cent, as SPEC 3 prices them.
+
+    Only the chosen item's bids are priced and named, so a round of 100,000 bids costs
+    one read of its snapshot, not 100,000 rows.
+    """
+    problem = snapshot_of(row)
+    items = sorted(problem.get("items", []), key=lambda i: str(i["id"]))
+    if not items:
+        return [], None
+    chosen_id = item if any(i["id"] == item for i in items) else items[0]["id"]
+    counts: dict[str, int] = defaultdict(int)
+    chosen_bids = []
+    for bid in problem.get("bids", []):
+        counts[bid["item"]] += 1
+        if bid["item"] == chosen_id:
+            chosen_bids.append(bid)
+    floor = Decimal(str(problem["round"].get("margin_floor", "0.1")))
+    names = factory_names(session=session, factory_ids={b["factory"] for b in chosen_bids})
+    priced = []
+    for bid in chosen_bids:
+        cost = Decimal(str(bid["unit_cost"]))
+        ask = Decimal(str(bid["ask_price"])) if bid.get("ask_price") is not None else None
+        cents = floor_price_cents(cost, floor)
+        if ask is not None:
+            cents = max(cents, int(ask * 100))
+        priced.append(
+            TabulatedBid(
+                bid=bid["id"],
+                factory=bid["factory"],
+                factory_name=names.get(bid["factory"], bid["factory"]),
+                unit_cost=cost,
+                ask_price=ask,
+                supply_price=Decimal(cents).scaleb(-2),
+                capacity=int(bid["capacity"]),
+                min_lot=int(bid.get("min_lot") or 0),
+                setup_cost=Decimal(str(bid.get("setup_cost") or "0")),
+                cumulative=0,
+            )
+        )
+    total = 0
+    ranked = []
+    for b in sorted(priced, key=lambda b: (b.supply_price, b.bid)):
+        total += b.capacity
+        ranked.append(replace(b, cumulative=total))
+    labels = item_names(session=session, item_ids={i["id"] for i in items})
+    out = [
+        TabulatedItem(
+            item=i["id"],
+            name=labels.get(i["id"], i["id"]),
+            demand=[(int(s["units"]), Decimal(str(s["probability"]))) for s in i["demand"]],
+            bid_count=counts.get(i["id"], 0),
+            bids=ranked if i["id"] == chosen_id else [],
+        )
+        for i in items
+    ]
+    return out, next(t for t in out if t.item == chosen_id)
+
+
+def compare(*, session: Session, allocation_id: str, other_id: str) -> Comparison:
+    """`bidding.comparison.compare_allocations`, reading less: the same checks (one round,
+    both done) and the same `figures`, of the same numbers.
+
+    The results are read as stored, without the 0-unit rows a what-if's excluded bids get
+    when presented (which needs the round's whole snapshot parsed): the figures sum units
+    and what is paid, so they are the same, and a page compares 10,000-bid allocations in
+    a fraction of the time.
+    """
+    base = get_allocation(session=session, allocation_id=allocation_id)
+    other = get_allocation(session=session, allocation_id=other_id)
+    if base.round_id != other.round_id:
+        raise AllocationsOfDifferentRounds(
+            f"{base.id} is of round {base.round_id}, {other.id} of {other.round_id}"
+        )
+    computed = []
+    for row in (base, other):
+        if row.status != AllocationStatus.done or row.result is None:
+            raise AllocationNotDone(row.status, f"allocation {row.id} is {row.status}")
+        computed.append(figures(solved_items(row), parse_result(row.result)))
+    return Comparison(base=base, other=other, base_figures=computed[0], other_figures=computed[1])
+
+
+REASONS = {
+    "excluded": "left out by this what-if",
+    "below_min_lot": "its minimum lot is more than the round can take from it",
+    "won_full": "won its full capacity",
+    "capacity_bound": "stopped by its factory's share cap of monthly capacity",
+    "item_share_bound": "stopped by the item's maximum share per factory",
+    "budget_bound": "stopped by the round's budget",
+    "guarantee_bound": "units went to a new factory's guaranteed volume",
+    "won_partial": "won part of its capacity: cheaper bids or the demand took the rest",
+    "lost_on_price": "lost on price: cheaper bids cover what is worth buying",
+}
+"""Each reason of SPEC 3 in words a manager reads."""
+
+
+def reason_in_words(reason: str) -> str:
+    """A result's reason code, said plainly."""
+    return REASONS.get(reason, reason)
+
+
+def cost_to_win_more_in_words(row: ResultRow, unit_cost: Decimal | None) -> str:
+    """What the bid's unit cost would have to be to win more units, or why nothing would do."""
+    value = row.cost_to_win_more
+    if isinstance(value, str) and value == "pending":
+        return "being worked out after publication"
+    if value is None:
+        if row.reason == "won_full":
+            return "nothing more to win: it won its full capacity"
+        if row.reason == "excluded":
+            return "left out of this what-if"
+        return "no lower cost wins it more (its ask sets the price, or rules stop it)"
+    now = f" (it bid {unit_cost:.2f})" if unit_cost is not None else ""
+    return f"would win more units at a unit cost of {Decimal(value):.2f} or less{now}"
+
+
+@dataclass(frozen=True)
+class ExplainedBid:
+    """One bid's outcome in an allocation, with its reason and cost to win more in words."""
+
+    row: ResultRow
+    factory_name: str
+    item_name: str
+    reason: str
+    cost_to_win_more: str
+
+
+def bid_costs(problem_text: str) -> dict[str, Decimal]:
+    """Each bid's unit cost in a problem document."""
+    problem = json.loads(problem_text)
+    return {b["id"]: Decimal(str(b["unit_cost"])) for b in problem.get("bids", [])}
+
+
+def explained_page(
+    *,
+    session: Session,
+    result: Result,
+    problem_text: str,
+    page: int,
+    factory: str | None = None,
+    item: str | None = None,
+) -> tuple[list[ExplainedBid], int]:
+    """One page of the allocation's bids, explained; and how many bids there are in all."""
+    rows = [
+        r
+        for r in result.allocations
+        if (factory is None or r.factory == factory) and (item is None or r.item == item)
+    ]
+    shown = rows[page * PAGE_ROWS : (page + 1) * PAGE_ROWS]
+    costs = bid_costs(problem_text)
+    factories = factory_names(session=session, factory_ids={r.factory for r in shown})
+    items = item_names(session=session, item_ids={r.item for r in shown})
+    return [
+        ExplainedBid(
+            row=r,
+            factory_name=factories.get(r.factory, r.factory),
+            item_name=items.get(r.item, r.item),
+            reason=reason_in_words(r.reason),
+            cost_to_win_more=cost_to_win_more_in_words(r, costs.get(r.bid)),
+        )
+        for r in shown
+    ], len(rows)
+
+
+@dataclass(frozen=True)
+class AwardMatrix:
+    """Items by factories for one page of items: units and supply price in each cell."""
+
+    items: list[tuple[str, str]]
+    factories: list[tuple[str, str]]
+    cells: dict[tuple[str, str], tuple[int, Decimal]]
+    item_count: int
+
+
+def award_matrix(*, session: Session, result: Result, page: int) -> AwardMatrix:
+    """The award matrix of a page of items; only factories with units there get a column."""
+    all_items = sorted({r.item for r in result.allocations})
+    page_items = set(all_items[page * MATRIX_ITEMS : (page + 1) * MATRIX_ITEMS])
+    cells: dict[tuple[str, str], tuple[int, Decimal]] = {}
+    for r in result.allocations:
+        if r.item in page_items and r.units > 0:
+            units, _ = cells.get((r.item, r.factory), (0, r.supply_price))
+            cells[(r.item, r.factory)] = (units + r.units, r.supply_price)
+    factory_ids = {f for _, f in cells}
+    factories = factory_names(session=session, factory_ids=factory_ids)
+    items = item_names(session=session, item_ids=page_items)
+    return AwardMatrix(
+        items=[(i, items.get(i, i)) for i in sorted(page_items)],
+        factories=[(f, factories.get(f, f)) for f in sorted(factory_ids)],
+        cells=cells,
+        item_count=len(all_items),
+    )
+
+
+@dataclass(frozen=True)
+class FactoryUse:
+    """A factory in an allocation: units, capacity used, its cap, and its net margin."""
+
+    factory: str
+    name: str
+    units: int
+    used: float
+    cap: float | None
+    margin: Decimal | None
+
+
+def factory_use(
+    *, session: Session, result: Result, problem_text: str
+) -> tuple[list[FactoryUse], Decimal]:
+    """Each awarded factory's capacity used against its share cap, and its net margin; and
+    the margin floor the allocation solved under (a what-if may change it).
+
+    Net margin is `((p - c) x + fee - F) / (p x + fee)` summed over the factory's awards,
+    the per-bid rule of the result format applied to the factory's total.
+    """
+    problem = json.loads(problem_text)
+    round_share = problem["round"].get("capacity_share")
+    factories = {f["id"]: f for f in problem.get("factories", [])}
+    bids = {b["id"]: b for b in problem.get("bids", [])}
+    units: dict[str, int] = defaultdict(int)
+    paid: dict[str, Decimal] = defaultdict(Decimal)
+    cost: dict[str, Decimal] = defaultdict(Decimal)
+    for r in result.allocations:
+        if r.units <= 0:
+            continue
+        bid = bids.get(r.bid, {})
+        units[r.factory] += r.units
+        paid[r.factory] += r.supply_price * r.units + r.setup_fee
+        cost[r.factory] += Decimal(str(bid.get("unit_cost", "0"))) * r.units + Decimal(
+            str(bid.get("setup_cost") or "0")
+        )
+    names = factory_names(session=session, factory_ids=set(units))
+    out = []
+    for factory_id in sorted(units):
+        f = factories.get(factory_id, {})
+        capacity = int(f.get("monthly_capacity") or 1)
+        share = f.get("capacity_share") if f.get("capacity_share") is not None else round_share
+        margin = (
+            (paid[factory_id] - cost[factory_id]) / paid[factory_id] if paid[factory_id] else None
+        )
+        out.append(
+            FactoryUse(
+                factory=factory_id,
+                name=names.get(factory_id, factory_id),
+                units=units[factory_id],
+                used=(units[factory_id] + int(f.get("committed_units") or 0)) / capacity,
+                cap=float(share) if share is not None else None,
+                margin=margin,
+            )
+        )
+    floor = Decimal(str(problem["round"].get("margin_floor", "0.1")))
+    return out, floor
+
+
+def awarded_units(result: Result, item: str) -> int:
+    """Units awarded on one item."""
+    return sum(r.units for r in result.allocations if r.item == item)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which audit events to show: by entity (type or id), actor key or role, and date."""
+
+    entity: str | None = None
+    actor: str | None = None
+    since: str | None = None
+    until: str | None = None
+    """ISO dates (YYYY-MM-DD, UTC), `until` inclusive."""
+
+
+def audit_events(
+    *, session: Session, where: EventFilter, after_seq: int = 0, limit: int = PAGE_ROWS
+) -> list[AuditEvent]:
+    """A page of audit events matching the filter, oldest first, after a sequence number."""
+    query = (
+        select(AuditEvent)
+        .where(col(AuditEvent.seq) > after_seq)
+        .order_by(col(AuditEvent.seq))
+        .limit(limit)
+    )
+    if where.entity:
+        query = query.where(
+            (col(AuditEvent.entity_id) == where.entity)
+            | (col(AuditEvent.entity_type) == where.entity)
+        )
+    if where.actor:
+        query = query.where(
+            (col(AuditEvent.actor_key_id) == where.actor)
+            | (col(AuditEvent.actor_role) == where.actor)
+        )
+    if where.since:
+        query = query.where(col(AuditEvent.occurred_at) >= where.since)
+    if where.until:
+        query = query.where(col(AuditEvent.occurred_at) < where.until + "T99")
+    return list(session.exec(query).all())
