@@ -78,6 +78,7 @@ REFUSALS: dict[str, Refusals] = {
     "get_round_problem": (RoundNotFound, RoundNotClosed),
     "submit_bid": (RoundNotFound, RoundNotOpen, BidExists),
     "import_bids": (RoundNotFound, RoundNotOpen),
+    "bid_template": (RoundNotFound,),
     "list_bids": (RoundNotFound, BidNotFound, RoundNotClosed),
     "get_bid": (RoundNotFound, BidNotFound, RoundNotClosed),
     "amend_bid": (RoundNotFound, BidNotFound, RoundNotOpen, BidWithdrawn),
