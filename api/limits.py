@@ -36,6 +36,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.db_errors import fault_response, internal_error_response
@@ -45,9 +46,12 @@ from bidding.errors import NotAuthenticated
 from bidding.models import Role
 from bidding.principal import Principal
 from bidding.settings import Settings
+from bidding.web_sessions import SESSION_COOKIE
 
 PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 """Paths that need no key: a bearer header on them is not checked here."""
+STATIC_PREFIX = "/static/"
+"""The workspace's scripts, styles and fonts: files, served without a key or the database."""
 SHEET_ROUTES = re.compile(r"^/v1/rounds/[^/]+/bids/import/?$")
 """Routes that take a bid sheet (multipart), with the larger body limit."""
 OVERLOAD_RETRY_AFTER_S = 2
@@ -232,11 +236,20 @@ class AdmissionMiddleware:
             return
         headers = Headers(scope=scope)
         path: str = scope["path"]
+        if path.startswith(STATIC_PREFIX):
+            await self.app(scope, receive, send)  # the pages' own files: no key, no database
+            return
         secret = _bearer_secret(headers) if path not in PUBLIC_PATHS else None
         client = f"client:{scope['client'][0] if scope.get('client') else '?'}"
+        signed_in = None if secret else cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
         caller = f"key:{keys.hash_key(secret)}" if secret else client
         if secret:
             # A client whose wrong keys used up its limit is refused before any lookup.
+            wait = self.limits.exhausted(self.limits.per_client, client)
+            wait = wait or self.limits.hit(self.limits.per_key, caller)
+        elif signed_in:
+            # A person in the workspace: limited as a key is (the pages check the session).
+            caller = f"session:{keys.hash_key(signed_in)}"
             wait = self.limits.exhausted(self.limits.per_client, client)
             wait = wait or self.limits.hit(self.limits.per_key, caller)
         else:

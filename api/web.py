@@ -24,10 +24,9 @@ from api.problems import bidding_error_response
 from bidding import web_sessions
 from bidding.errors import BiddingError, InvalidInput, PublicationRefused
 from bidding.models import Role, as_utc
-from bidding.web_sessions import SignedIn
+from bidding.web_sessions import SESSION_COOKIE, SignedIn
 
 HERE = Path(__file__).parent
-SESSION_COOKIE = "sb_session"
 LOGIN_CSRF_COOKIE = "sb_login_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"

@@ -26,6 +26,10 @@ TOUCH_EVERY = timedelta(minutes=1)
 """last_seen_at is written at most this often, so reading pages does not write each time."""
 
 
+SESSION_COOKIE = "sb_session"
+"""The cookie that carries a session id (never the key); the rate limiter keys on it too."""
+
+
 def _hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 

@@ -26,6 +26,7 @@ APP_TABLE_RIGHTS: dict[str, tuple[str, ...]] = {
     "settlement": ("SELECT", "INSERT", "UPDATE"),
     "settlement_item": ("SELECT", "INSERT"),
     "settlement_takeover": ("SELECT", "INSERT"),
+    "web_session": ("SELECT", "INSERT", "UPDATE", "DELETE"),
     "alembic_version": ("SELECT",),  # the command line checks the database is migrated
 }
 """Each table and what the app does to it (SELECT ... FOR UPDATE needs UPDATE)."""

@@ -9,7 +9,6 @@ from api.deps import SessionDep
 from api.web import (
     HOME,
     LOGIN_CSRF_COOKIE,
-    SESSION_COOKIE,
     AnyPage,
     MaybeViewer,
     Viewer,
@@ -18,6 +17,7 @@ from api.web import (
 )
 from bidding import web_sessions
 from bidding.errors import NotAuthenticated
+from bidding.web_sessions import SESSION_COOKIE
 
 router = APIRouter(include_in_schema=False)
 

@@ -22,7 +22,7 @@ from api.app import create_app
 from bidding.models import Factory, Item, Role
 from bidding.settings import Settings
 from tests import factories as builders
-from tests.conftest import create_tables
+from tests.conftest import RAISED_LIMITS, create_tables
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -63,7 +63,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """uvicorn in a thread on 127.0.0.1, on a SQLite database with the embedded solve worker."""
     path = tmp_path_factory.mktemp("browser") / "browser.db"
     app = create_app(
-        Settings(database_url=f"sqlite:///{path}", job_queue="embedded", solve_delay_s=1.0)
+        Settings(
+            database_url=f"sqlite:///{path}",
+            job_queue="embedded",
+            solve_delay_s=1.0,
+            **RAISED_LIMITS,
+        )
     )
     create_tables(app.state.engine)
     with Session(app.state.engine, expire_on_commit=False) as session:

@@ -12,7 +12,7 @@ from api.app import create_app
 from bidding.models import Role
 from bidding.settings import Settings
 from tests import factories as builders
-from tests.conftest import create_tables
+from tests.conftest import RAISED_LIMITS, create_tables
 from tests.web.helpers import sign_in
 
 ROLES = ("admin", "manager", "finance", "factory")
@@ -77,7 +77,9 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Role checks need no fresh database per request: one SQLite app serves them all."""
     path: Path = tmp_path_factory.mktemp("pages") / "pages.db"
-    app = create_app(Settings(database_url=f"sqlite:///{path}", job_queue="embedded"))
+    app = create_app(
+        Settings(database_url=f"sqlite:///{path}", job_queue="embedded", **RAISED_LIMITS)
+    )
     create_tables(app.state.engine)
     with Session(app.state.engine, expire_on_commit=False) as session:
         factory = builders.a_factory(session)
