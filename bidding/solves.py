@@ -47,14 +47,12 @@ from bidding.values import new_id
 from solver.explain import mark_excluded
 from solver.problem import Problem, parse_problem
 from solver.result import BidAllocation, Result, parse_result
-from solver.solve import SolveOptions, nothing_allocated, solve
+from solver.solve import PHASES, SolveOptions, nothing_allocated, solve
 
 log = logging.getLogger(__name__)
 
 ACTIVE = (AllocationStatus.queued, AllocationStatus.running)
 USABLE_RESULTS = frozenset({"optimal", "feasible"})
-PHASES = ("building", "solving", "whole_units", "explaining", "writing")
-"""A running solve's phases, in order, as the solver reports them (`on_phase`)."""
 
 
 class JobQueue(Protocol):
@@ -267,7 +265,13 @@ def run_solve(*, engine: Engine, allocation_id: str, only_queued: bool = False) 
     if delay > 0:
         time.sleep(delay)
     try:
-        result = solve(problem, SolveOptions())
+        result = solve(
+            problem,
+            SolveOptions(),
+            on_phase=lambda phase: record_phase(
+                engine=engine, allocation_id=allocation_id, phase=phase
+            ),
+        )
     except Exception as exc:  # the job's boundary: any crash of the solve is stored
         log.exception("solve of allocation %s failed", allocation_id)
         with Session(engine, expire_on_commit=False) as session:

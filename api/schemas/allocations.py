@@ -86,7 +86,7 @@ class AllocationTimings(Output):
 
 
 Phase = Literal["building", "solving", "whole_units", "explaining", "writing"]
-"""A running solve's phase (bidding.solves.PHASES)."""
+"""A running solve's phase (solver.solve.PHASES)."""
 
 
 class AllocationSummary(Output):

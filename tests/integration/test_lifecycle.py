@@ -13,6 +13,7 @@ from bidding.errors import RoundNotOpen
 from bidding.lifecycle import lock_round, transition
 from bidding.models import Allocation, AllocationStatus, AuditEvent, Award, RoundState
 from bidding.snapshot import Overrides
+from solver.solve import PHASES
 from tests import factories as builders
 from tests.integration.test_allocation import closed_round, solve_now
 
@@ -150,6 +151,32 @@ def test_a_running_solve_records_its_phase_and_only_then(session: Session, engin
         solves.record_phase(engine=engine, allocation_id=queued.id, phase="dreaming")
     solves.fail_solve(session=session, allocation_id=queued.id, message="stopped")
     assert _phase(engine, queued.id) is None
+
+
+def test_the_solve_job_records_each_phase_the_solver_reports_in_order(
+    session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    item = builders.an_item(session)
+    factory = builders.a_factory(session)
+    row = closed_round(session, item, [(factory.id, "18.50")])
+    queued = solves.solve_round(
+        session=session,
+        actor=builders.MANAGER,
+        round_id=row.id,
+        overrides=Overrides(),
+        jobs=_NoQueue(),
+    )
+    seen: list[str | None] = []
+    record = solves.record_phase
+
+    def recording(*, engine: Engine, allocation_id: str, phase: str) -> None:
+        record(engine=engine, allocation_id=allocation_id, phase=phase)
+        seen.append(_phase(engine, allocation_id))  # as GET /v1/allocations/{id} reads it
+
+    monkeypatch.setattr(solves, "record_phase", recording)
+    solves.run_solve(engine=engine, allocation_id=queued.id, only_queued=True)
+    assert seen == list(PHASES)
+    assert _phase(engine, queued.id) is None  # done: no phase shown
 
 
 class _NoQueue:
