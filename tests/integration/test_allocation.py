@@ -138,7 +138,7 @@ def test_a_solve_that_crashes_is_stored_as_failed_and_the_round_can_be_solved_ag
     factory = builders.a_factory(session)
     row = closed_round(session, item, [(factory.id, "18.50")])
 
-    def broken_solver(*_args: object) -> None:
+    def broken_solver(*_args: object, **_options: object) -> None:
         raise RuntimeError("solver exploded")
 
     monkeypatch.setattr(solves, "solve", broken_solver)
