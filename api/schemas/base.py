@@ -81,6 +81,9 @@ class ProblemDetails(Output):
     limits: dict[str, int] | None = Field(
         default=None, description="A refused bid sheet's limits: `max_bytes`, `max_rows`."
     )
+    bid: str | None = Field(
+        default=None, description="`bid_exists`: the id of the live bid to amend instead."
+    )
 
 
 class Page[T](Output):
