@@ -85,7 +85,6 @@ def money_text_fault(text: str) -> str | None:
     return f"money {reason}: {send}"
 
 
-
 def foreign_digits(text: str) -> bool:
     """The text holds a digit of a script other than ASCII (Arabic-Indic, full-width...)."""
     return any(not ch.isascii() and (ch.isdigit() or ch.isnumeric()) for ch in text)

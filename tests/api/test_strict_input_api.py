@@ -38,15 +38,15 @@ def _counts(world: World) -> tuple[int, ...]:
 def _money_cases(world: World) -> list[tuple[str, str, str, dict[str, Any], str]]:
     """(who, method, path, body with the money field set to None, field) for every money field."""
     bids = f"/v1/rounds/{world.round_id}/bids"
-    bid = {"item": world.item_id, "unit_cost": "18.50", "capacity": 100}
-    item = {
+    bid: dict[str, Any] = {"item": world.item_id, "unit_cost": "18.50", "capacity": 100}
+    item: dict[str, Any] = {
         "name": "Kettle",
         "retail_price": "39.90",
         "handling_cost": "4.00",
         "salvage_value": "8.00",
         "demand": [{"units": 10, "probability": "1"}],
     }
-    round_ = {"name": "R", "category": "c", "period": "2026-12"}
+    round_: dict[str, Any] = {"name": "R", "category": "c", "period": "2026-12"}
     cases = [("factory", "POST", bids, bid, f) for f in ("unit_cost", "ask_price", "setup_cost")]
     cases += [
         ("manager", "POST", "/v1/items", item, f)
