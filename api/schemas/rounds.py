@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from api.schemas.base import Currency, Input, MarginFloor, Name, NotNull, Output, Period
+from api.schemas.base import Budget, Currency, Input, MarginFloor, Name, NotNull, Output, Period
 from bidding.models import (
     Invitation,
     Role,
@@ -17,7 +17,6 @@ from bidding.principal import Principal
 from bidding.rounds import RoundDetail
 from bidding.values import from_cents, from_ppb
 from solver.values import (
-    Budget,
     FactoryShare,
     OptionalShare,
     OptionalUnits,

@@ -32,16 +32,18 @@ def test_a_factory_submits_a_bid_and_gets_it_back_with_money_as_strings(world: W
     assert (body["factory"], body["status"], body["version"]) == (world.factory_id, "live", 1)
 
 
-def test_a_second_live_bid_on_the_same_item_is_a_409_bid_exists(world: World) -> None:
+def test_a_second_live_bid_on_the_same_item_is_a_409_bid_exists_naming_the_live_one(
+    world: World,
+) -> None:
     url = f"/v1/rounds/{world.round_id}/bids"
-    assert (
-        world.client.post(url, json=_bid_body(world), headers=world.headers("factory")).status_code
-        == 201
-    )
+    first = world.client.post(url, json=_bid_body(world), headers=world.headers("factory"))
+    assert first.status_code == 201
     second = world.client.post(url, json=_bid_body(world), headers=world.headers("factory"))
     assert second.status_code == 409
     assert second.headers["content-type"] == "application/problem+json"
     assert second.json()["code"] == "bid_exists"
+    assert second.json()["bid"] == first.json()["id"]
+    assert first.json()["id"] in second.json()["detail"]
     assert _count_bids(world) == 1
 
 
@@ -147,7 +149,7 @@ def test_staff_read_every_bid_once_the_round_is_closed(world: World) -> None:
         listing = world.client.get(url, headers=world.headers(role))
         assert [b["id"] for b in listing.json()["data"]] == [bid["id"]]
         versions = world.client.get(f"{url}/{bid['id']}/versions", headers=world.headers(role))
-        assert [v["version"] for v in versions.json()] == [1]
+        assert [v["version"] for v in versions.json()["data"]] == [1]
     problem = world.client.get(
         f"/v1/rounds/{world.round_id}/problem", headers=world.headers("finance")
     )
@@ -183,3 +185,45 @@ def test_amend_and_withdraw_work_while_open_and_are_refused_after_the_close(worl
     assert late_submit.status_code == 409
     with Session(world.engine) as session:
         assert session.exec(select(func.count()).select_from(AuditEvent)).one() == events
+
+
+def test_a_bids_versions_come_in_pages_like_every_list(world: World) -> None:
+    url = f"/v1/rounds/{world.round_id}/bids"
+    bid = world.client.post(url, json=_bid_body(world), headers=world.headers("factory")).json()
+    for cost in ("18.00", "17.50", "17.00", "16.50"):
+        amended = world.client.put(
+            f"{url}/{bid['id']}",
+            json={"unit_cost": cost, "capacity": 8000},
+            headers=world.headers("factory"),
+        )
+        assert amended.status_code == 200, amended.text
+    seen: list[int] = []
+    pages = 0
+    cursor: str | None = None
+    while True:
+        params: dict[str, str | int] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = world.client.get(
+            f"{url}/{bid['id']}/versions", params=params, headers=world.headers("factory")
+        )
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert len(body["data"]) <= 2
+        seen += [v["version"] for v in body["data"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [1, 2, 3, 4, 5]
+    assert pages == 3
+    assert [
+        v["unit_cost"]
+        for v in world.client.get(
+            f"{url}/{bid['id']}/versions", headers=world.headers("factory")
+        ).json()["data"]
+    ] == ["18.50", "18.00", "17.50", "17.00", "16.50"]
+    bad = world.client.get(
+        f"{url}/{bid['id']}/versions",
+        params={"cursor": "bm90LWpzb24"},
+        headers=world.headers("factory"),
+    )
+    assert (bad.status_code, bad.json()["code"]) == (422, "invalid_cursor")
