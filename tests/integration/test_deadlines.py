@@ -7,6 +7,7 @@ all that must change.
 """
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -122,7 +123,7 @@ def test_from_the_deadline_submit_amend_and_withdraw_are_refused_before_any_job_
     owner = as_factory(session.get_one(Factory, factory_id))
     _set_deadline_behind_the_use_cases(engine, row.id, _now(session) - timedelta(seconds=1))
 
-    attempts = {
+    attempts: dict[str, Callable[[], object]] = {
         "submit": lambda: bids.submit_bid(
             session=session, actor=actor, round_id=row.id, item_id=other.id, terms=terms()
         ),
