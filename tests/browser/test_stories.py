@@ -118,9 +118,12 @@ def test_manager_runs_a_round(watched: Watched, server: Server) -> None:
     page.click("button:has-text('Compare')")
     page.wait_for_selector("#comparison")
     rows = page.locator("#comparison tbody tr")
-    before = sum(1 for i in range(rows.count()) if rows.nth(i).is_visible())
-    page.check("input.js-only-differences")
-    after = sum(1 for i in range(rows.count()) if rows.nth(i).is_visible())
+    before = rows.count()
+    assert page.locator("#comparison tr.same").count() > 0
+    page.check("#only-differences")  # asks the server again: differences across every page
+    page.wait_for_url(re.compile(r"differences=true"))
+    page.locator("#comparison tr.same").first.wait_for(state="detached")
+    after = rows.count()
     assert 0 < after < before
     assert page.locator("#comparison .better, #comparison .worse").count() > 0
     _shot(watched, server, "comparison")

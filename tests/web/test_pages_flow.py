@@ -3,6 +3,7 @@
 import re
 import time
 
+from _pytest.monkeypatch import MonkeyPatch
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -31,7 +32,24 @@ def _wait_done(client: TestClient, allocation_id: str) -> str:
     raise AssertionError("the solve did not finish")
 
 
-def test_manager_runs_a_round_from_the_pages(world: World) -> None:
+ROW = re.compile(r'<tr class="(same|differs)"><td>([^<]+)</td>')
+
+
+def _compared_rows(client: TestClient, url: str) -> list[tuple[str, str]]:
+    """(class, label) of every figure row of a comparison, page after page."""
+    rows: list[tuple[str, str]] = []
+    page = 0
+    while True:
+        answer = client.get(f"{url}&page={page}", headers={"HX-Request": "true"})
+        assert answer.status_code == 200, answer.text
+        assert "<h1>" not in answer.text  # htmx gets the table's block only
+        rows += ROW.findall(answer.text)
+        if f"page={page + 1}" not in answer.text:
+            return rows
+        page += 1
+
+
+def test_manager_runs_a_round_from_the_pages(world: World, monkeypatch: MonkeyPatch) -> None:
     manager = world.client
     token = sign_in(manager, world.keys["manager"])
     form = manager.get("/rounds/new")
@@ -116,6 +134,14 @@ def test_manager_runs_a_round_from_the_pages(world: World) -> None:
             k: v for k, v in slow.factory_spend.items() if v
         }
     assert re.search(r'class="(better|worse)"', compared.text)
+    monkeypatch.setattr(workspace, "PAGE_ROWS", 1)  # one item and one factory a page
+    compare_url = f"/allocations/{allocation_id}/compare?other={what_if_id}"
+    every = _compared_rows(manager, compare_url)
+    differing = _compared_rows(manager, compare_url + "&differences=true")
+    assert {label for _, label in every} > {label for _, label in differing}
+    # The switch pages through what differs on every page, and only through that.
+    assert differing == [r for r in every if r[0] == "differs"]
+    assert any(label.startswith("Rival factory") for _, label in differing)
     bad_what_if = manager.post(
         f"/rounds/{round_id}/what-if",
         data={"csrf_token": token, "margin_floor": "1.5"},
