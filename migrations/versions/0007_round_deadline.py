@@ -25,7 +25,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Revert this revision."""
-    with op.batch_alter_table("round", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_round_closes_at"))
-        batch_op.drop_column("closes_at")
+    """Revert this revision.
+
+    Not in batch mode: on SQLite that copies `round`, which bids and allocations reference,
+    and fails on their foreign keys; SQLite drops an unindexed column in place (3.35+).
+    """
+    op.drop_index("ix_round_closes_at", table_name="round")
+    op.drop_column("round", "closes_at")
