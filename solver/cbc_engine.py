@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pulp
-from pulp import _rustcore
 
 from solver.engine import BoolArray, EngineSettings, FloatArray, IntArray, RunStatus, SolverError
 
@@ -116,22 +115,20 @@ class CbcEngine:
     def set_col_bounds(self, lower: FloatArray, upper: FloatArray) -> None:
         """Replace every column's bounds (one PuLP call per variable)."""
         for var, lo, up in zip(self.variables, lower.tolist(), upper.tolist(), strict=True):
-            var._var.set_lb(lo)
-            var._var.set_ub(up)
+            var.lowBound = lo
+            var.upBound = up
 
     def set_integer(self, integer: BoolArray) -> None:
         """Mark the given columns integer and all others continuous."""
         for var, flag in zip(self.variables, integer.tolist(), strict=True):
-            var._var.set_category(
-                _rustcore.Category.Integer if flag else _rustcore.Category.Continuous
-            )
+            var.cat = "Integer" if flag else "Continuous"
 
     def set_costs(self, costs: FloatArray) -> None:
         """Replace the objective."""
-        ids = np.flatnonzero(costs).astype(np.uint64)
-        expr = _rustcore.AffineExpr()
-        expr.add_term_ids_coeffs(self.lp._model, ids, costs[ids.astype(np.int64)])
-        self.lp._model.set_objective(expr)
+        ids = np.flatnonzero(costs).tolist()
+        self.lp.setObjective(
+            pulp.lpSum_vars_coefs((self.variables[k], float(costs[k])) for k in ids)
+        )
 
     def set_rows_equal(self, equal: BoolArray) -> None:
         """Make the marked rows equalities; the others as built."""

@@ -1,9 +1,10 @@
 """HiGHS through highspy: the default engine.
 
 The first solve goes through PuLP (`LpProblem.solve` with an explicitly configured
-`pulp.HiGHS`). The passes after it change bounds, costs and integrality on the solver's
-own model (`lp.solverModel`) with whole numpy arrays, so a pass never rebuilds or
-re-exports the model, and the simplex warm-starts from the last basis.
+`pulp.HiGHS`), which reads the PuLP problem (BulkHiGHS). The passes after it change
+bounds, costs and integrality on the solver's own model (`lp.solverModel`) with whole
+numpy arrays, so a pass never rebuilds or re-exports the model, and the simplex
+warm-starts from the last basis.
 """
 
 from __future__ import annotations
@@ -30,20 +31,21 @@ from solver.engine import (
     SolverError,
     later_pass_limit,
 )
-from solver.model import AllocationModel, ModelArrays
+from solver.model import AllocationModel
+from solver.pulp_bulk import ModelArrays, num_columns, num_rows
 
 HIGHS_MIP_ABS_GAP = 1e-6
 """HiGHS's own default absolute gap, restored for a run that names none."""
 
 
 class BulkHiGHS(pulp.HiGHS):
-    """PuLP's HiGHS solver, handed the model as whole arrays instead of term by term.
+    """PuLP's HiGHS solver, handed the problem PuLP holds as whole arrays.
 
     PuLP's own `buildSolverModel` walks every term of every row in Python and
     `findSolutionValues` writes every value back into a Python variable object; at
-    100,000 bids and more that costs as much as the simplex. The arrays are the ones the
-    model builders recorded while writing the same rows into PuLP, so the two are the
-    same model; the CBC path (and the tests comparing it) goes through PuLP's own export.
+    100,000 bids and more that costs as much as the simplex. The arrays are read from the
+    same PuLP problem in bulk (solver/pulp_bulk.py `export`, held equal to PuLP's own
+    hand-over by a test), so HiGHS solves exactly what `lp.writeMPS()` would write.
     """
 
     def __init__(self, arrays: ModelArrays, **kwargs: Any) -> None:
@@ -97,8 +99,8 @@ class BulkHiGHS(pulp.HiGHS):
             cpu_time=cpu - start[1],
             objective=float(h.getInfo().objective_function_value) if has_solution else None,
             best_bound=best_bound,
-            num_variables=lp._model.num_variables,
-            num_constraints=lp._model.num_constraints,
+            num_variables=num_columns(lp),
+            num_constraints=num_rows(lp),
             is_mip=bool(self.arrays.integer.any() and self.mip),
         )
 

@@ -2,33 +2,42 @@
 
 One builder per constraint family, called in SPEC order. Each indexes first (bids by
 item, bids by factory, computed once), then writes every row as one bulk expression:
-variable ids and coefficients as numpy arrays handed to PuLP's Rust core in one call, so
-no per-term Python object is made and no row scans all bids. Rows are named by family and
-id (`cap_share[F001]`) and recorded in `AllocationModel.row_meta`, so duals map straight
-back to the business. Bids, items and factories come in canonical order (sorted by id):
-the model, and so the allocation, does not depend on the order of the input lists.
+variable ids and coefficients as numpy arrays handed to PuLP in one call
+(solver/pulp_bulk.py), so no per-term Python object is made and no row scans all bids.
+The PuLP problem is the model: the solver is given what it holds (AllocationModel.arrays).
+Rows are named by family and id (`cap_share[F001]`) and recorded in
+`AllocationModel.row_meta`, so duals map straight back to the business. Bids, items and
+factories come in canonical order (sorted by id): the model, and so the allocation, does
+not depend on the order of the input lists.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import compress
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import pulp
-from pulp import _rustcore
 
 from solver.pricing import bid_prices
 from solver.problem import Problem, ProblemItem
+from solver.pulp_bulk import (
+    ModelArrays,
+    Sense,
+    VariableLists,
+    VariableMap,
+    add_columns,
+    add_row,
+    export,
+    num_columns,
+    set_objective,
+)
 
 Formulation = Literal["segments", "scenarios"]
-_SET_UB = _rustcore.Variable.set_ub
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -54,9 +63,9 @@ ELASTIC_FAMILIES = ("min_fill", "item_share", "budget", "guarantee")
 asks for. A factory's capacity share, a bid's capacity and its lot are what it offers, and
 stay hard: the rule reported broken is the ask they make impossible (SPEC 3)."""
 
-_LE = _rustcore.Sense.LessEqual
-_GE = _rustcore.Sense.GreaterEqual
-_EQ = _rustcore.Sense.Equal
+_LE: Sense = "<="
+_GE: Sense = ">="
+_EQ: Sense = "="
 
 
 @dataclass
@@ -94,20 +103,11 @@ class AllocationModel:
     row_meta: list[tuple[str, str]] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     n_cols: int = 0
-    # The same model as arrays, recorded as it is built, for a bulk hand-over to HiGHS.
-    row_cols: list[IntArray] = field(default_factory=list)
-    row_coefs: list[FloatArray] = field(default_factory=list)
-    row_lower: list[float] = field(default_factory=list)
-    row_upper: list[float] = field(default_factory=list)
     row_scale: dict[int, float] = field(default_factory=dict)
     """Rows written scaled to integer coefficients (item share by the least power of ten
     that makes its share whole, budget by 100):
     row index -> factor. A row dual divided by nothing else is per scaled unit; multiply
     by the factor to get it per unit of the rule as written in SPEC 3."""
-    upper_cols: list[IntArray] = field(default_factory=list)
-    upper_values: list[FloatArray] = field(default_factory=list)
-    cost_cols: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    cost_values: FloatArray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
 
     @property
     def num_rows(self) -> int:
@@ -119,10 +119,6 @@ class AllocationModel:
         self.lp = pulp.LpProblem(self.lp.name)
         self.x = self.z = self.total = {}
         self.sales = {}
-        self.row_cols = []
-        self.row_coefs = []
-        self.upper_cols = []
-        self.upper_values = []
 
     def segments(self, item: ProblemItem) -> list[tuple[Decimal, Decimal]]:
         """demand_segments(item), computed once per item."""
@@ -132,87 +128,9 @@ class AllocationModel:
         return found
 
     def arrays(self) -> ModelArrays:
-        """The model as sparse arrays (row-wise), columns indexed by PuLP variable id."""
-        n = self.n_cols
-        cost = np.zeros(n)
-        cost[self.cost_cols] = self.cost_values
-        upper = np.full(n, math.inf)
-        for cols, values in zip(self.upper_cols, self.upper_values, strict=True):
-            upper[cols] = values
-        integer = np.zeros(n, dtype=np.bool_)
-        integer[self.z_col[self.binary]] = True
-        if self.elastic:  # the elastic model is the whole-unit problem (solver/infeasible.py)
-            integer[self.x_col] = True
-        lengths = np.fromiter((len(c) for c in self.row_cols), np.int64, len(self.row_cols))
-        start = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=start[1:])
-        empty_i = np.zeros(0, dtype=np.int64)
-        return ModelArrays(
-            maximise=not self.elastic,
-            cost=cost,
-            lower=np.zeros(n),
-            upper=upper,
-            integer=integer,
-            row_lower=np.array(self.row_lower, dtype=np.float64),
-            row_upper=np.array(self.row_upper, dtype=np.float64),
-            start=start,
-            index=np.concatenate(self.row_cols) if self.row_cols else empty_i,
-            value=np.concatenate(self.row_coefs) if self.row_coefs else np.zeros(0),
-        )
-
-
-class VariableMap(Mapping[str, pulp.LpVariable]):
-    """Business id -> PuLP variable, wrapping a variable only when it is looked up.
-
-    A dict of 100,000 wrappers made up front cost a tenth of the whole build.
-    """
-
-    def __init__(self, lp: pulp.LpProblem, ids: list[str], cols: IntArray) -> None:
-        self._lp = lp
-        self._index = dict(zip(ids, cols.tolist(), strict=True))
-
-    def __getitem__(self, key: str) -> pulp.LpVariable:
-        return pulp.LpVariable(self._lp._model.get_variable(self._index[key]))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-
-class LazySales(Mapping[str, list[pulp.LpVariable]]):
-    """Item id -> its sales variables (segments or scenarios), wrapped on lookup."""
-
-    def __init__(self, lp: pulp.LpProblem, cols: dict[str, IntArray]) -> None:
-        self._lp = lp
-        self._cols = cols
-
-    def __getitem__(self, key: str) -> list[pulp.LpVariable]:
-        core = self._lp._model
-        return [pulp.LpVariable(core.get_variable(c)) for c in self._cols[key].tolist()]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._cols)
-
-    def __len__(self) -> int:
-        return len(self._cols)
-
-
-@dataclass(frozen=True)
-class ModelArrays:
-    """A model as the arrays a solver takes: costs, bounds, integrality, CSR rows."""
-
-    maximise: bool
-    cost: FloatArray
-    lower: FloatArray
-    upper: FloatArray
-    integer: npt.NDArray[np.bool_]
-    row_lower: FloatArray
-    row_upper: FloatArray
-    start: IntArray
-    index: IntArray
-    value: FloatArray
+        """The model as sparse arrays (row-wise), read from the PuLP problem: what the
+        solver is given (solver/pulp_bulk.py)."""
+        return export(self.lp)
 
 
 def build_model(
@@ -265,7 +183,7 @@ def build_model(
     _new_factory_guarantee(model)
     if elastic:
         _elastic_objective(model)
-    model.n_cols = model.lp._model.num_variables
+    model.n_cols = num_columns(model.lp)
     return model
 
 
@@ -282,10 +200,10 @@ def _add_row(
     key: str,
     cols: IntArray,
     coefs: FloatArray,
-    sense: _rustcore.Sense,
+    sense: Sense,
     rhs: float,
 ) -> int:
-    """Add one row as a single bulk expression; returns its index (its solver row)."""
+    """Add one row named `family[key]`; returns its index (its solver row)."""
     name = f"{family}[{key}]"
     if model.elastic and family in ELASTIC_FAMILIES:
         slack = model.lp.add_variable(f"slack_{name}", lowBound=0)
@@ -294,24 +212,11 @@ def _add_row(
         # a >= row is relaxed upwards by +s, a <= row downwards by -s
         cols = np.append(cols, slack.id)
         coefs = np.append(coefs, 1.0 if sense == _GE else -1.0)
-    cols = np.ascontiguousarray(cols, dtype=np.int64)
-    coefs = np.ascontiguousarray(coefs, dtype=np.float64)
-    expr = _rustcore.AffineExpr()
-    expr.add_term_ids_coeffs(model.lp._model, cols.astype(np.uint64), coefs)
-    expr.set_constant(-rhs)
-    expr.set_sense(sense)
-    expr.set_name(name)
-    # Straight to the Rust core: LpProblem.addConstraint re-checks every term in Python.
-    row = model.lp._model.add_constraint(expr)
-    index = len(model.row_meta)
-    if row.id() != index:  # pragma: no cover - PuLP numbers rows in order of addition
+    index = add_row(model.lp, name, cols, coefs, sense, rhs)
+    if index != len(model.row_meta):  # pragma: no cover - PuLP numbers rows in order of addition
         raise RuntimeError("row numbering out of step with PuLP")
     model.row_meta.append((family, key))
     model.rows[name] = index
-    model.row_cols.append(cols)
-    model.row_coefs.append(coefs)
-    model.row_lower.append(-math.inf if sense == _LE else rhs)
-    model.row_upper.append(math.inf if sense == _GE else rhs)
     return index
 
 
@@ -322,20 +227,17 @@ def _add_columns(model: AllocationModel) -> None:
     ids are ranges, and the business-id -> variable maps wrap a variable only when asked.
     """
     problem = model.problem
-    cont = _rustcore.Category.Continuous
     # the elastic model is solved in whole units (SPEC 3 "Infeasible rounds")
-    units = _rustcore.Category.Integer if model.elastic else cont
-    model.x_col = _batch(model, [f"x[{b.id}]" for b in problem.bids], units, model.capacity)
+    units: Literal["continuous", "integer"] = "integer" if model.elastic else "continuous"
+    model.x_col = add_columns(model.lp, [f"x[{b.id}]" for b in problem.bids], units, model.capacity)
     model.x = VariableMap(model.lp, [b.id for b in problem.bids], model.x_col)
     binary_ids = [b.id for b, is_bin in zip(problem.bids, model.binary, strict=True) if is_bin]
-    z = _batch(
-        model, [f"z[{b}]" for b in binary_ids], _rustcore.Category.Integer, np.ones(len(binary_ids))
-    )
+    z = add_columns(model.lp, [f"z[{b}]" for b in binary_ids], "integer", np.ones(len(binary_ids)))
     model.z = VariableMap(model.lp, binary_ids, z)
     model.z_col = np.full(len(problem.bids), -1, dtype=np.int64)
     model.z_col[model.binary] = z
     item_ids = [i.id for i in problem.items]
-    model.total_col = _batch(model, [f"X[{i}]" for i in item_ids], cont, None)
+    model.total_col = add_columns(model.lp, [f"X[{i}]" for i in item_ids], "continuous", None)
     model.total = VariableMap(model.lp, item_ids, model.total_col)
     names: list[str] = []
     upper: list[float] = []
@@ -346,37 +248,12 @@ def _add_columns(model: AllocationModel) -> None:
         names.extend(f"{letter}[{item.id},{k}]" for k in range(len(bounds)))
         upper.extend(bounds)
         counts.append(len(bounds))
-    cols = _batch(model, names, cont, np.array(upper, dtype=np.float64))
+    cols = add_columns(model.lp, names, "continuous", np.array(upper, dtype=np.float64))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     model.sales_col = {
         item.id: cols[offsets[k] : offsets[k + 1]] for k, item in enumerate(problem.items)
     }
-    model.sales = LazySales(model.lp, model.sales_col)
-
-
-def _batch(
-    model: AllocationModel,
-    names: list[str],
-    category: _rustcore.Category,
-    upper: FloatArray | None,
-) -> IntArray:
-    """Variables made in one call, lower bound 0, upper bounds (inf where None); their ids."""
-    variables = model.lp._model.add_variables_batch(names, 0.0, math.inf, category)
-    if not variables:
-        return np.zeros(0, dtype=np.int64)
-    first, last = variables[0].id(), variables[-1].id()
-    if last - first != len(variables) - 1:  # pragma: no cover - PuLP numbers in order
-        raise RuntimeError("variable numbering out of step with PuLP")
-    if upper is not None and len(upper) != len(variables):  # pragma: no cover - a caller's bug
-        raise RuntimeError("one upper bound per variable expected")
-    ids = np.arange(first, last + 1, dtype=np.int64)
-    if upper is not None:
-        finite = np.isfinite(upper)
-        bounded = compress(variables, finite.tolist())
-        deque(map(_SET_UB, bounded, upper[finite].tolist()), maxlen=0)  # a loop in C
-        model.upper_cols.append(ids[finite])
-        model.upper_values.append(upper[finite])
-    return ids
+    model.sales = VariableLists(model.lp, model.sales_col)
 
 
 def _sales_bounds(model: AllocationModel, item: ProblemItem) -> list[float]:
@@ -436,12 +313,8 @@ def _objective(model: AllocationModel) -> None:
 
 
 def _set_objective(model: AllocationModel, cols: IntArray, coefs: FloatArray) -> None:
-    """The objective as one bulk expression, recorded for the bulk hand-over."""
-    expr = _rustcore.AffineExpr()
-    expr.add_term_ids_coeffs(model.lp._model, cols.astype(np.uint64), coefs)
-    model.lp._model.set_objective(expr)
-    model.cost_cols = cols
-    model.cost_values = coefs
+    """The objective as one bulk expression."""
+    set_objective(model.lp, cols, coefs)
 
 
 def _expected_sales(model: AllocationModel) -> None:
