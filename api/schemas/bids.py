@@ -3,12 +3,14 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from api.schemas.base import (
     Input,
+    NotNull,
     OptionalMoney,
     OptionalPositiveMoney,
     Output,
@@ -34,6 +36,26 @@ class BidAmend(Input):
     ask_price: OptionalPositiveMoney = None
     min_lot: OptionalUnits = 0
     setup_cost: OptionalMoney = Decimal(0)
+
+
+class BidPatch(Input):
+    """Terms of a live bid to change; absent ones stay as they are.
+
+    `unit_cost` and `capacity` may be left out but not null; `ask_price`, `min_lot` and
+    `setup_cost` null (or 0) mean none, as in a full bid.
+    """
+
+    unit_cost: Annotated[PositiveMoney | SkipJsonSchema[None], NotNull] = None
+    capacity: Annotated[PositiveUnits | SkipJsonSchema[None], NotNull] = None
+    ask_price: OptionalPositiveMoney = None
+    min_lot: OptionalUnits | None = None
+    setup_cost: OptionalMoney | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The terms sent, as the domain takes them (null as none)."""
+        none = {"min_lot": 0, "setup_cost": Decimal(0)}
+        sent = {name: getattr(self, name) for name in self.model_fields_set}
+        return {name: none[name] if v is None and name in none else v for name, v in sent.items()}
 
 
 class BidCreate(BidAmend):
