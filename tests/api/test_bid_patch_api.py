@@ -159,3 +159,37 @@ def test_a_patch_is_held_to_the_bid_rules_and_to_its_owner(world: World) -> None
         headers=world.headers("rival", **{"If-Match": tag}),
     )
     assert (rival.status_code, rival.json()["code"]) == (404, "bid_not_found")
+
+
+def _nullable(prop: dict[str, Any]) -> bool:
+    return prop.get("type") == "null" or any(f.get("type") == "null" for f in prop.get("anyOf", []))
+
+
+def test_every_patch_body_allows_null_in_its_schema_exactly_where_null_is_taken(
+    world: World,
+) -> None:
+    bid_id, _ = _submit(world)
+    document = world.client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    targets = {
+        "/v1/factories/{factory_id}": (f"/v1/factories/{world.factory_id}", "admin"),
+        "/v1/items/{item_id}": (f"/v1/items/{world.item_id}", "manager"),
+        "/v1/rounds/{round_id}": (f"/v1/rounds/{world.draft_round_id}", "manager"),
+        "/v1/rounds/{round_id}/bids/{bid_id}": (_url(world, bid_id), "factory"),
+    }
+    checked = []
+    for path, operations in document["paths"].items():
+        if "patch" not in operations:
+            continue
+        url, who = targets[path]  # a new PATCH operation must be added here
+        content = operations["patch"]["requestBody"]["content"]["application/json"]
+        body_schema = schemas[content["schema"]["$ref"].rsplit("/", 1)[1]]
+        for field, prop in body_schema["properties"].items():
+            headers = world.headers(who, **{"If-Match": "*"})
+            answer = world.client.patch(url, json={field: None}, headers=headers)
+            refused_null = answer.status_code == 422 and any(
+                e["field"] == f"body.{field}" for e in answer.json()["errors"]
+            )
+            checked.append((path, field, _nullable(prop), not refused_null))
+    assert len({c[0] for c in checked}) == 4
+    assert [c for c in checked if c[2] != c[3]] == []
