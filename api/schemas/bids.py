@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
 from api.schemas.base import (
@@ -25,7 +25,15 @@ from bidding.models import (
     BidVersion,
     as_utc,
 )
-from solver.values import OptionalUnits, PositiveUnits
+from solver.values import MAX_UNITS, OptionalUnits, PositiveUnits
+
+LotUnits = Annotated[
+    OptionalUnits,
+    WithJsonSchema(
+        {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_UNITS}, {"type": "null"}]}
+    ),
+]
+"""A minimum lot: absent, null and 0 all mean none (the problem format's rule)."""
 
 
 class BidAmend(Input):
@@ -34,7 +42,7 @@ class BidAmend(Input):
     unit_cost: PositiveMoney
     capacity: PositiveUnits
     ask_price: OptionalPositiveMoney = None
-    min_lot: OptionalUnits = 0
+    min_lot: LotUnits = 0
     setup_cost: OptionalMoney = Decimal(0)
 
 
@@ -48,14 +56,12 @@ class BidPatch(Input):
     unit_cost: Annotated[PositiveMoney | SkipJsonSchema[None], NotNull] = None
     capacity: Annotated[PositiveUnits | SkipJsonSchema[None], NotNull] = None
     ask_price: OptionalPositiveMoney = None
-    min_lot: OptionalUnits | None = None
-    setup_cost: OptionalMoney | None = None
+    min_lot: LotUnits = 0
+    setup_cost: OptionalMoney = Decimal(0)
 
     def changes(self) -> dict[str, Any]:
-        """The terms sent, as the domain takes them (null as none)."""
-        none = {"min_lot": 0, "setup_cost": Decimal(0)}
-        sent = {name: getattr(self, name) for name in self.model_fields_set}
-        return {name: none[name] if v is None and name in none else v for name, v in sent.items()}
+        """The terms sent, as the domain takes them (null already read as none)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class BidCreate(BidAmend):
