@@ -131,12 +131,21 @@ def keys_create(
 ) -> None:
     """Make an API key; the key alone is the last line printed (it is shown only once)."""
     from bidding import keys
+    from bidding.values import name_fault, normal_name
 
+    fault = name_fault(normal_name(name))
+    if fault is not None:  # the rule of the API's names
+        _err.print(f"[red]refused:[/red] --name {fault}", soft_wrap=True, highlight=False)
+        raise typer.Exit(2)
     require_database()
     try:
         with session_scope(get_engine()) as session:
             made = keys.create_key(
-                session=session, actor=SYSTEM, role=Role(role), factory_id=factory, name=name
+                session=session,
+                actor=SYSTEM,
+                role=Role(role),
+                factory_id=factory,
+                name=normal_name(name),
             )
     except BiddingError as exc:
         _err.print(f"[red]refused:[/red] {exc.detail}")
