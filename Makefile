@@ -7,8 +7,12 @@ PORT ?= 8000
 .PHONY: run test lint typecheck pytest bench bench-large lock clean
 
 ## Set up, migrate, seed the demo round, print one API key per role, and serve on SQLite.
+## The server refuses to start without an audit key: unless one is set, a development key
+## is made once in var/audit-key (mode 0600) and used.
+run: export SUPPLYBID_AUDIT_KEY_FILE ?= var/audit-key
 run: $(VENV)/.installed
 	$(BIN)/supplybid db upgrade
+	@if [ -z "$$SUPPLYBID_AUDIT_KEY" ]; then $(BIN)/supplybid audit new-key "$$SUPPLYBID_AUDIT_KEY_FILE"; fi
 	$(BIN)/supplybid demo seed --base-url http://$(HOST):$(PORT)
 	$(BIN)/supplybid serve --host $(HOST) --port $(PORT)
 

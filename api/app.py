@@ -45,9 +45,15 @@ Sealed factory bids on allocation rounds of a consignment supply model.
 
 Every request but `/healthz` carries `Authorization: Bearer <api key>`. Roles: `admin`,
 `manager`, `finance`, `factory` (bound to one factory). Refusals are RFC 9457
-`application/problem+json` with a stable `code`. Money is a decimal string with at most
-two decimals (`"18.50"`), fractions are decimal strings, units are integers. Lists take
-`limit` (1..500) and `cursor` and answer `{"data": [...], "next_cursor": ...}`.
+`application/problem+json` with a stable `code`. Money is a decimal string of ASCII
+digits with at most two decimals (`"18.50"`; no spaces, sign or exponent): a JSON number
+is still read in this release, and the answer then carries a `Deprecation` header and a
+`warnings` member naming each such field. Fractions are decimal strings, units are
+integers. Names are stored NFC-normalised; control, bidi-control and zero-width
+characters are refused. Lists take `limit` (1..500) and `cursor` and answer
+`{"data": [...], "next_cursor": ...}`. A bid answers with an `ETag` of its version:
+`If-Match` is optional on PUT and DELETE and required on PATCH (412 when stale, 428 when
+missing).
 A creating `POST` may carry an `Idempotency-Key` (scoped to the API key, method and
 path; kept 24 hours): a replay returns the first response, another body with the same
 key is a 422 `idempotency_key_reused`, a replay while the first runs a 409

@@ -229,6 +229,8 @@ def run(bids: int, database_url: str, workdir: Path) -> dict[str, Any]:
 
     port = _free_port()
     env = {**os.environ, "SUPPLYBID_DATABASE_URL": database_url}
+    # The server and worker refuse to start without an audit key: a throwaway one.
+    env.setdefault("SUPPLYBID_AUDIT_KEY", secrets.token_hex(32))
     serve = [SUPPLYBID, "serve", "--host", "127.0.0.1", "--port", str(port)]
     figures: dict[str, Any] = {
         "database": "postgresql" if postgres else "sqlite",

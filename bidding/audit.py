@@ -115,8 +115,12 @@ class ChainSettings:
 
     @classmethod
     def of(cls, settings: Settings) -> "ChainSettings":
-        """The chain settings of the service's settings."""
-        key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
+        """The chain settings of the service's settings (a key file that cannot be read: none,
+        which the server and workers refuse to start with; see `audit_key_refusal`)."""
+        try:
+            key = settings.audit_secret()
+        except OSError:
+            key = None
         return cls(key=key, anchor_path=settings.audit_anchor_path)
 
     @property
@@ -145,6 +149,34 @@ def chain_settings(session: Session) -> ChainSettings:
 
 class AuditKeyMissingError(RuntimeError):
     """The chain is keyed but this process has no key: writing on would break it."""
+
+
+MIN_AUDIT_KEY_LENGTH = 32
+
+
+def audit_key_refusal(settings: Settings) -> str | None:
+    """Why the server or a worker must not start with these settings' audit key, or None.
+
+    Without a key every event would be plain sha256 (recomputable by whoever can write the
+    table), and on a chain already keyed the first write would fail: so no key, an empty
+    or short one, or a key file that cannot be read, is refused in one sentence at start.
+    """
+    how = (
+        f"set SUPPLYBID_AUDIT_KEY to finance's key of at least {MIN_AUDIT_KEY_LENGTH} "
+        "characters (e.g. `openssl rand -hex 32`), or SUPPLYBID_AUDIT_KEY_FILE to a file "
+        "holding it; `make run` makes one for development in var/audit-key"
+    )
+    try:
+        key = settings.audit_secret()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        where = settings.audit_key_file
+        return f"SUPPLYBID_AUDIT_KEY_FILE {where} cannot be read ({reason}): {how}"
+    if key is None:
+        return f"no audit key: the audit log's chain is keyed with it, so {how}"
+    if len(key) < MIN_AUDIT_KEY_LENGTH:
+        return f"the audit key has {len(key)} characters, too short to key the chain: {how}"
+    return None
 
 
 def canonical_json(value: Any) -> str:

@@ -17,6 +17,7 @@ from bidding.bids import BidChange, LiveBids, apply_bid_changes, terms_of
 from bidding.errors import BidSheetInvalid
 from bidding.models import Bid, BidVersion, Item, Round, RoundItem
 from bidding.principal import Principal
+from bidding.values import normal_name
 
 SheetOutcomeAction = Literal["submitted", "amended", "withdrawn", "unchanged", "left_alone"]
 WRITTEN: dict[str, SheetOutcomeAction] = {
@@ -154,7 +155,8 @@ def _fault(line: int, column: str, cell: str | None, message: str) -> SheetFault
 
 
 def _name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
+    # NFC as names are stored: a sheet may spell `é` decomposed.
+    return " ".join(normal_name(name).split()).casefold()
 
 
 def _resolve_item(

@@ -10,8 +10,8 @@ commitment to its factory, item, version and content, never those themselves.
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -25,8 +25,10 @@ from bidding.errors import (
     BidWithdrawn,
     Forbidden,
     InvalidInput,
+    PreconditionFailed,
     RoundNotClosed,
     RoundNotFound,
+    version_tag,
 )
 from bidding.lifecycle import lock_round, require_bidding
 from bidding.models import Bid, BidStatus, BidVersion, Role, Round, RoundItem, utcnow
@@ -280,13 +282,77 @@ def _latest(session: Session, bid: Bid) -> BidVersion:
     return version
 
 
-@use_case
-def amend_bid(
-    *, session: Session, actor: Principal, round_id: str, bid_id: str, terms: BidTerms
-) -> tuple[Bid, BidVersion]:
-    """Amend a live bid of an open round: a new version; the old ones are kept."""
+def etag(bid: Bid) -> str:
+    """The bid's entity tag: its version, as `If-Match` names it back (`"3"`)."""
+    return version_tag(bid.version)
+
+
+def _amendable(
+    session: Session,
+    actor: Principal,
+    round_id: str,
+    bid_id: str,
+    if_match: Collection[int] | None,
+) -> Bid:
+    """The actor's live bid of an open round, at one of the versions If-Match names (if any).
+
+    Checked under the round's lock, so of two amendments made against one version the
+    second sees the first's and is refused (412), whatever their order on the wire.
+    """
     row = _open_round_for(session, actor, round_id)
     bid = _own_live_bid(session, actor, row, bid_id)
+    if if_match is not None and bid.version not in if_match:
+        raise PreconditionFailed(bid.version)
+    return bid
+
+
+@use_case
+def amend_bid(
+    *,
+    session: Session,
+    actor: Principal,
+    round_id: str,
+    bid_id: str,
+    terms: BidTerms,
+    if_match: Collection[int] | None = None,
+) -> tuple[Bid, BidVersion]:
+    """Amend a live bid of an open round: a new version; the old ones are kept.
+
+    `if_match`: the versions the caller's change was made against (None: any).
+    """
+    bid = _amendable(session, actor, round_id, bid_id, if_match)
+    _check_terms(terms)
+    result = _amend(session, actor, bid, terms)
+    session.commit()
+    return result
+
+
+PATCHABLE = frozenset({"unit_cost", "capacity", "ask_price", "min_lot", "setup_cost"})
+
+
+@use_case
+def patch_bid(
+    *,
+    session: Session,
+    actor: Principal,
+    round_id: str,
+    bid_id: str,
+    changes: Mapping[str, Any],
+    if_match: Collection[int] | None,
+) -> tuple[Bid, BidVersion]:
+    """Change some terms of a live bid; the others stay as its latest version has them.
+
+    A change that leaves every term as it is makes no version (and no event).
+    """
+    unknown = set(changes) - PATCHABLE
+    if unknown:
+        raise ValueError(f"not terms of a bid: {sorted(unknown)}")
+    bid = _amendable(session, actor, round_id, bid_id, if_match)
+    current = _latest(session, bid)
+    terms = replace(terms_of(current), **changes)
+    if terms == terms_of(current):
+        session.rollback()
+        return bid, current
     _check_terms(terms)
     result = _amend(session, actor, bid, terms)
     session.commit()
@@ -313,11 +379,15 @@ def _amend(session: Session, actor: Principal, bid: Bid, terms: BidTerms) -> tup
 
 @use_case
 def withdraw_bid(
-    *, session: Session, actor: Principal, round_id: str, bid_id: str
+    *,
+    session: Session,
+    actor: Principal,
+    round_id: str,
+    bid_id: str,
+    if_match: Collection[int] | None = None,
 ) -> tuple[Bid, BidVersion]:
     """Withdraw a live bid of an open round; the factory may then submit afresh."""
-    row = _open_round_for(session, actor, round_id)
-    bid = _own_live_bid(session, actor, row, bid_id)
+    bid = _amendable(session, actor, round_id, bid_id, if_match)
     result = _withdraw(session, actor, bid)
     session.commit()
     return result

@@ -128,6 +128,41 @@ class ItemInUse(Conflict):
         super().__init__(f"{self.title}: {named}", rounds=named)
 
 
+def version_tag(version: int) -> str:
+    """A bid version's entity tag, as ETag gives it and If-Match names it back: `"3"`."""
+    return f'"{version}"'
+
+
+class PreconditionFailed(BiddingError):  # noqa: N818
+    """If-Match names a version that is no longer the bid's: someone amended it meanwhile."""
+
+    status, code, title = 412, "precondition_failed", "The bid changed since you read it"
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        super().__init__(
+            f"{self.title}: it is at version {version} now (ETag {version_tag(version)}); "
+            "read it again and send that ETag in If-Match"
+        )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The bid's current ETag, as a GET would give it."""
+        return {"ETag": version_tag(self.version)}
+
+
+class PreconditionRequired(BiddingError):  # noqa: N818
+    """A partial change needs If-Match: without it, it would apply to whatever is there now."""
+
+    status, code, title = 428, "precondition_required", "Send the bid's ETag in If-Match"
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"{self.title}: a PATCH changes only the terms it gives, so it must name the "
+            "version it was made against (the ETag of GET .../bids/{bid_id})"
+        )
+
+
 class IdempotencyInFlight(Conflict):
     code, title = "idempotency_in_flight", "A request with this Idempotency-Key is in progress"
 

@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,11 +43,14 @@ class Settings(BaseSettings):
     The app's own role (`database_url`) then owns nothing and may only append to the
     audit log. Unset, migrations run with `database_url` (one role: SQLite, or development).
     """
-    audit_key: SecretStr | None = Field(default=None, min_length=32)
-    """The key of the audit chain's HMAC (finance holds it; e.g. `openssl rand -hex 32`).
-
-    Without it the chain is plain sha256, which anyone who can write the table can recompute.
-    """
+    audit_key: SecretStr | None = None
+    """The key of the audit chain's HMAC (finance holds it; e.g. `openssl rand -hex 32`),
+    at least 32 characters. The server and workers refuse to start without it
+    (`audit_key_refusal`); a chain written without it is plain sha256, which anyone who
+    can write the table can recompute."""
+    audit_key_file: Path | None = None
+    """A file holding the audit key instead (a secrets mount; `make run`'s var/audit-key).
+    `audit_key` wins where both are set."""
     audit_anchor_path: Path | None = None
     """An append-only file outside the database where each new chain head is written."""
     # Capacity. A request holds at most one database connection at a time, and only while
@@ -84,6 +87,18 @@ class Settings(BaseSettings):
     """A JSON body."""
     max_sheet_body_bytes: int = 5 * 1024 * 1024 + 64 * 1024
     """A bid sheet upload (POST .../bids/import): the 5 MiB sheet and its multipart framing."""
+
+    def audit_secret(self) -> bytes | None:
+        """The audit key's bytes: `audit_key`, else the file's first line; None if neither.
+
+        An unreadable file is an OSError: `audit_key_refusal` says so before anything runs.
+        """
+        if self.audit_key is not None and self.audit_key.get_secret_value():
+            return self.audit_key.get_secret_value().encode()
+        if self.audit_key_file is not None:
+            text = self.audit_key_file.read_text(encoding="utf-8").strip()
+            return text.encode() if text else None
+        return None
 
     @property
     def db_pool_size(self) -> int:

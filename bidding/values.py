@@ -2,6 +2,7 @@
 
 import re
 import secrets
+import unicodedata
 from decimal import Decimal
 
 from bidding.models import PPB
@@ -88,3 +89,43 @@ def money_text_fault(text: str) -> str | None:
 def foreign_digits(text: str) -> bool:
     """The text holds a digit of a script other than ASCII (Arabic-Indic, full-width...)."""
     return any(not ch.isascii() and (ch.isdigit() or ch.isnumeric()) for ch in text)
+
+
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+"""Characters that reorder the text around them (the "Trojan Source" characters)."""
+ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u180e")
+"""Characters that take no room: two names that look the same would differ."""
+NAME_FORBIDDEN_PATTERN = (
+    "^[^\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u180e"
+    "\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb]*$"
+)
+"""The characters `name_fault` refuses that a JSON Schema pattern can name (all but the
+format characters beyond the first plane), for the OpenAPI document."""
+
+
+def normal_name(text: str) -> str:
+    """A name as stored: NFC, so that one spelling of `é` (composed or not) is one name."""
+    return unicodedata.normalize("NFC", text)
+
+
+def name_fault(text: str) -> str | None:
+    """What makes a name unfit to show, or None: invisible or reordering characters.
+
+    Refused: controls (Cc), format characters (Cf: bidi controls, zero-width characters,
+    the soft hyphen), line and paragraph separators, lone surrogates. Each would make two
+    names that look alike differ, or show a name other than the one stored.
+    """
+    for ch in text:
+        point = f"U+{ord(ch):04X}"
+        if ch in BIDI_CONTROLS:
+            return f"has a bidi control character ({point}), which reorders the text shown"
+        if ch in ZERO_WIDTH:
+            return f"has a zero-width character ({point}), which cannot be seen"
+        category = unicodedata.category(ch)
+        if category == "Cc":
+            return f"has a control character ({point})"
+        if category in ("Cf", "Zl", "Zp", "Cs"):
+            return f"has an invisible formatting character ({point})"
+    return None

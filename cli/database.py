@@ -52,6 +52,19 @@ def require_database() -> None:
         )
 
 
+def require_audit_key() -> None:
+    """Exit 2 with one sentence unless the settings give an audit key fit to key the chain.
+
+    The server and workers write audit events from their first request or job: without the
+    key they would write a chain anyone could recompute, or fail on one already keyed.
+    """
+    from bidding.audit import audit_key_refusal
+
+    refusal = audit_key_refusal(get_settings())
+    if refusal is not None:
+        _refuse(refusal)
+
+
 def _refuse(sentence: str) -> NoReturn:
     _err.print(f"[red]refused:[/red] {sentence}", soft_wrap=True, markup=True, highlight=False)
     raise typer.Exit(2)

@@ -55,10 +55,15 @@ solver_commands.register(app)
 
 
 def main() -> None:
-    """The console entry point: a database fault is one sentence and exit code 2, not a trace."""
+    """The console entry point: a database fault, or a keyed audit chain written without its
+    key, is one sentence and exit code 2, not a trace."""
     try:
         app()
     except Exception as exc:
+        audit = sys.modules.get("bidding.audit")
+        if audit is not None and isinstance(exc, audit.AuditKeyMissingError):
+            print(f"refused: {exc}", file=sys.stderr)
+            sys.exit(2)
         database_errors = sys.modules.get("sqlalchemy.exc")
         if database_errors is None or not isinstance(exc, database_errors.SQLAlchemyError):
             raise

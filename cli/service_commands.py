@@ -15,7 +15,7 @@ from bidding.errors import BiddingError, InvalidInput
 from bidding.models import Role
 from bidding.principal import SYSTEM
 from bidding.settings import get_settings
-from cli.database import redacted, require_database
+from cli.database import redacted, require_audit_key, require_database
 
 _err = Console(stderr=True)
 
@@ -89,6 +89,7 @@ def serve(
 
     from api.app import create_app
 
+    require_audit_key()
     require_database()
     uvicorn.run(create_app(), host=host, port=port, server_header=False)
 
@@ -107,6 +108,7 @@ def worker(
     if backend_name(settings) != "procrastinate":
         _err.print("[red]refused:[/red] `supplybid worker` needs PostgreSQL (procrastinate)")
         raise typer.Exit(2)
+    require_audit_key()
     require_database()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     run_worker(settings, get_engine(), concurrency=concurrency)
@@ -129,12 +131,21 @@ def keys_create(
 ) -> None:
     """Make an API key; the key alone is the last line printed (it is shown only once)."""
     from bidding import keys
+    from bidding.values import name_fault, normal_name
 
+    fault = name_fault(normal_name(name))
+    if fault is not None:  # the rule of the API's names
+        _err.print(f"[red]refused:[/red] --name {fault}", soft_wrap=True, highlight=False)
+        raise typer.Exit(2)
     require_database()
     try:
         with session_scope(get_engine()) as session:
             made = keys.create_key(
-                session=session, actor=SYSTEM, role=Role(role), factory_id=factory, name=name
+                session=session,
+                actor=SYSTEM,
+                role=Role(role),
+                factory_id=factory,
+                name=normal_name(name),
             )
     except BiddingError as exc:
         _err.print(f"[red]refused:[/red] {exc.detail}")
@@ -180,6 +191,28 @@ def audit_verify(
     anchored = f"up to event {report.anchored_seq}" if report.anchored_seq else "no anchor file"
     print(f"keyed (HMAC): {keyed}; anchor file: {anchored}")
     print(f"head to record: --head-seq {report.head_seq} --head-hash {report.head_hash}")
+
+
+@audit_app.command("new-key")
+def audit_new_key(
+    path: Annotated[Path, typer.Argument(help="The file to write the key to (mode 0600).")],
+) -> None:
+    """Write a new random audit key to a file, once: an existing file is kept as it is.
+
+    For development (`make run` points SUPPLYBID_AUDIT_KEY_FILE at var/audit-key); in
+    production finance makes and holds the key.
+    """
+    import secrets
+
+    if path.is_file() and path.read_text(encoding="utf-8").strip():
+        print(f"audit key kept: {path}")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(secrets.token_hex(32) + "\n")
+    os.chmod(path, 0o600)
+    print(f"audit key written: {path} (mode 0600)")
 
 
 @demo_app.command("seed")

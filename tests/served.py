@@ -48,11 +48,16 @@ def free_port(variable: str = "SUPPLYBID_TEST_PORTS", default: str = "8600-8699"
     raise RuntimeError(f"no free port in {variable}")
 
 
+SERVED_AUDIT_KEY = "a-test-servers-audit-key-0123456789abcdef"
+"""The audit key of the servers and workers the tests start (they refuse to start without)."""
+
+
 @contextmanager
 def serve(database_url: str, **settings: str) -> Iterator[Served]:
     """Serve the API on the database (tables made already), with SUPPLYBID_* settings."""
     port = free_port()
     env = {**os.environ, "SUPPLYBID_DATABASE_URL": database_url, "SUPPLYBID_JOB_QUEUE": "embedded"}
+    env.setdefault("SUPPLYBID_AUDIT_KEY", SERVED_AUDIT_KEY)  # the server refuses to start without
     env.update({f"SUPPLYBID_{name.upper()}": value for name, value in settings.items()})
     # A file, not a pipe (a full pipe would stall the server); kept where
     # SUPPLYBID_TEST_SERVER_LOG names one.

@@ -1,8 +1,9 @@
 """Bids: factories submit, amend and withdraw their own; staff read them after the close."""
 
+import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi import APIRouter, File, Header, Query, Response, UploadFile
 
 from api.deps import BidReader, FactoryRole, IdPath, Pagination, SessionDep
 from api.routes import COMMON, problems
@@ -10,6 +11,7 @@ from api.schemas.base import Page
 from api.schemas.bids import (
     BidAmend,
     BidCreate,
+    BidPatch,
     BidPublic,
     BidSheetImportPublic,
     BidVersionPublic,
@@ -17,6 +19,8 @@ from api.schemas.bids import (
 from bidding import bid_sheet_import, bid_sheet_template, bid_sheets, bids, reports
 from bidding.bid_sheet_template import TemplateFormat
 from bidding.bids import BidTerms
+from bidding.errors import PreconditionRequired
+from bidding.models import Bid, BidVersion
 
 router = APIRouter(prefix="/v1/rounds/{round_id}/bids", tags=["bids"], responses=COMMON)
 
@@ -31,15 +35,58 @@ def _terms(body: BidAmend) -> BidTerms:
     )
 
 
-@router.post("", status_code=201, responses=problems(404, 409))
+def _tagged(status: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {
+            "headers": {
+                "ETag": {
+                    "description": 'The bid\'s version as an entity tag (`"3"`): send it back '
+                    "in `If-Match` to amend or withdraw that version only.",
+                    "schema": {"type": "string"},
+                }
+            }
+        }
+    }
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        max_length=1000,
+        description='The ETag(s) of the version the change was made against (`"3"`), or `*`. '
+        "Optional on PUT and DELETE, required on PATCH (428 `precondition_required` without "
+        "it); another version is a 412 `precondition_failed`, nothing changed.",
+    ),
+]
+_TAG = re.compile(r'\s*"([0-9]{1,18})"\s*', re.ASCII)
+
+
+def _versions(if_match: str | None) -> frozenset[int] | None:
+    """The bid versions If-Match names; None where it names none (absent) or any (`*`).
+
+    A weak tag (`W/"3"`) or anything else names no version: If-Match compares strongly.
+    """
+    if if_match is None or if_match.strip() == "*":
+        return None
+    return frozenset(
+        int(m.group(1)) for tag in if_match.split(",") if (m := _TAG.fullmatch(tag)) is not None
+    )
+
+
+def _answer(response: Response, bid: Bid, version: BidVersion) -> BidPublic:
+    response.headers["ETag"] = bids.etag(bid)
+    return BidPublic.of(bid, version)
+
+
+@router.post("", status_code=201, responses={**problems(404, 409), **_tagged(201)})
 def submit_bid(
-    round_id: IdPath, body: BidCreate, session: SessionDep, actor: FactoryRole
+    round_id: IdPath, body: BidCreate, session: SessionDep, actor: FactoryRole, response: Response
 ) -> BidPublic:
     """Submit a bid on one item of an open round (a second live bid on it: 409 `bid_exists`)."""
     bid, version = bids.submit_bid(
         session=session, actor=actor, round_id=round_id, item_id=body.item, terms=_terms(body)
     )
-    return BidPublic.of(bid, version)
+    return _answer(response, bid, version)
 
 
 SHEET_RULES = f"""
@@ -147,31 +194,86 @@ def list_bids(
     )
 
 
-@router.get("/{bid_id}", responses=problems(404, 409))
-def get_bid(round_id: IdPath, bid_id: IdPath, session: SessionDep, actor: BidReader) -> BidPublic:
+@router.get("/{bid_id}", responses={**problems(404, 409), **_tagged(200)})
+def get_bid(
+    round_id: IdPath, bid_id: IdPath, session: SessionDep, actor: BidReader, response: Response
+) -> BidPublic:
     """One bid at its latest version: its factory's; staff's once the round is closed."""
     bid, version = bids.get_bid(session=session, principal=actor, round_id=round_id, bid_id=bid_id)
-    return BidPublic.of(bid, version)
+    return _answer(response, bid, version)
 
 
-@router.put("/{bid_id}", responses=problems(404, 409))
+@router.put("/{bid_id}", responses={**problems(404, 409, 412), **_tagged(200)})
 def amend_bid(
-    round_id: IdPath, bid_id: IdPath, body: BidAmend, session: SessionDep, actor: FactoryRole
+    round_id: IdPath,
+    bid_id: IdPath,
+    body: BidAmend,
+    session: SessionDep,
+    actor: FactoryRole,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> BidPublic:
-    """Amend a live bid while the round is open: a new version, the history kept."""
+    """Amend a live bid while the round is open, replacing its terms: a new version.
+
+    With `If-Match`, only if the bid is still at that version (else 412).
+    """
     bid, version = bids.amend_bid(
-        session=session, actor=actor, round_id=round_id, bid_id=bid_id, terms=_terms(body)
+        session=session,
+        actor=actor,
+        round_id=round_id,
+        bid_id=bid_id,
+        terms=_terms(body),
+        if_match=_versions(if_match),
     )
-    return BidPublic.of(bid, version)
+    return _answer(response, bid, version)
 
 
-@router.delete("/{bid_id}", responses=problems(404, 409))
+@router.patch("/{bid_id}", responses={**problems(404, 409, 412, 428), **_tagged(200)})
+def patch_bid(
+    round_id: IdPath,
+    bid_id: IdPath,
+    body: BidPatch,
+    session: SessionDep,
+    actor: FactoryRole,
+    response: Response,
+    if_match: IfMatch = None,
+) -> BidPublic:
+    """Change some terms of a live bid while the round is open; the others stay.
+
+    `If-Match` is required (428 without it) and must name the bid's current version (412
+    otherwise). A change makes a new version; one that changes nothing makes none.
+    """
+    if if_match is None:
+        raise PreconditionRequired()
+    bid, version = bids.patch_bid(
+        session=session,
+        actor=actor,
+        round_id=round_id,
+        bid_id=bid_id,
+        changes=body.changes(),
+        if_match=_versions(if_match),
+    )
+    return _answer(response, bid, version)
+
+
+@router.delete("/{bid_id}", responses={**problems(404, 409, 412), **_tagged(200)})
 def withdraw_bid(
-    round_id: IdPath, bid_id: IdPath, session: SessionDep, actor: FactoryRole
+    round_id: IdPath,
+    bid_id: IdPath,
+    session: SessionDep,
+    actor: FactoryRole,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> BidPublic:
     """Withdraw a live bid while the round is open; a new one may be submitted after."""
-    bid, version = bids.withdraw_bid(session=session, actor=actor, round_id=round_id, bid_id=bid_id)
-    return BidPublic.of(bid, version)
+    bid, version = bids.withdraw_bid(
+        session=session,
+        actor=actor,
+        round_id=round_id,
+        bid_id=bid_id,
+        if_match=_versions(if_match),
+    )
+    return _answer(response, bid, version)
 
 
 @router.get("/{bid_id}/versions", responses=problems(404, 409))

@@ -1,13 +1,9 @@
 """Bodies of /v1/api-keys."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import (
-    Field,
-)
-
-from api.schemas.base import Input, Output, Ref
+from api.schemas.base import Input, OptionalName, Output, Ref
 from bidding.models import (
     ApiKey,
     as_utc,
@@ -19,7 +15,7 @@ class ApiKeyCreate(Input):
 
     role: Literal["admin", "manager", "finance", "factory"]
     factory: Ref | None = None
-    name: Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")] = ""
+    name: OptionalName = ""
 
 
 class ApiKeyPublic(Output):

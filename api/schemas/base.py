@@ -24,14 +24,55 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from api.deprecation import money_number_warning, note_deprecated
-from bidding.values import MONEY_TEXT, money_text_fault, plain
+from bidding.values import (
+    MONEY_TEXT,
+    NAME_FORBIDDEN_PATTERN,
+    money_text_fault,
+    name_fault,
+    normal_name,
+    plain,
+)
 from solver import values
 from solver.values import MAX_BUDGET, MAX_MONEY, Fraction
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 Ref = Annotated[str, Field(pattern=ID_PATTERN, examples=["itm_3vQk9Jw0bY2mT1pe"])]
 """An object's id, as this service makes them."""
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+MAX_NAME = 200
+
+
+def _clean_name(value: str) -> str:
+    # NFC first, so a name typed composed or decomposed is one name; then refuse what would
+    # show a name other than the one stored (bidi controls, zero-width characters).
+    value = normal_name(value)
+    fault = name_fault(value)
+    if fault is not None:
+        raise PydanticCustomError("name_characters", fault)
+    if len(value) > MAX_NAME:
+        raise PydanticCustomError("name_length", f"at most {MAX_NAME} characters")
+    return value
+
+
+def _name_schema(min_length: int) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": min_length,
+            "maxLength": MAX_NAME,
+            "pattern": NAME_FORBIDDEN_PATTERN,
+            "description": "Stored NFC-normalised; controls, bidi controls and zero-width "
+            "characters are refused.",
+        }
+    )
+
+
+Name = Annotated[
+    str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_clean_name), _name_schema(1)
+]
+"""A name people read (a factory, an item, a round, a key): NFC, nothing invisible."""
+OptionalName = Annotated[
+    str, Field(max_length=MAX_NAME), AfterValidator(_clean_name), _name_schema(0)
+]
 
 
 def _strict_money(value: Any, info: ValidationInfo) -> Any:

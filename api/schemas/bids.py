@@ -3,12 +3,14 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
 
 from api.schemas.base import (
     Input,
+    NotNull,
     OptionalMoney,
     OptionalPositiveMoney,
     Output,
@@ -23,7 +25,15 @@ from bidding.models import (
     BidVersion,
     as_utc,
 )
-from solver.values import OptionalUnits, PositiveUnits
+from solver.values import MAX_UNITS, OptionalUnits, PositiveUnits
+
+LotUnits = Annotated[
+    OptionalUnits,
+    WithJsonSchema(
+        {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_UNITS}, {"type": "null"}]}
+    ),
+]
+"""A minimum lot: absent, null and 0 all mean none (the problem format's rule)."""
 
 
 class BidAmend(Input):
@@ -32,8 +42,26 @@ class BidAmend(Input):
     unit_cost: PositiveMoney
     capacity: PositiveUnits
     ask_price: OptionalPositiveMoney = None
-    min_lot: OptionalUnits = 0
+    min_lot: LotUnits = 0
     setup_cost: OptionalMoney = Decimal(0)
+
+
+class BidPatch(Input):
+    """Terms of a live bid to change; absent ones stay as they are.
+
+    `unit_cost` and `capacity` may be left out but not null; `ask_price`, `min_lot` and
+    `setup_cost` null (or 0) mean none, as in a full bid.
+    """
+
+    unit_cost: Annotated[PositiveMoney | SkipJsonSchema[None], NotNull] = None
+    capacity: Annotated[PositiveUnits | SkipJsonSchema[None], NotNull] = None
+    ask_price: OptionalPositiveMoney = None
+    min_lot: LotUnits = 0
+    setup_cost: OptionalMoney = Decimal(0)
+
+    def changes(self) -> dict[str, Any]:
+        """The terms sent, as the domain takes them (null already read as none)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class BidCreate(BidAmend):

@@ -5,6 +5,7 @@ JSON number is still read this release, with a `Deprecation` header and a warnin
 answer. Names are NFC-normalised; bidi controls and zero-width characters are refused.
 """
 
+import unicodedata
 from typing import Any
 
 import pytest
@@ -137,3 +138,85 @@ def test_the_openapi_says_money_is_a_string_and_a_number_is_deprecated(world: Wo
     assert (number["type"], number["deprecated"]) == ("number", True)
     budget = schemas["RoundCreate"]["properties"]["budget"]
     assert [form["type"] for form in budget["anyOf"]] == ["string", "number", "null"]
+
+
+INVISIBLE = {
+    "Kettle\u200b": "zero-width character (U+200B)",
+    "Ket\u200dtle": "zero-width character (U+200D)",
+    "Kettle\ufeff": "zero-width character (U+FEFF)",
+    "\u202eelttek": "bidi control character (U+202E)",
+    "Kettle \u2066x\u2069": "bidi control character (U+2066)",
+    "Kettle\u200f": "bidi control character (U+200F)",
+    "Ket\u00adtle": "invisible formatting character (U+00AD)",
+    "Kettle\u0085": "control character (U+0085)",
+}
+
+
+def _name_cases(world: World) -> list[tuple[str, str, str, dict[str, Any], str]]:
+    item: dict[str, Any] = {
+        "name": "Kettle",
+        "retail_price": "39.90",
+        "handling_cost": "4.00",
+        "salvage_value": "8.00",
+        "demand": [{"units": 10, "probability": "1"}],
+    }
+    round_: dict[str, Any] = {"name": "R", "category": "c", "period": "2026-12"}
+    return [
+        ("admin", "POST", "/v1/factories", {"monthly_capacity": 10}, "name"),
+        ("admin", "PATCH", f"/v1/factories/{world.factory_id}", {}, "name"),
+        ("manager", "POST", "/v1/items", item, "name"),
+        ("manager", "PATCH", f"/v1/items/{world.item_id}", {}, "name"),
+        ("manager", "POST", "/v1/rounds", round_, "name"),
+        ("manager", "POST", "/v1/rounds", round_, "category"),
+        ("manager", "PATCH", f"/v1/rounds/{world.draft_round_id}", {}, "name"),
+        ("admin", "POST", "/v1/api-keys", {"role": "manager"}, "name"),
+    ]
+
+
+def test_every_name_refuses_bidi_controls_and_zero_width_characters_naming_the_field(
+    world: World,
+) -> None:
+    before = _counts(world)
+    wrong = []
+    for who, method, path, body, field in _name_cases(world):
+        for text, reason in INVISIBLE.items():
+            response = world.client.request(
+                method, path, json=body | {field: text}, headers=world.headers(who)
+            )
+            errors = response.json().get("errors") or []
+            if (
+                response.status_code != 422
+                or [e["field"] for e in errors] != [f"body.{field}"]
+                or reason not in errors[0]["message"]
+            ):
+                wrong.append((method, path, field, ascii(text), response.status_code, errors))
+    assert wrong == []
+    assert _counts(world) == before
+
+
+def test_names_are_stored_nfc_normalised(world: World) -> None:
+    decomposed = "Cafe\u0301 Kettle"  # e + combining acute: looks like "Café Kettle"
+    made = world.client.post(
+        "/v1/factories",
+        json={"name": decomposed, "monthly_capacity": 10},
+        headers=world.headers("admin"),
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["name"] == unicodedata.normalize("NFC", decomposed) == "Caf\u00e9 Kettle"
+    with Session(world.engine) as session:
+        stored = session.get(Factory, made.json()["id"])
+        assert stored is not None
+        assert stored.name == "Caf\u00e9 Kettle"
+    renamed = world.client.patch(
+        f"/v1/rounds/{world.draft_round_id}",
+        json={"name": "Re\u0301sume\u0301 round"},
+        headers=world.headers("manager"),
+    )
+    assert renamed.json()["name"] == "R\u00e9sum\u00e9 round"
+    # Other scripts and emoji are names like any other.
+    plain = world.client.post(
+        "/v1/factories",
+        json={"name": "\u4e49\u4e4c\u5de5\u5382 \U0001f3ed", "monthly_capacity": 10},
+        headers=world.headers("admin"),
+    )
+    assert plain.status_code == 201, plain.text

@@ -105,3 +105,9 @@ def test_a_database_fault_past_the_checks_is_one_sentence(
     assert capsys.readouterr().err == (
         "refused: the database answered: server closed the connection\n"
     )
+
+
+def test_a_key_named_on_the_command_line_follows_the_apis_name_rules(cli: CliRunner) -> None:
+    refused = cli.invoke(app, ["keys", "create", "--role", "admin", "--name", "ops\u202e"])
+    assert refused.exit_code == 2
+    assert "bidi control character (U+202E)" in refused.output

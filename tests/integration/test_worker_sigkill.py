@@ -31,6 +31,7 @@ from solver.result import parse_result
 from solver.solve import SolveOptions, solve
 from tests import factories as builders
 from tests.conftest import postgres_roles, report_figures
+from tests.served import SERVED_AUDIT_KEY
 
 SUPPLYBID = str(Path(sys.executable).parent / "supplybid")
 pytestmark = pytest.mark.parametrize(
@@ -95,6 +96,7 @@ def worker(database_url: str, **settings: str) -> Iterator[subprocess.Popen[byte
         "SUPPLYBID_WORKER_HEARTBEAT_S": "0.5",
         "SUPPLYBID_STALLED_AFTER_S": "2",
         "SUPPLYBID_STALLED_CHECK_CRON": "* * * * * *",
+        "SUPPLYBID_AUDIT_KEY": os.environ.get("SUPPLYBID_AUDIT_KEY", SERVED_AUDIT_KEY),
         **{f"SUPPLYBID_{k.upper()}": v for k, v in settings.items()},
     }
     process = subprocess.Popen(
