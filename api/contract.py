@@ -97,7 +97,7 @@ REFUSALS: dict[str, Refusals] = {
     "list_bid_versions": (RoundNotFound, BidNotFound, RoundNotClosed),
     "solve_round": (RoundNotFound, RoundNotSolvable, SolveInProgress),
     "list_allocations": (RoundNotFound,),
-    "get_allocation": (AllocationNotFound,),
+    "get_allocation": (AllocationNotFound, AllocationNotDone),
     "get_allocation_problem": (AllocationNotFound,),
     "compare_allocations": (AllocationNotFound, AllocationNotDone, AllocationsOfDifferentRounds),
     "publish_allocation": (

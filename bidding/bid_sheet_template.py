@@ -27,13 +27,13 @@ from bidding.bid_sheets import (
     MAX_SHEET_BYTES,
     MAX_SHEET_ROWS,
     Column,
-    neutralised,
 )
 from bidding.bids import BidTerms, live_bids_of, terms_of
 from bidding.errors import RoundNotFound
+from bidding.export_cells import neutralise, xlsx_text
+from bidding.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from bidding.models import Round
 from bidding.principal import Principal
-from bidding.reports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from bidding.rounds import can_see_round
 from bidding.values import from_cents, plain
 from solver.values import MAX_MONEY, MAX_UNITS
@@ -116,7 +116,7 @@ def template_csv(rows: Sequence[TemplateRow]) -> bytes:
                 if value is None
                 else plain(value)
                 if isinstance(value, Decimal)
-                else neutralised(value)
+                else neutralise(value)
                 if isinstance(value, str)
                 else str(value)
                 for value in _values(row)
@@ -182,7 +182,8 @@ def _write_bids(sheet: Worksheet, rows: Sequence[TemplateRow]) -> None:
         cell.font = Font(bold=True)
     for number, row in enumerate(rows, start=2):
         for position, (column, value) in enumerate(zip(COLUMNS, _values(row), strict=True), 1):
-            cell = sheet.cell(row=number, column=position, value=value)
+            shown = xlsx_text(value) if isinstance(value, str) else value
+            cell = sheet.cell(row=number, column=position, value=shown)
             if isinstance(value, str):
                 cell.data_type = "s"  # a name such as "=1+1" stays text, never a formula
             if column.kind == "money" or column.key == "retail_price":

@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter
 
 from bidding.bids import BidTerms
 from bidding.errors import BidSheetInvalid
+from bidding.export_cells import unneutralise
 from bidding.values import foreign_digits
 from solver.values import MAX_MONEY, MAX_UNITS
 
@@ -45,7 +46,6 @@ BIDS_SHEET = "Bids"
 SEPARATORS = (",", ";", "\t")
 WITHDRAW_YES = frozenset({"yes", "y", "true", "x", "1"})
 WITHDRAW_NO = frozenset({"no", "n", "false", "0"})
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Kind = Literal["item", "reference", "money", "units", "flag", "version"]
 
@@ -433,17 +433,7 @@ def _item_text(cell: tuple[Any, str] | None) -> str | None:
         return None
     value = cell[0]
     text = format(value, f".{EXCEL_DIGITS}g") if isinstance(value, float) else _text(value)
-    return unneutralised(text) if text else None
-
-
-def neutralised(text: str) -> str:
-    """A text cell a spreadsheet would run as a formula, made plain text with a leading '."""
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def unneutralised(text: str) -> str:
-    """`neutralised` undone, so a name read back matches the item's."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
+    return unneutralise(text) if text else None
 
 
 def _text(value: Any) -> str | None:

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from bidding.errors import AllocationNotDone, AllocationsOfDifferentRounds
 from bidding.models import Allocation, AllocationStatus
+from bidding.names import Names, allocation_names
 from bidding.snapshot import SolvedItem, solved_items
 from bidding.solves import get_allocation, presented_result
 from bidding.takeover import expectation
@@ -87,6 +88,33 @@ class Comparison:
     other: Allocation
     base_figures: Figures
     other_figures: Figures
+    names: Names
+
+    def item_ids(self) -> list[str]:
+        """Every item either allocation has, in id order."""
+        a, b = self.base_figures, self.other_figures
+        return sorted(set(a.item_unsold) | set(b.item_unsold) | set(a.item_units))
+
+    def factory_ids(self) -> list[str]:
+        """Every factory either allocation names, in id order."""
+        return sorted(set(self.base_figures.factory_units) | set(self.other_figures.factory_units))
+
+
+def compared(
+    *, session: Session, base: Allocation, other: Allocation, results: tuple[Result, Result]
+) -> Comparison:
+    """Two done allocations' figures side by side, with the names of what they name."""
+    one, two = (
+        allocation_names(session=session, row=row, result=result)
+        for row, result in zip((base, other), results, strict=True)
+    )
+    return Comparison(
+        base=base,
+        other=other,
+        base_figures=figures(solved_items(base), results[0]),
+        other_figures=figures(solved_items(other), results[1]),
+        names=Names(factories={**one.factories, **two.factories}, items={**one.items, **two.items}),
+    )
 
 
 def compare_allocations(*, session: Session, allocation_id: str, other_id: str) -> Comparison:
@@ -97,10 +125,10 @@ def compare_allocations(*, session: Session, allocation_id: str, other_id: str) 
         raise AllocationsOfDifferentRounds(
             f"{base.id} is of round {base.round_id}, {other.id} of {other.round_id}"
         )
-    computed = []
+    results = []
     for row in (base, other):
         result = presented_result(session=session, row=row)
         if row.status != AllocationStatus.done or result is None:
             raise AllocationNotDone(row.status, f"allocation {row.id} is {row.status}")
-        computed.append(figures(solved_items(row), result))
-    return Comparison(base=base, other=other, base_figures=computed[0], other_figures=computed[1])
+        results.append(result)
+    return compared(session=session, base=base, other=other, results=(results[0], results[1]))

@@ -48,6 +48,13 @@ def neutralise(text: str) -> str:
     return NEUTRALISER + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
+def unneutralise(text: str) -> str:
+    """`neutralise` undone, so a name read back from an export matches the stored one."""
+    if text.startswith(NEUTRALISER) and text[1:].startswith(FORMULA_TRIGGERS):
+        return text[1:]
+    return text
+
+
 def money_value(value: Decimal) -> Decimal:
     """Money with exactly two decimals (every stored figure is whole cents already)."""
     return value.quantize(CENTS)

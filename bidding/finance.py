@@ -21,6 +21,7 @@ from bidding.changes import record_change
 from bidding.db import use_case
 from bidding.errors import AllocationNotDone
 from bidding.models import Allocation, AllocationStatus, AuditEvent, Award
+from bidding.names import Names, names_of
 from bidding.principal import Principal
 from bidding.publication import awards_digest, text_digest
 from bidding.settlement import award_rows, published_rounds
@@ -44,6 +45,7 @@ class AuditFinding:
     bid: str | None
     factory: str | None
     finding: str
+    factory_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,30 +149,38 @@ def margin_audit(*, session: Session) -> MarginAudit:
         problem = parse_problem(allocation.problem)
         result, unreadable = result_from_awards(allocation, problem, rows)
         factory_of = {r.bid_id: r.factory_id for r in rows}
+        found: list[tuple[str | None, str | None, str]] = [
+            (bid, factory_of.get(bid), "award_unreadable: the award row holds values no result can")
+            for bid in unreadable
+        ]
+        found.extend(
+            (f.bid, f.factory or (factory_of.get(f.bid) if f.bid else None), str(f))
+            for f in verify(problem, result)
+        )
+        names = _factory_names(session, rows, {f for _, f, _ in found if f is not None})
         findings.extend(
             AuditFinding(
                 allocation.round_id,
                 allocation.id,
                 bid,
-                factory_of.get(bid),
-                "award_unreadable: the award row holds values no result can",
+                factory,
+                text,
+                factory_name=None if factory is None else names.factory(factory),
             )
-            for bid in unreadable
-        )
-        findings.extend(
-            AuditFinding(
-                allocation.round_id,
-                allocation.id,
-                f.bid,
-                f.factory or (factory_of.get(f.bid) if f.bid else None),
-                str(f),
-            )
-            for f in verify(problem, result)
+            for bid, factory, text in found
         )
     findings.extend(verify_published_allocations(session=session))
     return MarginAudit(
         allocations_checked=len(allocations), awards_checked=awards, findings=tuple(findings)
     )
+
+
+def _factory_names(session: Session, rows: Sequence[Award], factory_ids: set[str]) -> Names:
+    """The names of these factories as published (current ones where the rows hold none)."""
+    if not factory_ids:
+        return Names()
+    stored = Names(factories={r.factory_id: r.factory_name for r in rows if r.factory_name})
+    return names_of(session=session, factory_ids=factory_ids, item_ids=(), stored=stored)
 
 
 @dataclass(frozen=True)
@@ -184,6 +194,7 @@ class TakeoverLine:
     settlement_version: int | None
     expected: ItemOutcome
     settled: ItemOutcome | None
+    item_name: str | None = None
 
 
 def takeover_audit(*, session: Session, round_id: str | None = None) -> list[TakeoverLine]:
@@ -212,6 +223,7 @@ def takeover_audit(*, session: Session, round_id: str | None = None) -> list[Tak
                 settlement_version=version,
                 expected=outcome,
                 settled=settled.get(outcome.item),
+                item_name=published.names.item(outcome.item),
             )
             for outcome in expected
         )

@@ -1,217 +1,553 @@
-"""Finance's reports as tables, written as CSV or XLSX: the API and `supplybid report` share them.
+"""What each export holds: the API's `?format=csv|xlsx`, the pages' downloads and
+`supplybid report` build their reports here, from the same figures as the JSON.
 
-Money is exact: a CSV cell spells it with two decimals ("1850.00"); an XLSX cell holds the
-same decimal as a number with the format `#,##0.00` (written from its decimal spelling,
-never through a binary float computation). Fractions keep their decimals; units are integers.
+Each report has a sheet per view (per bid, per item, per factory, totals, as it applies), a
+readable header naming the currency of its money, names beside ids. Money is exact (two
+decimals, never through a binary float); shares and margins are percentages; expected units
+keep their decimals.
 """
 
-import csv
-import io
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from openpyxl import Workbook
-
-from bidding.export_cells import Money
+from bidding.comparison import Comparison, Figures, figures
+from bidding.export_cells import Cell, Money, Percent, fraction_value, money_value
+from bidding.exports import Report, Sheet
 from bidding.finance import MarginAudit, TakeoverLine
+from bidding.models import Allocation
+from bidding.names import Names
 from bidding.settlement import PublishedRound, RoundStatements
-from bidding.values import plain
-from solver.values import CENT
-
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MARGIN_DIGITS = Decimal("0.000000001")
-
-
-Cell = str | int | Decimal | Money | None
-
-
-@dataclass(frozen=True)
-class Table:
-    """A report: a title (the sheet's name), column names and rows."""
-
-    title: str
-    headers: tuple[str, ...]
-    rows: tuple[tuple[Cell, ...], ...]
+from bidding.snapshot import solved_items
+from bidding.takeover import ItemOutcome, PlatformResult, StatementFigures, summed
+from solver.result import Result
 
 
 def money(value: Decimal) -> Decimal:
     """Money with exactly two decimals (every figure is whole cents already)."""
-    return value.quantize(CENT)
+    return money_value(value)
 
 
 def margin_fraction(value: Decimal | None) -> Decimal | None:
     """A margin rounded down to 9 decimals: never shown above the true one."""
-    return None if value is None else value.quantize(MARGIN_DIGITS, rounding="ROUND_FLOOR")
+    return None if value is None else fraction_value(value)
 
 
-def _text(cell: Cell) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, Money):
-        return plain(money(cell.value))
-    if isinstance(cell, Decimal):
-        return plain(cell)
-    return str(cell)
+def _percent(value: Decimal | float | None) -> Percent | None:
+    return None if value is None else Percent(Decimal(str(value)))
 
 
-def to_csv(table: Table) -> bytes:
-    """The table as CSV (UTF-8, a header row, `\\r\\n` line ends)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(table.headers)
-    writer.writerows([_text(c) for c in row] for row in table.rows)
-    return out.getvalue().encode("utf-8")
+def _units(value: Decimal | int) -> Decimal | int:
+    """Units as a number: whole ones as an int, expected ones with their decimals."""
+    return int(value) if value == int(value) else Decimal(value).normalize()
 
 
-def to_xlsx(table: Table) -> bytes:
-    """The table as an XLSX workbook of one sheet, money as numbers with two decimals."""
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None  # a new workbook has one sheet
-    sheet.title = table.title[:31]
-    sheet.append(list(table.headers))
-    for r, row in enumerate(table.rows, start=2):
-        for c, cell in enumerate(row, start=1):
-            target = sheet.cell(row=r, column=c)
-            if isinstance(cell, Money):
-                target.value = money(cell.value)
-                target.number_format = "#,##0.00"
-            else:
-                target.value = cell
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+def _money_header(label: str, currency: str | None) -> str:
+    return f"{label} ({currency})" if currency else label
 
 
-def statements_table(report: RoundStatements) -> Table:
-    """One row per factory statement."""
+# Statements
+
+STATEMENT_FIGURES = ("Units", "Amount", "Cost", "Setup cost", "Margin")
+TAKEOVER_FIGURES = ("Takeover units", "Takeover value")
+
+
+def _statement_headers(currency: str) -> tuple[str, ...]:
+    units, *money_labels, margin = STATEMENT_FIGURES
+    return (
+        units,
+        *(_money_header(m, currency) for m in money_labels),
+        margin,
+        TAKEOVER_FIGURES[0],
+        _money_header(TAKEOVER_FIGURES[1], currency),
+    )
+
+
+def _statement_cells(line: StatementFigures, currency: str, settled: bool) -> tuple[Cell, ...]:
+    return (
+        line.units,
+        Money(line.amount, currency),
+        Money(line.cost, currency),
+        Money(line.setup_cost, currency),
+        _percent(margin_fraction(line.margin)),
+        line.takeover_units if settled else None,
+        Money(line.takeover_value, currency) if settled else None,
+    )
+
+
+def statements_report(report: RoundStatements) -> Report:
+    """Per factory, per factory and item, and the total; takeover blank until settled."""
+    round_id, currency = report.round.id, report.round.currency
     settled = report.settlement is not None
-    return Table(
-        title="statements",
-        headers=(
-            "round",
-            "factory",
-            "units",
-            "amount",
-            "cost",
-            "setup_cost",
-            "margin",
-            "takeover_units",
-            "takeover_value",
-        ),
-        rows=tuple(
-            (
-                report.round.id,
-                line.factory,
-                line.units,
-                Money(line.amount),
-                Money(line.cost),
-                Money(line.setup_cost),
-                margin_fraction(line.margin),
-                line.takeover_units if settled else None,
-                Money(line.takeover_value) if settled else None,
-            )
-            for line in report.lines
+    figures_headers = _statement_headers(currency)
+    names = report.names
+    return Report(
+        name=f"statements-{round_id}",
+        sheets=(
+            Sheet(
+                view="factory",
+                title="Per factory",
+                headers=("Round", "Factory", "Factory name", *figures_headers),
+                rows=[
+                    (
+                        round_id,
+                        line.factory,
+                        names.factory(line.factory),
+                        *_statement_cells(line, currency, settled),
+                    )
+                    for line in report.lines
+                ],
+            ),
+            Sheet(
+                view="item",
+                title="Per item",
+                headers=(
+                    "Round",
+                    "Factory",
+                    "Factory name",
+                    "Item",
+                    "Item name",
+                    *figures_headers,
+                ),
+                rows=[
+                    (
+                        round_id,
+                        line.factory,
+                        names.factory(line.factory),
+                        line.item,
+                        None if line.item is None else names.item(line.item),
+                        *_statement_cells(line, currency, settled),
+                    )
+                    for line in report.item_lines
+                ],
+            ),
+            Sheet(
+                view="totals",
+                title="Totals",
+                headers=("Round", "Factories", *figures_headers),
+                rows=[
+                    (
+                        round_id,
+                        len(report.lines),
+                        *_statement_cells(report.total, currency, settled),
+                    )
+                ],
+            ),
         ),
     )
 
 
+# The platform's result
+
 RESULT_FIGURES = (
-    "units_ordered",
-    "units_sold",
-    "units_taken_over",
-    "revenue",
-    "handling",
-    "supply_spend",
-    "salvage",
-    "takeover_spend",
-    "takeover_loss",
-    "net",
+    ("units_ordered", "Units ordered"),
+    ("units_sold", "Units sold"),
+    ("units_taken_over", "Units taken over"),
+    ("revenue", "Revenue"),
+    ("handling", "Handling"),
+    ("supply_spend", "Supply spend"),
+    ("salvage", "Salvage"),
+    ("takeover_spend", "Takeover spend"),
+    ("takeover_loss", "Takeover loss"),
+    ("net", "Net"),
 )
 UNIT_FIGURES = frozenset({"units_ordered", "units_sold", "units_taken_over"})
 
 
-def figure_cell(name: str, value: Decimal | int) -> Cell:
+def figure_cell(name: str, value: Decimal | int, currency: str | None) -> Cell:
     """A figure of the platform's result as a cell: units as numbers, money as Money."""
     if name in UNIT_FIGURES:
-        return int(value) if value == int(value) else Decimal(value).normalize()
-    return Money(Decimal(value))
+        return _units(value)
+    return Money(Decimal(value), currency)
 
 
-def result_table(published: PublishedRound) -> Table:
-    """The platform's result, figure by figure: expected at publication and realised."""
+def _figure_header(name: str, label: str, currency: str | None) -> str:
+    return label if name in UNIT_FIGURES else _money_header(label, currency)
+
+
+def _outcome_cells(
+    outcome: ItemOutcome | PlatformResult | None, currency: str | None
+) -> tuple[Cell, ...]:
+    if outcome is None:
+        return (None,) * len(RESULT_FIGURES)
+    return tuple(figure_cell(n, getattr(outcome, n), currency) for n, _ in RESULT_FIGURES)
+
+
+def result_report(published: PublishedRound) -> Report:
+    """Per item, expected at publication beside realised once settled; and the totals."""
     expected = published.expected()
     realised = published.realised()
-    return Table(
-        title="result",
-        headers=("round", "figure", "expected", "realised"),
-        rows=tuple(
-            (
-                published.round.id,
-                name,
-                figure_cell(name, getattr(expected, name)),
-                None if realised is None else figure_cell(name, getattr(realised, name)),
-            )
-            for name in RESULT_FIGURES
+    realised_items = {o.item: o for o in realised.items} if realised else {}
+    round_id, currency = published.round.id, published.round.currency
+    per_item_headers = tuple(
+        _figure_header(name, f"{when} {label.lower()}", currency)
+        for when in ("Expected", "Realised")
+        for name, label in RESULT_FIGURES
+    )
+    return Report(
+        name=f"result-{round_id}",
+        sheets=(
+            Sheet(
+                view="item",
+                title="Per item",
+                headers=("Round", "Item", "Item name", *per_item_headers),
+                rows=[
+                    (
+                        round_id,
+                        o.item,
+                        published.names.item(o.item),
+                        *_outcome_cells(o, currency),
+                        *_outcome_cells(realised_items.get(o.item), currency),
+                    )
+                    for o in expected.items
+                ],
+            ),
+            Sheet(
+                view="totals",
+                title="Totals",
+                headers=("Round", "Figure", "Expected", "Realised"),
+                rows=[
+                    (
+                        round_id,
+                        _figure_header(name, label, currency),
+                        figure_cell(name, getattr(expected, name), currency),
+                        None
+                        if realised is None
+                        else figure_cell(name, getattr(realised, name), currency),
+                    )
+                    for name, label in RESULT_FIGURES
+                ],
+            ),
         ),
     )
 
 
-def margins_table(audit: MarginAudit) -> Table:
+# Finance's audits
+
+
+def margins_report(audit: MarginAudit) -> Report:
     """One row per finding of the margin audit (none: the header alone)."""
-    return Table(
-        title="margins",
-        headers=("round", "allocation", "bid", "factory", "finding"),
-        rows=tuple((f.round, f.allocation, f.bid, f.factory, f.finding) for f in audit.findings),
+    return Report(
+        name="margin-audit",
+        sheets=(
+            Sheet(
+                view="findings",
+                title="Findings",
+                headers=("Round", "Allocation", "Bid", "Factory", "Factory name", "Finding"),
+                rows=[
+                    (f.round, f.allocation, f.bid, f.factory, f.factory_name, f.finding)
+                    for f in audit.findings
+                ],
+            ),
+        ),
     )
 
 
-def takeover_table(lines: Sequence[TakeoverLine]) -> Table:
-    """One row per round and item: the expected takeover and the settled one."""
-    rows = []
+TAKEOVER_SHOWN = (
+    ("units_taken_over", "units taken over"),
+    ("takeover_spend", "takeover spend"),
+    ("salvage", "salvage"),
+    ("takeover_loss", "takeover loss"),
+)
+
+
+def _takeover_cells(
+    outcome: ItemOutcome | PlatformResult | None, currency: str
+) -> tuple[Cell, ...]:
+    if outcome is None:
+        return (None,) * len(TAKEOVER_SHOWN)
+    return tuple(figure_cell(n, getattr(outcome, n), currency) for n, _ in TAKEOVER_SHOWN)
+
+
+def takeover_report(lines: Sequence[TakeoverLine]) -> Report:
+    """Per round and item, and per round: the takeover expected at publication and settled.
+
+    Rounds may have different currencies: each money cell carries its round's.
+    """
+    head = ("Round", "Period", "Currency", "State", "Settlement version")
+    figures_headers = (
+        "Units ordered",
+        *(f"Expected {label}" for _, label in TAKEOVER_SHOWN),
+        "Units sold",
+        *(f"Settled {label}" for _, label in TAKEOVER_SHOWN),
+    )
+    by_round: dict[str, list[TakeoverLine]] = {}
     for line in lines:
-        e, s = line.expected, line.settled
-        rows.append(
+        by_round.setdefault(line.round, []).append(line)
+    totals = []
+    for own in by_round.values():
+        first = own[0]
+        settled = [x.settled for x in own if x.settled is not None]
+        expected_sum = summed([x.expected for x in own])
+        settled_sum = summed(settled) if len(settled) == len(own) else None
+        totals.append(
             (
-                line.round,
-                line.period,
-                line.currency,
-                line.state,
-                line.settlement_version,
-                e.item,
-                e.units_ordered,
-                e.units_taken_over.normalize(),
-                Money(e.takeover_spend),
-                Money(e.salvage),
-                Money(e.takeover_loss),
-                None if s is None else int(s.units_sold),
-                None if s is None else int(s.units_taken_over),
-                None if s is None else Money(s.takeover_spend),
-                None if s is None else Money(s.salvage),
-                None if s is None else Money(s.takeover_loss),
+                first.round,
+                first.period,
+                first.currency,
+                first.state,
+                first.settlement_version,
+                expected_sum.units_ordered,
+                *_takeover_cells(expected_sum, first.currency),
+                None if settled_sum is None else _units(settled_sum.units_sold),
+                *_takeover_cells(settled_sum, first.currency),
             )
         )
-    return Table(
-        title="takeover",
-        headers=(
-            "round",
-            "period",
-            "currency",
-            "state",
-            "settlement_version",
-            "item",
-            "units_ordered",
-            "expected_units_taken_over",
-            "expected_takeover_spend",
-            "expected_salvage",
-            "expected_takeover_loss",
-            "units_sold",
-            "units_taken_over",
-            "takeover_spend",
-            "salvage",
-            "takeover_loss",
+    return Report(
+        name="takeover",
+        sheets=(
+            Sheet(
+                view="item",
+                title="Per item",
+                headers=(*head, "Item", "Item name", *figures_headers),
+                rows=[
+                    (
+                        line.round,
+                        line.period,
+                        line.currency,
+                        line.state,
+                        line.settlement_version,
+                        line.expected.item,
+                        line.item_name,
+                        line.expected.units_ordered,
+                        *_takeover_cells(line.expected, line.currency),
+                        None if line.settled is None else _units(line.settled.units_sold),
+                        *_takeover_cells(line.settled, line.currency),
+                    )
+                    for line in lines
+                ],
+            ),
+            Sheet(view="totals", title="Per round", headers=(*head, *figures_headers), rows=totals),
         ),
-        rows=tuple(rows),
+    )
+
+
+# Allocations and their comparison
+
+
+@dataclass(frozen=True)
+class _Figure:
+    """A figure of an allocation: its label, whether money, and how to read it."""
+
+    label: str
+    is_money: bool
+    total: Callable[[Figures], Decimal | int]
+    per_item: Callable[[Figures], Mapping[str, Decimal | int]]
+
+
+ALLOCATION_FIGURES = (
+    _Figure("Units", False, lambda f: f.units, lambda f: f.item_units),
+    _Figure("Spend", True, lambda f: f.spend, lambda f: f.item_spend),
+    _Figure("Expected unsold units", False, lambda f: f.expected_unsold, lambda f: f.item_unsold),
+    _Figure(
+        "Expected takeover cost", True, lambda f: f.takeover_cost, lambda f: f.item_takeover_cost
+    ),
+    _Figure("Expected salvage", True, lambda f: f.salvage, lambda f: f.item_salvage),
+)
+
+
+def _cell(figure: _Figure, value: Decimal | int, currency: str) -> Cell:
+    return Money(Decimal(value), currency) if figure.is_money else _units(value)
+
+
+def _header(figure: _Figure, currency: str, side: str = "") -> str:
+    label = f"{figure.label} ({side})" if side else figure.label
+    if not figure.is_money:
+        return label
+    return f"{figure.label} ({side}, {currency})" if side else _money_header(label, currency)
+
+
+def allocation_report(row: Allocation, result: Result, names: Names, currency: str) -> Report:
+    """An allocation's rows (a bid each), per item, per factory, and its totals."""
+    shown = figures(solved_items(row), result)
+    zero = Decimal(0)
+    return Report(
+        name=f"allocation-{row.id}",
+        sheets=(
+            Sheet(
+                view="bid",
+                title="Per bid",
+                headers=(
+                    "Allocation",
+                    "Bid",
+                    "Factory",
+                    "Factory name",
+                    "Item",
+                    "Item name",
+                    "Units",
+                    _money_header("Supply price", currency),
+                    _money_header("Setup fee", currency),
+                    _money_header("Amount", currency),
+                    "Capacity share used",
+                    "Margin",
+                    "Reason",
+                    _money_header("Cost to win more", currency),
+                ),
+                rows=[
+                    (
+                        row.id,
+                        a.bid,
+                        a.factory,
+                        names.factory(a.factory),
+                        a.item,
+                        names.item(a.item),
+                        a.units,
+                        Money(a.supply_price, currency),
+                        Money(a.setup_fee, currency),
+                        Money(
+                            a.supply_price * a.units + (a.setup_fee if a.units else zero),
+                            currency,
+                        ),
+                        _percent(a.capacity_share_used),
+                        _percent(a.margin),
+                        a.reason,
+                        None if a.cost_to_win_more is None else Money(a.cost_to_win_more, currency),
+                    )
+                    for a in result.allocations
+                ],
+            ),
+            Sheet(
+                view="item",
+                title="Per item",
+                headers=(
+                    "Item",
+                    "Item name",
+                    *(_header(f, currency) for f in ALLOCATION_FIGURES),
+                ),
+                rows=[
+                    (
+                        item.id,
+                        names.item(item.id),
+                        *(
+                            _cell(f, f.per_item(shown).get(item.id, 0), currency)
+                            for f in ALLOCATION_FIGURES
+                        ),
+                    )
+                    for item in solved_items(row)
+                ],
+            ),
+            Sheet(
+                view="factory",
+                title="Per factory",
+                headers=(
+                    "Factory",
+                    "Factory name",
+                    "Units",
+                    _money_header("Spend", currency),
+                ),
+                rows=[
+                    (
+                        f,
+                        names.factory(f),
+                        shown.factory_units[f],
+                        Money(shown.factory_spend.get(f, zero), currency),
+                    )
+                    for f in sorted(shown.factory_units)
+                ],
+            ),
+            Sheet(
+                view="totals",
+                title="Totals",
+                headers=("Allocation", "Figure", "Value"),
+                rows=[
+                    (row.id, "Objective", Money(shown.objective, currency)),
+                    *(
+                        (row.id, _header(f, currency), _cell(f, f.total(shown), currency))
+                        for f in ALLOCATION_FIGURES
+                    ),
+                ],
+            ),
+        ),
+    )
+
+
+def _sides(
+    figure: _Figure, base: Decimal | int, other: Decimal | int, currency: str
+) -> tuple[Cell, ...]:
+    return (
+        _cell(figure, base, currency),
+        _cell(figure, other, currency),
+        _cell(figure, other - base, currency),
+    )
+
+
+def comparison_report(c: Comparison, currency: str) -> Report:
+    """Two allocations side by side, per item, per factory and in total (change: other - base)."""
+    a, b = c.base_figures, c.other_figures
+    sides = ("base", "other", "change")
+    factory_figures = ALLOCATION_FIGURES[:2]
+    return Report(
+        name=f"compare-{c.base.id}-{c.other.id}",
+        sheets=(
+            Sheet(
+                view="item",
+                title="Per item",
+                headers=(
+                    "Item",
+                    "Item name",
+                    *(_header(f, currency, side) for f in ALLOCATION_FIGURES for side in sides),
+                ),
+                rows=[
+                    (
+                        i,
+                        c.names.item(i),
+                        *(
+                            cell
+                            for f in ALLOCATION_FIGURES
+                            for cell in _sides(
+                                f, f.per_item(a).get(i, 0), f.per_item(b).get(i, 0), currency
+                            )
+                        ),
+                    )
+                    for i in c.item_ids()
+                ],
+            ),
+            Sheet(
+                view="factory",
+                title="Per factory",
+                headers=(
+                    "Factory",
+                    "Factory name",
+                    *(_header(f, currency, side) for f in factory_figures for side in sides),
+                ),
+                rows=[
+                    (
+                        f,
+                        c.names.factory(f),
+                        *_sides(
+                            factory_figures[0],
+                            a.factory_units.get(f, 0),
+                            b.factory_units.get(f, 0),
+                            currency,
+                        ),
+                        *_sides(
+                            factory_figures[1],
+                            a.factory_spend.get(f, Decimal(0)),
+                            b.factory_spend.get(f, Decimal(0)),
+                            currency,
+                        ),
+                    )
+                    for f in c.factory_ids()
+                ],
+            ),
+            Sheet(
+                view="totals",
+                title="Totals",
+                headers=("Figure", "Base", "Other", "Change"),
+                rows=[
+                    ("Allocation", c.base.id, c.other.id, None),
+                    (
+                        _money_header("Objective", currency),
+                        *(
+                            Money(v, currency)
+                            for v in (a.objective, b.objective, b.objective - a.objective)
+                        ),
+                    ),
+                    *(
+                        (_header(f, currency), *_sides(f, f.total(a), f.total(b), currency))
+                        for f in ALLOCATION_FIGURES
+                    ),
+                ],
+            ),
+        ),
     )

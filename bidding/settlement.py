@@ -25,6 +25,7 @@ from bidding.models import (
     SettlementItem,
     SettlementTakeover,
 )
+from bidding.names import Names, names_of
 from bidding.principal import Principal
 from bidding.rounds import get_round
 from bidding.snapshot import solved_items
@@ -33,9 +34,12 @@ from bidding.takeover import (
     ItemTerms,
     PlatformResult,
     SalesExceedAllocation,
+    StatementFigures,
     StatementLine,
     expected_result,
+    item_statements,
     realised_result,
+    statement_total,
     statements,
     takeover_by_bid,
 )
@@ -58,6 +62,8 @@ class PublishedRound:
     settlement: Settlement | None
     sold: Mapping[str, int] | None
     takeover: Mapping[str, int] | None
+    names: Names
+    """Names as published (award rows, the items solved); current ones where none stored."""
 
     def expected(self) -> PlatformResult:
         """The result expected at publication."""
@@ -108,6 +114,17 @@ def published_round(*, session: Session, row: Round) -> PublishedRound:
     sold = takeover = None
     if latest is not None:
         sold, takeover = _stored_figures(session, latest.id)
+    stored = Names(
+        factories={a.factory_id: a.factory_name for a in rows if a.factory_name is not None},
+        items={i.id: i.name for i in items if i.name is not None}
+        | {a.item_id: a.item_name for a in rows if a.item_name is not None},
+    )
+    names = names_of(
+        session=session,
+        factory_ids={a.factory_id for a in rows},
+        item_ids={i.id for i in items},
+        stored=stored,
+    )
     return PublishedRound(
         round=row,
         allocation=allocation,
@@ -119,6 +136,7 @@ def published_round(*, session: Session, row: Round) -> PublishedRound:
         settlement=latest,
         sold=sold,
         takeover=takeover,
+        names=names,
     )
 
 
@@ -342,25 +360,37 @@ def settlement_history(*, session: Session, round_id: str) -> list[RecordedSettl
 
 @dataclass(frozen=True)
 class RoundStatements:
-    """A round's statements: one line per factory with an award (a factory's own only)."""
+    """A round's statements: one line per factory with an award (a factory's own only),
+    itemised per factory and item, and their total."""
 
     round: Round
     settlement: Settlement | None
     lines: tuple[StatementLine, ...]
+    item_lines: tuple[StatementLine, ...]
+    total: StatementFigures
+    names: Names
 
 
 def round_statements(*, session: Session, principal: Principal, round_id: str) -> RoundStatements:
-    """Statements of a published or settled round; a factory gets its own line only.
+    """Statements of a published or settled round; a factory gets its own lines only.
 
     Before settlement the amounts due are final (every unit ordered is paid) and the
     takeover is not known yet: `settlement` is None.
     """
     row = get_round(session=session, principal=principal, round_id=round_id)
     published = published_round(session=session, row=row)
-    lines = statements(published.awards, published.takeover or {})
+    awards = published.awards
     if principal.factory_id is not None:
-        lines = [line for line in lines if line.factory == principal.factory_id]
-    return RoundStatements(round=row, settlement=published.settlement, lines=tuple(lines))
+        awards = tuple(a for a in awards if a.factory == principal.factory_id)
+    takeover = published.takeover or {}
+    return RoundStatements(
+        round=row,
+        settlement=published.settlement,
+        lines=tuple(statements(awards, takeover)),
+        item_lines=tuple(item_statements(awards, takeover)),
+        total=statement_total(awards, takeover),
+        names=published.names,
+    )
 
 
 def round_result(*, session: Session, principal: Principal, round_id: str) -> PublishedRound:

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from typing import Any
 
 from solver.values import CENT
 
@@ -99,11 +100,10 @@ def takeover_by_bid(awards: Sequence[AwardFigures], sold: Mapping[str, int]) -> 
     return takeover
 
 
-@dataclass(frozen=True)
-class StatementLine:
-    """A factory's settlement statement for one round."""
+@dataclass(frozen=True, kw_only=True)
+class StatementFigures:
+    """What a statement sums: units ordered and paid, amount due, declared cost, net margin."""
 
-    factory: str
     units: int
     amount: Decimal
     cost: Decimal
@@ -114,32 +114,60 @@ class StatementLine:
     """What the platform paid for the units it took over: each at its bid's supply price."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class StatementLine(StatementFigures):
+    """A factory's settlement statement for one round (or, `item` given, for one item of it)."""
+
+    factory: str
+    item: str | None = None
+
+
+def _figures(own: Sequence[AwardFigures], takeover: Mapping[str, int]) -> dict[str, Any]:
+    """The sums of these awards, and the net margin of the sums."""
+    amount = sum((a.amount for a in own), Decimal(0))
+    cost = sum((a.cost for a in own), Decimal(0))
+    setup = sum((a.setup_cost_incurred for a in own), Decimal(0))
+    return {
+        "units": sum(a.units for a in own),
+        "amount": amount,
+        "cost": cost,
+        "setup_cost": setup,
+        "margin": (amount - cost - setup) / amount if amount > 0 else None,
+        "takeover_units": sum(takeover.get(a.bid, 0) for a in own),
+        "takeover_value": sum((a.supply_price * takeover.get(a.bid, 0) for a in own), Decimal(0)),
+    }
+
+
 def statements(awards: Sequence[AwardFigures], takeover: Mapping[str, int]) -> list[StatementLine]:
     """One statement per factory with an award: paid units, amount due, cost, net margin."""
     by_factory: dict[str, list[AwardFigures]] = defaultdict(list)
     for award in awards:
         by_factory[award.factory].append(award)
-    lines = []
-    for factory, own in sorted(by_factory.items()):
-        amount = sum((a.amount for a in own), Decimal(0))
-        cost = sum((a.cost for a in own), Decimal(0))
-        setup = sum((a.setup_cost_incurred for a in own), Decimal(0))
-        margin = (amount - cost - setup) / amount if amount > 0 else None
-        lines.append(
-            StatementLine(
-                factory=factory,
-                units=sum(a.units for a in own),
-                amount=amount,
-                cost=cost,
-                setup_cost=setup,
-                margin=margin,
-                takeover_units=sum(takeover.get(a.bid, 0) for a in own),
-                takeover_value=sum(
-                    (a.supply_price * takeover.get(a.bid, 0) for a in own), Decimal(0)
-                ),
-            )
-        )
-    return lines
+    return [
+        StatementLine(factory=factory, **_figures(own, takeover))
+        for factory, own in sorted(by_factory.items())
+    ]
+
+
+def item_statements(
+    awards: Sequence[AwardFigures], takeover: Mapping[str, int]
+) -> list[StatementLine]:
+    """Each factory's statement item by item, in factory then item order: the same sums,
+    itemised (a factory's lines add up to its statement, margins apart)."""
+    by_line: dict[tuple[str, str], list[AwardFigures]] = defaultdict(list)
+    for award in awards:
+        by_line[award.factory, award.item].append(award)
+    return [
+        StatementLine(factory=factory, item=item, **_figures(own, takeover))
+        for (factory, item), own in sorted(by_line.items())
+    ]
+
+
+def statement_total(
+    awards: Sequence[AwardFigures], takeover: Mapping[str, int]
+) -> StatementFigures:
+    """The statements' total: the sums of every line, and the margin of the sums."""
+    return StatementFigures(**_figures(awards, takeover))
 
 
 @dataclass(frozen=True)

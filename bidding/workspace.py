@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bidding.comparison import Comparison, figures
+from bidding.comparison import Comparison, compared
 from bidding.errors import AllocationNotDone, AllocationsOfDifferentRounds, RoundNotClosed
-from bidding.models import AllocationStatus, AuditEvent, Factory, Item, Round
-from bidding.snapshot import solved_items
+from bidding.models import AllocationStatus, AuditEvent, Round
+from bidding.names import factory_names, item_names
 from bidding.solves import get_allocation
 from solver.pricing import floor_price_cents
 from solver.result import BidAllocation as ResultRow
@@ -26,22 +26,6 @@ PAGE_ROWS = 100
 """Rows of a table page: a 100,000-bid round is read a hundred rows at a time."""
 MATRIX_ITEMS = 25
 """Items per page of an award matrix."""
-
-
-def factory_names(*, session: Session, factory_ids: set[str] | None = None) -> dict[str, str]:
-    """Factory id to name (all, or those named)."""
-    query = select(Factory.id, Factory.name)
-    if factory_ids is not None:
-        query = query.where(col(Factory.id).in_(sorted(factory_ids)))
-    return {row[0]: row[1] for row in session.exec(query).all()}
-
-
-def item_names(*, session: Session, item_ids: set[str] | None = None) -> dict[str, str]:
-    """Item id to name (all, or those named)."""
-    query = select(Item.id, Item.name)
-    if item_ids is not None:
-        query = query.where(col(Item.id).in_(sorted(item_ids)))
-    return {row[0]: row[1] for row in session.exec(query).all()}
 
 
 @dataclass(frozen=True)
@@ -157,12 +141,12 @@ def compare(*, session: Session, allocation_id: str, other_id: str) -> Compariso
         raise AllocationsOfDifferentRounds(
             f"{base.id} is of round {base.round_id}, {other.id} of {other.round_id}"
         )
-    computed = []
+    results = []
     for row in (base, other):
         if row.status != AllocationStatus.done or row.result is None:
             raise AllocationNotDone(row.status, f"allocation {row.id} is {row.status}")
-        computed.append(figures(solved_items(row), parse_result(row.result)))
-    return Comparison(base=base, other=other, base_figures=computed[0], other_figures=computed[1])
+        results.append(parse_result(row.result))
+    return compared(session=session, base=base, other=other, results=(results[0], results[1]))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from bidding import finance, reports, settlement
 from bidding.db import get_engine, session_scope
 from bidding.errors import BiddingError
+from bidding.exports import VIEWS, Report, to_csv, to_xlsx
 from bidding.principal import SYSTEM
 from cli.database import require_database
 
@@ -40,6 +41,14 @@ class Format(StrEnum):
 
 RoundOption = Annotated[str, typer.Option("--round", help="The round's id.")]
 FormatOption = Annotated[Format, typer.Option("--format", help="json, csv or xlsx.")]
+ViewOption = Annotated[
+    str | None,
+    typer.Option(
+        "--view",
+        help=f"CSV: the view written ({', '.join(VIEWS)}; the report's first by default); "
+        "XLSX: the sheet it opens on.",
+    ),
+]
 OutputOption = Annotated[
     Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
 ]
@@ -59,9 +68,10 @@ def _stdout_is_terminal() -> bool:
 
 
 def _report(
-    build: Callable[[Session], tuple[BaseModel, reports.Table]],
+    build: Callable[[Session], tuple[BaseModel, Report]],
     fmt: Format,
     output: Path | None,
+    view: str | None = None,
 ) -> None:
     if fmt == Format.xlsx and output is None and _stdout_is_terminal():
         _err.print(
@@ -73,44 +83,51 @@ def _report(
     require_database()
     try:
         with session_scope(get_engine()) as session:
-            body, table = build(session)
+            body, report = build(session)
+        if fmt == Format.csv:
+            content = to_csv(report, view)
+        elif fmt == Format.xlsx:
+            content = to_xlsx(report, view)
+        else:
+            content = body.model_dump_json(indent=2).encode() + b"\n"
     except BiddingError as exc:
         _err.print(f"[red]refused:[/red] {exc.detail}")
         raise typer.Exit(2) from exc
-    if fmt == Format.csv:
-        _write(reports.to_csv(table), output)
-    elif fmt == Format.xlsx:
-        _write(reports.to_xlsx(table), output)
-    else:
-        _write(body.model_dump_json(indent=2).encode() + b"\n", output)
+    _write(content, output)
 
 
 @report_app.command("statements")
 def report_statements(
-    round_id: RoundOption, fmt: FormatOption = Format.json, output: OutputOption = None
+    round_id: RoundOption,
+    fmt: FormatOption = Format.json,
+    output: OutputOption = None,
+    view: ViewOption = None,
 ) -> None:
     """Every factory's statement of a published or settled round."""
     from api.schemas.finance import StatementsPublic
 
-    def build(session: Session) -> tuple[BaseModel, reports.Table]:
+    def build(session: Session) -> tuple[BaseModel, Report]:
         report = settlement.round_statements(session=session, principal=SYSTEM, round_id=round_id)
-        return StatementsPublic.of(report), reports.statements_table(report)
+        return StatementsPublic.of(report), reports.statements_report(report)
 
-    _report(build, fmt, output)
+    _report(build, fmt, output, view)
 
 
 @report_app.command("result")
 def report_result(
-    round_id: RoundOption, fmt: FormatOption = Format.json, output: OutputOption = None
+    round_id: RoundOption,
+    fmt: FormatOption = Format.json,
+    output: OutputOption = None,
+    view: ViewOption = None,
 ) -> None:
     """The platform's result of a round: expected at publication and realised."""
     from api.schemas.finance import RoundResultPublic
 
-    def build(session: Session) -> tuple[BaseModel, reports.Table]:
+    def build(session: Session) -> tuple[BaseModel, Report]:
         published = settlement.round_result(session=session, principal=SYSTEM, round_id=round_id)
-        return RoundResultPublic.of(published), reports.result_table(published)
+        return RoundResultPublic.of(published), reports.result_report(published)
 
-    _report(build, fmt, output)
+    _report(build, fmt, output, view)
 
 
 @report_app.command("margins")
@@ -120,10 +137,10 @@ def report_margins(fmt: FormatOption = Format.json, output: OutputOption = None)
 
     found: list[int] = []
 
-    def build(session: Session) -> tuple[BaseModel, reports.Table]:
+    def build(session: Session) -> tuple[BaseModel, Report]:
         audit = finance.margin_audit(session=session)
         found.append(len(audit.findings))
-        return MarginAuditPublic.of(audit), reports.margins_table(audit)
+        return MarginAuditPublic.of(audit), reports.margins_report(audit)
 
     _report(build, fmt, output)
     if found and found[0]:
@@ -137,15 +154,16 @@ def report_takeover(
     ] = None,
     fmt: FormatOption = Format.json,
     output: OutputOption = None,
+    view: ViewOption = None,
 ) -> None:
     """Takeover liability per published round and item: expected and settled."""
     from api.schemas.finance import TakeoverAuditPublic
 
-    def build(session: Session) -> tuple[BaseModel, reports.Table]:
+    def build(session: Session) -> tuple[BaseModel, Report]:
         lines = finance.takeover_audit(session=session, round_id=round_id)
-        return TakeoverAuditPublic.of(lines), reports.takeover_table(lines)
+        return TakeoverAuditPublic.of(lines), reports.takeover_report(lines)
 
-    _report(build, fmt, output)
+    _report(build, fmt, output, view)
 
 
 def audit_published() -> None:

@@ -5,8 +5,9 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep
 from api.web import FactoryPage, render
-from bidding import bids, rounds, workspace
+from bidding import bids, rounds
 from bidding.bids import terms_of
+from bidding.names import factory_names, item_names
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,10 +27,8 @@ def factory_home(request: Request, session: SessionDep, viewer: FactoryPage) -> 
         ]
         for r in rows
     }
-    names = workspace.item_names(session=session)
-    factory = workspace.factory_names(
-        session=session, factory_ids={viewer.principal.factory_id or ""}
-    )
+    names = item_names(session=session)
+    factory = factory_names(session=session, factory_ids={viewer.principal.factory_id or ""})
     return render(
         request,
         "factory/home.html",

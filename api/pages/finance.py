@@ -14,7 +14,9 @@ from api import charts
 from api.deps import SessionDep
 from api.web import AuditPage, FinancePage, render
 from bidding import audit, finance, reports, rounds, settlement, takeover, workspace
+from bidding.exports import Report, to_bytes
 from bidding.models import RoundState
+from bidding.names import factory_names, item_names
 from bidding.values import from_ppb
 
 router = APIRouter(include_in_schema=False)
@@ -23,16 +25,13 @@ DownloadFormat = Annotated[Literal["csv", "xlsx"], Query()]
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
-def download(table: reports.Table, name: str, fmt: str) -> Response:
+def download(report: Report, fmt: str) -> Response:
     """A report as an attachment, CSV or XLSX."""
-    if fmt == "csv":
-        content, media_type = reports.to_csv(table), reports.CSV_MEDIA_TYPE
-    else:
-        content, media_type = reports.to_xlsx(table), reports.XLSX_MEDIA_TYPE
+    content, media_type, filename = to_bytes(report, fmt)
     return Response(
         content=content,
         media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -56,7 +55,7 @@ def finance_home(request: Request, session: SessionDep, viewer: FinancePage) -> 
 def margin_audit_page(request: Request, session: SessionDep, viewer: FinancePage) -> HTMLResponse:
     """The margin audit's findings, and each factory's margin against its round's floor."""
     result = finance.margin_audit(session=session)
-    names = workspace.factory_names(session=session)
+    names = factory_names(session=session)
     bars: list[str] = []
     margins = []
     floors = []
@@ -82,16 +81,14 @@ def margin_audit_download(
     session: SessionDep, viewer: FinancePage, format: DownloadFormat
 ) -> Response:
     """The margin audit as CSV or XLSX."""
-    return download(
-        reports.margins_table(finance.margin_audit(session=session)), "margin-audit", format
-    )
+    return download(reports.margins_report(finance.margin_audit(session=session)), format)
 
 
 @router.get("/finance/takeover")
 def takeover_page(request: Request, session: SessionDep, viewer: FinancePage) -> HTMLResponse:
     """Takeover liability per round and item: expected at publication against settled."""
     lines = finance.takeover_audit(session=session)
-    items = workspace.item_names(session=session, item_ids={line.expected.item for line in lines})
+    items = item_names(session=session, item_ids={line.expected.item for line in lines})
     labels = [
         f"{items.get(line.expected.item, line.expected.item)} · {line.round}" for line in lines
     ]
@@ -111,9 +108,7 @@ def takeover_page(request: Request, session: SessionDep, viewer: FinancePage) ->
 @router.get("/finance/takeover/download")
 def takeover_download(session: SessionDep, viewer: FinancePage, format: DownloadFormat) -> Response:
     """The takeover audit as CSV or XLSX."""
-    return download(
-        reports.takeover_table(finance.takeover_audit(session=session)), "takeover", format
-    )
+    return download(reports.takeover_report(finance.takeover_audit(session=session)), format)
 
 
 @router.get("/finance/rounds/{round_id}")
@@ -137,7 +132,7 @@ def round_report(
             "expected": published.expected(),
             "realised": published.realised(),
             "allocation": published.allocation,
-            "factory_names": workspace.factory_names(
+            "factory_names": factory_names(
                 session=session, factory_ids={line.factory for line in statements.lines}
             ),
         },
@@ -152,7 +147,7 @@ def statements_download(
     report = settlement.round_statements(
         session=session, principal=viewer.principal, round_id=round_id
     )
-    return download(reports.statements_table(report), f"statements-{round_id}", format)
+    return download(reports.statements_report(report), format)
 
 
 @router.get("/finance/rounds/{round_id}/result/download")
@@ -163,7 +158,7 @@ def result_download(
     published = settlement.round_result(
         session=session, principal=viewer.principal, round_id=round_id
     )
-    return download(reports.result_table(published), f"result-{round_id}", format)
+    return download(reports.result_report(published), format)
 
 
 @router.get("/finance/replay")

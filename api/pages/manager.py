@@ -35,6 +35,7 @@ from bidding import (
 )
 from bidding.errors import InvalidInput
 from bidding.models import AllocationStatus, Round, RoundState
+from bidding.names import factory_names, item_names
 from bidding.snapshot import Overrides
 from bidding.values import from_cents, from_ppb
 
@@ -175,10 +176,8 @@ def _round_context(session: SessionDep, row: Round) -> dict[str, object]:
         "margin_floor": from_ppb(row.margin_floor_ppb),
         "capacity_share": from_ppb(row.capacity_share_ppb),
         "budget": None if row.budget_cents is None else from_cents(row.budget_cents),
-        "item_names": workspace.item_names(
-            session=session, item_ids={i.item_id for i in detail.items}
-        ),
-        "factory_names": workspace.factory_names(
+        "item_names": item_names(session=session, item_ids={i.item_id for i in detail.items}),
+        "factory_names": factory_names(
             session=session, factory_ids={i.factory_id for i in detail.invitations}
         ),
     }
@@ -270,7 +269,7 @@ def what_if_form(
         | {
             "problem_items": sorted(i["id"] for i in problem["items"]),
             "problem_factories": sorted(f["id"] for f in problem["factories"]),
-            "all_factory_names": workspace.factory_names(
+            "all_factory_names": factory_names(
                 session=session, factory_ids={f["id"] for f in problem["factories"]}
             ),
         },
@@ -375,7 +374,7 @@ def allocation_page(
         used, floor = workspace.factory_use(
             session=session, result=result, problem_text=row.problem
         )
-        names = workspace.item_names(session=session, item_ids={i.id for i in solved})
+        names = item_names(session=session, item_ids={i.id for i in solved})
         item_ids = sorted(i.id for i in solved)
         labels = [names.get(i, i) for i in item_ids]
         tabulated, chosen = workspace.tabulation(session=session, row=round_row, item=item)
@@ -466,10 +465,8 @@ def comparison_page(
             "other": compared.other_figures,
             "shown": shown,
             "rows": workspace.PAGE_ROWS,
-            "item_names": workspace.item_names(session=session, item_ids=set(shown.item_ids)),
-            "factory_names": workspace.factory_names(
-                session=session, factory_ids=set(shown.factory_ids)
-            ),
+            "item_names": compared.names.items,
+            "factory_names": compared.names.factories,
             "zero": Decimal(0),
         },
         block=block,
@@ -501,7 +498,7 @@ def settlement_form(
             "round": row,
             "units": units,
             "history": history,
-            "item_names": workspace.item_names(session=session, item_ids=set(units)),
+            "item_names": item_names(session=session, item_ids=set(units)),
         },
     )
 

@@ -13,7 +13,7 @@ from api.deps import (
     Pagination,
     SessionDep,
 )
-from api.routes import COMMON, problems
+from api.routes import COMMON, EXPORTS, ExportView, Format, export, json_only, problems
 from api.schemas.allocations import (
     AllocationPublic,
     AllocationRequest,
@@ -22,7 +22,9 @@ from api.schemas.allocations import (
     ComparisonPublic,
 )
 from api.schemas.base import Page
-from bidding import comparison, publication, solves
+from bidding import comparison, publication, reports, rounds, solves
+from bidding.errors import AllocationNotDone
+from bidding.names import allocation_names, award_names
 
 router = APIRouter(tags=["allocations"], responses=COMMON)
 
@@ -73,13 +75,37 @@ def list_allocations(
     )
 
 
-@router.get("/v1/allocations/{allocation_id}", responses=problems(404))
+@router.get(
+    "/v1/allocations/{allocation_id}",
+    response_model=AllocationPublic,
+    responses={**EXPORTS, **problems(404, 409)},
+)
 def get_allocation(
-    allocation_id: IdPath, session: SessionDep, actor: ManagerOrFinance
-) -> AllocationPublic:
-    """Status (queued, running, done, failed), timings and the result in the result format."""
+    allocation_id: IdPath,
+    session: SessionDep,
+    actor: ManagerOrFinance,
+    format: Format = "json",
+    view: ExportView = None,
+) -> AllocationPublic | Response:
+    """Status (queued, running, done, failed), timings and the result in the result format.
+
+    The names of the factories and items the rows name are beside the result, by id
+    (`factory_names`, `item_names`). `?format=csv|xlsx` exports the result: a row per bid
+    with names, per item (units, spend, expected takeover), per factory, and the totals;
+    409 `allocation_not_done` while the allocation has no result.
+    """
     row = solves.get_allocation(session=session, allocation_id=allocation_id)
-    return AllocationPublic.with_result(row, solves.presented_result(session=session, row=row))
+    result = solves.presented_result(session=session, row=row)
+    names = None if result is None else allocation_names(session=session, row=row, result=result)
+    if format != "json":
+        if result is None or names is None:
+            raise AllocationNotDone(row.status, f"allocation {row.id} is {row.status}")
+        currency = rounds.get_round(session=session, principal=actor, round_id=row.round_id)
+        return export(
+            reports.allocation_report(row, result, names, currency.currency), format, view
+        )
+    json_only(view)
+    return AllocationPublic.with_result(row, result, names)
 
 
 @router.get("/v1/allocations/{allocation_id}/problem", responses={**_JSON_OBJECT, **problems(404)})
@@ -91,16 +117,34 @@ def get_allocation_problem(
     return Response(content=text, media_type="application/json")
 
 
-@router.get("/v1/allocations/{allocation_id}/compare/{other_id}", responses=problems(404, 409))
+@router.get(
+    "/v1/allocations/{allocation_id}/compare/{other_id}",
+    response_model=ComparisonPublic,
+    responses={**EXPORTS, **problems(404, 409)},
+)
 def compare_allocations(
-    allocation_id: IdPath, other_id: IdPath, session: SessionDep, actor: ManagerOrFinance
-) -> ComparisonPublic:
-    """Objective, spend, expected takeover, per item and per factory: `other` against this."""
-    return ComparisonPublic.of(
-        comparison.compare_allocations(
-            session=session, allocation_id=allocation_id, other_id=other_id
-        )
+    allocation_id: IdPath,
+    other_id: IdPath,
+    session: SessionDep,
+    actor: ManagerOrFinance,
+    format: Format = "json",
+    view: ExportView = None,
+) -> ComparisonPublic | Response:
+    """Objective, spend, expected takeover, per item and per factory: `other` against this.
+
+    Items and factories carry their names. `?format=csv|xlsx` exports the same figures:
+    per item, per factory and the totals, each as base, other and change.
+    """
+    compared = comparison.compare_allocations(
+        session=session, allocation_id=allocation_id, other_id=other_id
     )
+    if format != "json":
+        currency = rounds.get_round(
+            session=session, principal=actor, round_id=compared.base.round_id
+        ).currency
+        return export(reports.comparison_report(compared, currency), format, view)
+    json_only(view)
+    return ComparisonPublic.of(compared)
 
 
 @router.post("/v1/allocations/{allocation_id}/publish", responses=problems(404, 409))
@@ -130,7 +174,8 @@ def list_awards(
     rows = publication.list_awards(
         session=session, principal=actor, round_id=round_id, after=page.after, limit=page.limit
     )
+    shown = award_names(session=session, rows=rows)
     return Page(
-        data=[AwardPublic.of(r) for r in rows],
+        data=[AwardPublic.of(r, shown) for r in rows],
         next_cursor=page.next_cursor(rows[-1].bid_id if rows else None, len(rows)),
     )

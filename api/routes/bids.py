@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Header, Query, Response, UploadFile
 
 from api.deps import BidReader, FactoryRole, IdPath, Pagination, SessionDep
-from api.routes import COMMON, problems
+from api.routes import COMMON, EXPORTS, problems
 from api.schemas.base import Page
 from api.schemas.bids import (
     BidAmend,
@@ -16,7 +16,7 @@ from api.schemas.bids import (
     BidSheetImportPublic,
     BidVersionPublic,
 )
-from bidding import bid_sheet_import, bid_sheet_template, bid_sheets, bids, reports
+from bidding import bid_sheet_import, bid_sheet_template, bid_sheets, bids
 from bidding.bid_sheet_template import TemplateFormat
 from bidding.bids import BidTerms
 from bidding.errors import PreconditionRequired
@@ -114,14 +114,7 @@ cell comes in one 422 `invalid_input`, each error with its `field` (`rows[7].uni
 {bid_sheets.MAX_SHEET_ROWS} rows and {bid_sheets.MAX_SHEET_BYTES} bytes. Each change is
 audited as its submit, amend or withdraw would be.
 """
-TEMPLATE_FORMATS: dict[int | str, dict[str, Any]] = {
-    200: {
-        "content": {
-            reports.CSV_MEDIA_TYPE.split(";")[0]: {"schema": {"type": "string"}},
-            reports.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
-        }
-    }
-}
+TEMPLATE_FORMATS = EXPORTS
 
 
 @router.post(

@@ -4,12 +4,12 @@ Reports (statements, result, margin audit, takeover) answer `?format=csv` or `?f
 with the same figures as their JSON, as an attachment.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.deps import IdPath, Manager, ManagerOrFinance, SessionDep, require
-from api.routes import COMMON, problems
+from api.routes import COMMON, EXPORTS, ExportView, Format, export, json_only, problems
 from api.schemas.finance import (
     MarginAuditPublic,
     ReplayPublic,
@@ -29,18 +29,6 @@ router = APIRouter(tags=["settlement and finance"], responses=COMMON)
 
 Finance = Annotated[Principal, Depends(require(Role.finance))]
 StatementReader = Annotated[Principal, Depends(require(Role.factory, Role.finance))]
-Format = Annotated[
-    Literal["json", "csv", "xlsx"],
-    Query(description="`json` (default), `csv` or `xlsx` (an attachment of the same figures)."),
-]
-REPORT_FORMATS: dict[int | str, dict[str, Any]] = {
-    200: {
-        "content": {
-            reports.CSV_MEDIA_TYPE.split(";")[0]: {"schema": {"type": "string"}},
-            reports.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
-        }
-    }
-}
 SETTLEMENT_RULES = """
 Every item of the published allocation must be given, 0 where none sold (422 naming each
 item missing or unknown); units sold are whole numbers from 0 to the units allocated (422
@@ -49,18 +37,6 @@ platform and attributed to the item's bids pro rata to their allocated units, in
 units, by largest remainder: each bid gets the floor of its exact share, the units left go
 one each to the largest remainders, ties to the lower bid id.
 """
-
-
-def _export(table: reports.Table, name: str, fmt: str) -> Response:
-    if fmt == "csv":
-        content, media_type, extension = reports.to_csv(table), reports.CSV_MEDIA_TYPE, "csv"
-    else:
-        content, media_type, extension = reports.to_xlsx(table), reports.XLSX_MEDIA_TYPE, "xlsx"
-    return Response(
-        content=content,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{name}.{extension}"'},
-    )
 
 
 @router.post(
@@ -116,10 +92,14 @@ def get_settlement(
 @router.get(
     "/v1/rounds/{round_id}/statements",
     response_model=StatementsPublic,
-    responses={**REPORT_FORMATS, **problems(404, 409)},
+    responses={**EXPORTS, **problems(404, 409)},
 )
 def get_statements(
-    round_id: IdPath, session: SessionDep, actor: StatementReader, format: Format = "json"
+    round_id: IdPath,
+    session: SessionDep,
+    actor: StatementReader,
+    format: Format = "json",
+    view: ExportView = None,
 ) -> StatementsPublic | Response:
     """Per-factory statements of a published round; a factory reads its own only.
 
@@ -131,17 +111,22 @@ def get_statements(
     """
     report = settlement.round_statements(session=session, principal=actor, round_id=round_id)
     if format != "json":
-        return _export(reports.statements_table(report), f"statements-{round_id}", format)
+        return export(reports.statements_report(report), format, view)
+    json_only(view)
     return StatementsPublic.of(report)
 
 
 @router.get(
     "/v1/rounds/{round_id}/result",
     response_model=RoundResultPublic,
-    responses={**REPORT_FORMATS, **problems(404, 409)},
+    responses={**EXPORTS, **problems(404, 409)},
 )
 def get_result(
-    round_id: IdPath, session: SessionDep, actor: ManagerOrFinance, format: Format = "json"
+    round_id: IdPath,
+    session: SessionDep,
+    actor: ManagerOrFinance,
+    format: Format = "json",
+    view: ExportView = None,
 ) -> RoundResultPublic | Response:
     """The platform's result: expected at publication against realised once settled.
 
@@ -153,17 +138,18 @@ def get_result(
     """
     published = settlement.round_result(session=session, principal=actor, round_id=round_id)
     if format != "json":
-        return _export(reports.result_table(published), f"result-{round_id}", format)
+        return export(reports.result_report(published), format, view)
+    json_only(view)
     return RoundResultPublic.of(published)
 
 
 @router.get(
     "/v1/audit/margins",
     response_model=MarginAuditPublic,
-    responses=REPORT_FORMATS,
+    responses=EXPORTS,
 )
 def audit_margins(
-    session: SessionDep, actor: Finance, format: Format = "json"
+    session: SessionDep, actor: Finance, format: Format = "json", view: ExportView = None
 ) -> MarginAuditPublic | Response:
     """Every published award re-checked by the independent verifier; findings name the bids.
 
@@ -173,19 +159,21 @@ def audit_margins(
     """
     audit = finance.margin_audit(session=session)
     if format != "json":
-        return _export(reports.margins_table(audit), "margin-audit", format)
+        return export(reports.margins_report(audit), format, view)
+    json_only(view)
     return MarginAuditPublic.of(audit)
 
 
 @router.get(
     "/v1/audit/takeover",
     response_model=TakeoverAuditPublic,
-    responses={**REPORT_FORMATS, **problems(404)},
+    responses={**EXPORTS, **problems(404)},
 )
 def audit_takeover(
     session: SessionDep,
     actor: Finance,
     format: Format = "json",
+    view: ExportView = None,
     round: Annotated[
         str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="One round only.")
     ] = None,
@@ -193,7 +181,8 @@ def audit_takeover(
     """Takeover liability per published round and item: expected at publication, and settled."""
     lines = finance.takeover_audit(session=session, round_id=round)
     if format != "json":
-        return _export(reports.takeover_table(lines), "takeover", format)
+        return export(reports.takeover_report(lines), format, view)
+    json_only(view)
     return TakeoverAuditPublic.of(lines)
 
 

@@ -23,6 +23,7 @@ from bidding.models import (
     Award,
     as_utc,
 )
+from bidding.names import Names
 from bidding.snapshot import Overrides
 from bidding.values import from_cents, from_ppb
 from solver.result import Result
@@ -136,14 +137,33 @@ class AllocationSummary(Output):
 
 
 class AllocationPublic(AllocationSummary):
-    """An allocation with its result (result format; a what-if's excluded bids included)."""
+    """An allocation with its result (result format; a what-if's excluded bids included).
+
+    `result` stays exactly the result format, so `supplybid verify` reads it as it is; the
+    names of the factories and items its rows name are beside it, by id.
+    """
 
     result: Result | None
+    factory_names: Annotated[
+        dict[str, str],
+        Field(description="The name of each factory the result's rows name, by factory id."),
+    ] = {}  # noqa: RUF012 - pydantic copies a field's default per instance
+    item_names: Annotated[
+        dict[str, str],
+        Field(description="The name of each item the result's rows name, by item id."),
+    ] = {}  # noqa: RUF012
 
     @classmethod
-    def with_result(cls, row: Allocation, result: Result | None) -> "AllocationPublic":
-        """The public view of a row and its presented result."""
-        return cls(**AllocationSummary.of(row).model_dump(), result=result)
+    def with_result(
+        cls, row: Allocation, result: Result | None, names: Names | None = None
+    ) -> "AllocationPublic":
+        """The public view of a row, its presented result and the names its rows name."""
+        return cls(
+            **AllocationSummary.of(row).model_dump(),
+            result=result,
+            factory_names=dict(sorted(names.factories.items())) if names else {},
+            item_names=dict(sorted(names.items.items())) if names else {},
+        )
 
 
 class AwardPublic(Output):
@@ -151,7 +171,9 @@ class AwardPublic(Output):
 
     bid: str
     factory: str
+    factory_name: str | None = Field(description="The factory's name as published.")
     item: str
+    item_name: str | None = Field(description="The item's name as published.")
     units: int
     supply_price: Decimal
     setup_fee: Decimal
@@ -161,12 +183,14 @@ class AwardPublic(Output):
     cost_to_win_more: Decimal | None
 
     @classmethod
-    def of(cls, row: Award) -> "AwardPublic":
-        """The public view of an award row."""
+    def of(cls, row: Award, names: Names | None = None) -> "AwardPublic":
+        """The public view of an award row (names as published; `names` fills older rows)."""
         return cls(
             bid=row.bid_id,
             factory=row.factory_id,
+            factory_name=row.factory_name or (names.factory(row.factory_id) if names else None),
             item=row.item_id,
+            item_name=row.item_name or (names.item(row.item_id) if names else None),
             units=row.units,
             supply_price=from_cents(row.supply_price_cents),
             setup_fee=from_cents(row.setup_fee_cents),
@@ -207,6 +231,7 @@ class ItemComparison(Output):
     """One item in two allocations: units, spend and expected takeover."""
 
     item: str
+    item_name: str | None
     units: UnitsChange
     spend: AmountChange
     expected_unsold_units: AmountChange
@@ -218,6 +243,7 @@ class FactoryComparison(Output):
     """One factory in two allocations: units and what it is paid."""
 
     factory: str
+    factory_name: str | None
     units: UnitsChange
     spend: AmountChange
 
@@ -242,8 +268,6 @@ class ComparisonPublic(Output):
         """The comparison, item by item and factory by factory, in id order."""
         a, b = c.base_figures, c.other_figures
         zero = Decimal("0.00")
-        item_ids = sorted(set(a.item_unsold) | set(b.item_unsold) | set(a.item_units))
-        factory_ids = sorted(set(a.factory_units) | set(b.factory_units))
         return cls(
             round=c.base.round_id,
             base=c.base.id,
@@ -257,6 +281,7 @@ class ComparisonPublic(Output):
             items=[
                 ItemComparison(
                     item=i,
+                    item_name=c.names.item(i),
                     units=_units(a.item_units.get(i, 0), b.item_units.get(i, 0)),
                     spend=_amount(a.item_spend.get(i, zero), b.item_spend.get(i, zero)),
                     expected_unsold_units=_amount(
@@ -269,14 +294,15 @@ class ComparisonPublic(Output):
                         a.item_salvage.get(i, zero), b.item_salvage.get(i, zero)
                     ),
                 )
-                for i in item_ids
+                for i in c.item_ids()
             ],
             factories=[
                 FactoryComparison(
                     factory=f,
+                    factory_name=c.names.factory(f),
                     units=_units(a.factory_units.get(f, 0), b.factory_units.get(f, 0)),
                     spend=_amount(a.factory_spend.get(f, zero), b.factory_spend.get(f, zero)),
                 )
-                for f in factory_ids
+                for f in c.factory_ids()
             ],
         )

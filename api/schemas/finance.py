@@ -15,7 +15,7 @@ from bidding.models import (
 )
 from bidding.reports import margin_fraction, money
 from bidding.settlement import PublishedRound, RecordedSettlement, RoundStatements
-from bidding.takeover import ItemOutcome, PlatformResult
+from bidding.takeover import ItemOutcome, PlatformResult, StatementFigures
 from solver.values import (
     MAX_UNITS,
 )
@@ -89,15 +89,9 @@ class SettlementHistoryPublic(Output):
     versions: list[SettlementPublic]
 
 
-class StatementPublic(Output):
-    """A factory's statement: units ordered and paid, amount due, cost, margin, takeover.
+class StatementTotalPublic(Output):
+    """The statements' total: the sums of every line, `margin` that of the sums."""
 
-    `margin` is (amount - cost - setup_cost) / amount, rounded down to 9 decimals.
-    `takeover_units` and `takeover_value` (those units at their supply price) are null
-    until the round is settled.
-    """
-
-    factory: str
     units: int
     amount: Decimal
     cost: Decimal
@@ -106,15 +100,42 @@ class StatementPublic(Output):
     takeover_units: int | None
     takeover_value: Decimal | None
 
+    @classmethod
+    def of(cls, figures: StatementFigures, settled: bool) -> "StatementTotalPublic":
+        """Money to the cent, the margin rounded down to 9 decimals, takeover once settled."""
+        return cls(
+            units=figures.units,
+            amount=money(figures.amount),
+            cost=money(figures.cost),
+            setup_cost=money(figures.setup_cost),
+            margin=margin_fraction(figures.margin),
+            takeover_units=figures.takeover_units if settled else None,
+            takeover_value=money(figures.takeover_value) if settled else None,
+        )
+
+
+class StatementPublic(StatementTotalPublic):
+    """A factory's statement: units ordered and paid, amount due, cost, margin, takeover.
+
+    `margin` is (amount - cost - setup_cost) / amount, rounded down to 9 decimals.
+    `takeover_units` and `takeover_value` (those units at their supply price) are null
+    until the round is settled.
+    """
+
+    factory: str
+    factory_name: str | None
+
 
 class StatementsPublic(Output):
-    """A round's statements (a factory's own only), and the settlement version they follow."""
+    """A round's statements (a factory's own only), their total, and the settlement version
+    they follow."""
 
     round: str
     currency: str
     state: str
     settlement_version: int | None
     data: list[StatementPublic]
+    total: StatementTotalPublic
 
     @classmethod
     def of(cls, report: RoundStatements) -> "StatementsPublic":
@@ -128,16 +149,12 @@ class StatementsPublic(Output):
             data=[
                 StatementPublic(
                     factory=line.factory,
-                    units=line.units,
-                    amount=money(line.amount),
-                    cost=money(line.cost),
-                    setup_cost=money(line.setup_cost),
-                    margin=margin_fraction(line.margin),
-                    takeover_units=line.takeover_units if settled else None,
-                    takeover_value=money(line.takeover_value) if settled else None,
+                    factory_name=report.names.factory(line.factory),
+                    **StatementTotalPublic.of(line, settled).model_dump(),
                 )
                 for line in report.lines
             ],
+            total=StatementTotalPublic.of(report.total, settled),
         )
 
 
@@ -180,6 +197,7 @@ class ItemResultPublic(Output):
     """One item's figures, expected and realised."""
 
     item: str
+    item_name: str | None
     expected: ResultFigures
     realised: ResultFigures | None
 
@@ -213,6 +231,7 @@ class RoundResultPublic(Output):
             items=[
                 ItemResultPublic(
                     item=o.item,
+                    item_name=published.names.item(o.item),
                     expected=ResultFigures.of(o),
                     realised=ResultFigures.of(realised_items[o.item])
                     if o.item in realised_items
@@ -231,6 +250,7 @@ class MarginFindingPublic(Output):
     bid: str | None
     factory: str | None
     finding: str
+    factory_name: str | None = None
 
 
 class MarginAuditPublic(Output):
@@ -259,6 +279,7 @@ class TakeoverLinePublic(Output):
     state: str
     settlement_version: int | None
     item: str
+    item_name: str | None
     expected: ResultFigures
     settled: ResultFigures | None
 
@@ -280,6 +301,7 @@ class TakeoverAuditPublic(Output):
                     state=line.state,
                     settlement_version=line.settlement_version,
                     item=line.expected.item,
+                    item_name=line.item_name,
                     expected=ResultFigures.of(line.expected),
                     settled=None if line.settled is None else ResultFigures.of(line.settled),
                 )

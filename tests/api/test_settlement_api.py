@@ -1,11 +1,8 @@
 """Settlement through the API: settle, correct, statements, the platform's result, exports."""
 
-import csv
-import io
 from decimal import Decimal
 from typing import Any
 
-import openpyxl
 import pytest
 
 from tests.api.test_allocations_api import (
@@ -14,6 +11,7 @@ from tests.api.test_allocations_api import (
     wait_until_finished,
 )
 from tests.conftest import World
+from tests.exports import assert_same_rows, csv_rows, number, opened_sheet, sheets
 
 
 def published_round(world: World) -> tuple[str, str, str]:
@@ -64,6 +62,7 @@ def test_a_published_round_settles_with_the_unsold_units_taken_over_by_largest_r
     lines = {line["factory"]: line for line in statements["data"]}
     assert lines[world.factory_id] == {
         "factory": world.factory_id,
+        "factory_name": "Own factory",
         "units": 2000,
         "amount": "41120.00",  # 2000 x 20.56 (18.50 / 0.9 rounded up)
         "cost": "37000.00",
@@ -220,9 +219,31 @@ def test_statements_before_settlement_show_amounts_due_and_no_takeover_and_facto
         exported = world.client.get(
             f"/v1/rounds/{world.round_id}/statements?format=csv", headers=world.headers(who)
         )
-        assert [r["factory"] for r in csv.DictReader(io.StringIO(exported.text))] == [factory]
+        assert [r["Factory"] for r in csv_rows(exported.content)] == [factory]
+        workbook = world.client.get(
+            f"/v1/rounds/{world.round_id}/statements?format=xlsx", headers=world.headers(who)
+        )
+        for title, rows in sheets(workbook.content).items():
+            if title != "Totals":
+                assert {r["Factory"] for r in rows} == {factory}, title
     result = _get(world, f"/v1/rounds/{world.round_id}/result", "manager")
     assert result["realised"] is None
+
+
+REPORT_VIEWS = {
+    "statements": ("factory", "item", "totals"),
+    "result": ("item", "totals"),
+    "takeover": ("item", "totals"),
+    "margins": ("findings",),
+}
+
+
+def _export(world: World, path: str, fmt: str, view: str | None = None) -> Any:
+    sep = "&" if "?" in path else "?"
+    query = f"{path}{sep}format={fmt}" + (f"&view={view}" if view else "")
+    response = world.client.get(query, headers=world.headers("finance"))
+    assert response.status_code == 200, response.text
+    return response
 
 
 def test_exports_parse_back_to_the_figures_of_the_json(world: World) -> None:
@@ -234,52 +255,69 @@ def test_exports_parse_back_to_the_figures_of_the_json(world: World) -> None:
         "takeover": f"/v1/audit/takeover?round={world.round_id}",
         "margins": "/v1/audit/margins",
     }
-    tables = {}
+    tables: dict[str, dict[str, list[dict[str, str]]]] = {}
     for name, path in reports.items():
-        sep = "&" if "?" in path else "?"
-        as_csv = world.client.get(f"{path}{sep}format=csv", headers=world.headers("finance"))
-        assert as_csv.status_code == 200, as_csv.text
-        assert as_csv.headers["content-type"] == "text/csv; charset=utf-8"
-        assert as_csv.headers["content-disposition"].startswith("attachment; filename=")
-        assert ".csv" in as_csv.headers["content-disposition"]
-        csv_rows = list(csv.DictReader(io.StringIO(as_csv.text)))
-        as_xlsx = world.client.get(f"{path}{sep}format=xlsx", headers=world.headers("finance"))
-        assert as_xlsx.status_code == 200
-        assert as_xlsx.headers["content-type"] == (
+        workbook = _export(world, path, "xlsx")
+        assert workbook.headers["content-type"] == (
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         )
-        assert ".xlsx" in as_xlsx.headers["content-disposition"]
-        sheet = openpyxl.load_workbook(io.BytesIO(as_xlsx.content)).active
-        assert sheet is not None
-        values = list(sheet.iter_rows(values_only=True))
-        headers = [str(h) for h in values[0]]
-        xlsx_rows = [dict(zip(headers, row, strict=True)) for row in values[1:]]
-        assert len(xlsx_rows) == len(csv_rows)
-        for c, x in zip(csv_rows, xlsx_rows, strict=True):
-            for key, text in c.items():
-                cell = x[key]
-                if text == "":
-                    assert cell is None
-                elif isinstance(cell, int | float):
-                    assert Decimal(text) == Decimal(str(cell)), (name, key)
-                else:
-                    assert text == str(cell)
-        tables[name] = csv_rows
+        assert workbook.headers["content-disposition"].startswith("attachment; filename=")
+        assert ".xlsx" in workbook.headers["content-disposition"]
+        assert len(sheets(workbook.content)) == len(REPORT_VIEWS[name])
+        tables[name] = {}
+        for view in REPORT_VIEWS[name]:
+            as_csv = _export(world, path, "csv", view)
+            assert as_csv.headers["content-type"] == "text/csv; charset=utf-8"
+            assert ".csv" in as_csv.headers["content-disposition"]
+            rows = csv_rows(as_csv.content)
+            assert_same_rows(rows, opened_sheet(_export(world, path, "xlsx", view).content))
+            tables[name][view] = rows
+        default = csv_rows(_export(world, path, "csv").content)
+        assert default == tables[name][REPORT_VIEWS[name][0]]
 
-    statements = _get(world, reports["statements"])["data"]
-    for row, line in zip(tables["statements"], statements, strict=True):
-        for key in ("factory", "amount", "cost", "setup_cost", "margin", "takeover_value"):
-            assert row[key] == line[key]
-        assert int(row["units"]) == line["units"]
-        assert int(row["takeover_units"]) == line["takeover_units"]
+    statements = _get(world, reports["statements"])
+    per_factory = tables["statements"]["factory"]
+    for row, line in zip(per_factory, statements["data"], strict=True):
+        assert row["Factory"] == line["factory"]
+        assert row["Factory name"] == line["factory_name"]
+        for header, key in (
+            ("Amount (CNY)", "amount"),
+            ("Cost (CNY)", "cost"),
+            ("Setup cost (CNY)", "setup_cost"),
+            ("Takeover value (CNY)", "takeover_value"),
+        ):
+            assert row[header] == line[key]
+        assert number(row["Margin"]) == Decimal(line["margin"])
+        assert row["Margin"].endswith("%")
+        assert int(row["Units"]) == line["units"]
+        assert int(row["Takeover units"]) == line["takeover_units"]
+    [total] = tables["statements"]["totals"]
+    assert total["Amount (CNY)"] == statements["total"]["amount"]
+    assert sum(Decimal(r["Amount (CNY)"]) for r in per_factory) == Decimal(total["Amount (CNY)"])
+    per_item = tables["statements"]["item"]
+    assert sum(int(r["Units"]) for r in per_item) == int(total["Units"])
+    assert {r["Item name"] for r in per_item} == {"Plush bear"}
+
     result = _get(world, reports["result"])
-    for row in tables["result"]:
-        assert Decimal(row["expected"]) == Decimal(str(result["expected"][row["figure"]]))
-        assert Decimal(row["realised"]) == Decimal(str(result["realised"][row["figure"]]))
-    assert {r["figure"] for r in tables["result"]} == set(result["expected"])
-    assert tables["result"][3]["figure"] == "revenue"
-    assert tables["result"][3]["realised"] == result["realised"]["revenue"]  # two decimals
+    labels = dict(
+        zip(result["expected"], [r["Figure"] for r in tables["result"]["totals"]], strict=True)
+    )
+    for figure, label in labels.items():
+        [row] = [r for r in tables["result"]["totals"] if r["Figure"] == label]
+        assert number(row["Expected"]) == Decimal(str(result["expected"][figure]))
+        assert number(row["Realised"]) == Decimal(str(result["realised"][figure]))
+    assert labels["revenue"] == "Revenue (CNY)"
+    [item_row] = tables["result"]["item"]
+    assert item_row["Item"] == world.item_id
+    assert item_row["Item name"] == result["items"][0]["item_name"]
+    assert item_row["Realised revenue (CNY)"] == result["items"][0]["realised"]["revenue"]
+    assert item_row["Expected net (CNY)"] == result["items"][0]["expected"]["net"]
+
     takeover = _get(world, reports["takeover"])["data"]
-    assert [r["item"] for r in tables["takeover"]] == [t["item"] for t in takeover]
-    assert tables["takeover"][0]["takeover_spend"] == takeover[0]["settled"]["takeover_spend"]
-    assert tables["margins"] == []
+    rows = tables["takeover"]["item"]
+    assert [r["Item"] for r in rows] == [t["item"] for t in takeover]
+    assert [r["Item name"] for r in rows] == [t["item_name"] for t in takeover]
+    assert rows[0]["Settled takeover spend"] == takeover[0]["settled"]["takeover_spend"]
+    [per_round] = tables["takeover"]["totals"]
+    assert per_round["Settled takeover spend"] == takeover[0]["settled"]["takeover_spend"]
+    assert tables["margins"]["findings"] == []

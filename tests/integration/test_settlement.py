@@ -220,14 +220,23 @@ def test_the_report_commands_write_the_figures_of_a_settled_round(
     assert line["amount"] == "20560.00"  # 1000 x 20.56
     assert line["takeover_units"] == 100
     as_csv = cli.invoke(app, ["report", "result", "--round", row.id, "--format", "csv"])
-    assert "net," in as_csv.stdout
+    assert "Expected net (CNY)," in as_csv.stdout  # per item, the first view
+    totals = cli.invoke(
+        app, ["report", "result", "--round", row.id, "--format", "csv", "--view", "totals"]
+    )
+    assert f"\n{row.id},Net (CNY),15340.00,12550.00\n" in totals.stdout  # text-mode stdout
+    unknown = cli.invoke(
+        app, ["report", "result", "--round", row.id, "--format", "csv", "--view", "bid"]
+    )
+    assert unknown.exit_code == 2
+    assert "views are item, totals" in unknown.output
     xlsx = tmp_path / "takeover.xlsx"
     written = cli.invoke(app, ["report", "takeover", "--format", "xlsx", "-o", str(xlsx)])
     assert written.exit_code == 0, written.output
     sheet = openpyxl.load_workbook(xlsx).active
     assert sheet is not None
     header, first = list(sheet.iter_rows(values_only=True))[:2]
-    assert dict(zip(header, first, strict=True))["units_taken_over"] == 100
+    assert dict(zip(header, first, strict=True))["Settled units taken over"] == 100
     margins = cli.invoke(app, ["report", "margins"])
     assert margins.exit_code == 0, margins.output
     assert json.loads(margins.stdout)["findings"] == []

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from bidding.comparison import Comparison, Figures
 from bidding.models import Allocation
+from bidding.names import Names
 from bidding.workspace import compared_page
 
 ITEMS = [f"itm_{n}" for n in range(5)]
@@ -36,7 +37,7 @@ def _comparison() -> Comparison:
     changed = {"itm_3", "itm_4", "fac_0", "fac_4"}
     base = Allocation(id="alc_a", round_id="rnd", problem="{}", input_hash="x")
     other = Allocation(id="alc_b", round_id="rnd", problem="{}", input_hash="y", what_if=True)
-    return Comparison(base, other, _figures(set()), _figures(changed))
+    return Comparison(base, other, _figures(set()), _figures(changed), Names())
 
 
 def test_every_row_is_paged_without_the_switch() -> None:
