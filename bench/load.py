@@ -421,10 +421,23 @@ def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
                 child.wait()
 
 
+@dataclass(frozen=True)
+class Server:
+    """A served app: where it listens, and its process (to read the CPU time it used)."""
+
+    base_url: str
+    pid: int
+
+    def cpu_s(self) -> float:
+        """User and system CPU seconds the server process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def served(
     database_url: str, ports: str, workdir: Path, profile: Path | None = None
-) -> Iterator[str]:
+) -> Iterator[Server]:
     """`supplybid serve` (or the same app under pyinstrument) and, on PostgreSQL, a worker."""
     postgres = make_url(database_url).get_backend_name() == "postgresql"
     port = _port(ports)
@@ -450,7 +463,7 @@ def served(
                 if time.monotonic() > deadline:
                     raise RuntimeError("the server did not come up")
                 time.sleep(0.2)
-            yield base_url
+            yield Server(base_url, server.pid)
 
 
 @contextmanager
@@ -495,14 +508,21 @@ def main() -> None:
             "think_ms": args.think_ms,
             "rate_limits": BENCH_LIMITS,
         }
-        with served(url, args.ports, workdir, args.profile) as base_url:
+        with served(url, args.ports, workdir, args.profile) as server:
+            cpu_before, client_before = server.cpu_s(), time.process_time()
             if args.burst:
-                figures |= asyncio.run(burst_isolation(base_url, setup, args.seconds))
+                figures |= asyncio.run(burst_isolation(server.base_url, setup, args.seconds))
             else:
                 tally = asyncio.run(
-                    drive(base_url, setup, args.seconds, think_s=args.think_ms / 1000)
+                    drive(server.base_url, setup, args.seconds, think_s=args.think_ms / 1000)
                 )
                 figures |= summary(tally)
+                figures["server_cpu_ms_per_request"] = round(
+                    (server.cpu_s() - cpu_before) * 1000 / max(tally.requests, 1), 2
+                )
+                figures["client_cpu_ms_per_request"] = round(
+                    (time.process_time() - client_before) * 1000 / max(tally.requests, 1), 2
+                )
         if not args.burst:
             figures |= lost_bids(engine, tally.accepted)
             figures["targets_met"] = (

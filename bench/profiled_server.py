@@ -16,7 +16,7 @@ from typing import Any
 import anyio.to_thread
 import uvicorn
 from pyinstrument import Profiler
-from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
+from pyinstrument.renderers import ConsoleRenderer
 from pyinstrument.session import Session
 
 from api.app import create_app
@@ -76,9 +76,13 @@ def main() -> None:
         for name, session in parts.items():
             if session is None:
                 continue
+            session.save(f"{args.out}-{name}.pyisession")
             text = ConsoleRenderer(unicode=True, color=False, show_all=False).render(session)
             Path(f"{args.out}-{name}.txt").write_text(text)
-            Path(f"{args.out}-{name}.html").write_text(HTMLRenderer().render(session))
+            flat = ConsoleRenderer(color=False, flat=True, flat_time="self").render(session)
+            Path(f"{args.out}-{name}-flat.txt").write_text(flat)
+            total = ConsoleRenderer(color=False, flat=True, flat_time="total").render(session)
+            Path(f"{args.out}-{name}-flat-total.txt").write_text(total)
 
 
 if __name__ == "__main__":
