@@ -4,8 +4,10 @@ Every HTTP request passes here before anything reads its body or takes a databas
 connection for the route:
 
 1. Rate limits (the `limits` library): per API key (the sha256 of the bearer secret, the
-   same as the stored key hash, so no lookup is needed to count), and per client address
-   for requests without a valid key. Over the limit: 429 problem+json with Retry-After.
+   same as the stored key hash, so no lookup is needed to count), per browser session
+   (once its cookie is found to name a live session, cached a few seconds), and per
+   client address for requests without a valid key or session. Over the limit: 429
+   problem+json with Retry-After.
 2. A place among `concurrency_limit` running requests, at most `key_concurrency_limit`
    of them from one key or client. Others wait in a queue (at most `queue_limit`, for at
    most `queue_timeout_s`) served round robin across keys, so a burst from one key queues
@@ -43,7 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.db_errors import fault_response, internal_error_response
 from api.problems import PROBLEM_MEDIA_TYPE, bidding_error_response, problem_response
-from bidding import keys
+from bidding import keys, web_sessions
 from bidding.errors import NotAuthenticated
 from bidding.models import Role
 from bidding.principal import Principal
@@ -253,6 +255,42 @@ def _authenticate(engine: Engine, secret: str) -> Principal | None:
         return Principal(key_id=row.id, role=Role(row.role), factory_id=row.factory_id)
 
 
+def _session_is_live(engine: Engine, session_id: str) -> bool:
+    with Session(engine) as session:
+        return web_sessions.is_live(session=session, session_id=session_id)
+
+
+class LiveSessions:
+    """Whether a session cookie names a live session, looked up once per `TTL_S` per cookie.
+
+    Only the rate limiter asks (to count a signed-in person as a key, and anyone else as an
+    anonymous client); the pages check the session themselves on every request, so an
+    answer a few seconds old never lets anyone in. At most `SIZE` cookies are remembered.
+    """
+
+    TTL_S = 5.0
+    SIZE = 10_000
+
+    def __init__(self, lookups: asyncio.Semaphore, timeout_s: float) -> None:
+        self._lookups = lookups
+        self._timeout_s = timeout_s
+        self._known: OrderedDict[str, tuple[float, bool]] = OrderedDict()
+
+    async def is_live(self, engine: Engine, session_id: str) -> bool:
+        """The cached answer if fresh, else a lookup in its own short session."""
+        now = time.monotonic()
+        cached = self._known.get(session_id)
+        if cached is not None and now - cached[0] < self.TTL_S:
+            return cached[1]
+        async with asyncio.timeout(self._timeout_s), self._lookups:
+            live = await run_in_threadpool(_session_is_live, engine, session_id)
+        self._known[session_id] = (time.monotonic(), live)
+        self._known.move_to_end(session_id)
+        while len(self._known) > self.SIZE:
+            self._known.popitem(last=False)
+        return live
+
+
 class AdmissionMiddleware:
     """Rate limits, the key, the fair queue and the body limit, before the app runs."""
 
@@ -264,6 +302,7 @@ class AdmissionMiddleware:
             settings.concurrency_limit, settings.key_concurrency_limit, settings.queue_limit
         )
         self._lookups = asyncio.Semaphore(settings.key_lookup_concurrency)
+        self.sessions = LiveSessions(self._lookups, settings.queue_timeout_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -283,10 +322,22 @@ class AdmissionMiddleware:
             wait = self.limits.exhausted(self.limits.per_client, client)
             wait = wait or self.limits.hit(self.limits.per_key, caller)
         elif signed_in:
-            # A person in the workspace: limited as a key is (the pages check the session).
-            caller = f"session:{keys.hash_key(signed_in)}"
+            # A person in the workspace is limited as a key is, if the cookie names a live
+            # session; any other cookie is anonymous, limited per client, so rotating
+            # made-up cookies gains nothing. A client whose limit is used up is refused
+            # before the lookup.
             wait = self.limits.exhausted(self.limits.per_client, client)
-            wait = wait or self.limits.hit(self.limits.per_key, caller)
+            if wait is None:
+                try:
+                    live = await self.sessions.is_live(scope["app"].state.engine, signed_in)
+                except Exception as exc:
+                    await _fault(exc)(scope, receive, send)
+                    return
+                if live:
+                    caller = f"session:{keys.hash_key(signed_in)}"
+                    wait = self.limits.hit(self.limits.per_key, caller)
+                else:
+                    wait = self.limits.hit(self.limits.per_client, client)
         else:
             wait = self.limits.hit(self.limits.per_client, client)
         if wait is not None:
