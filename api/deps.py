@@ -4,13 +4,16 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.limits import principal_of
 from api.schemas.base import ID_PATTERN
@@ -21,18 +24,26 @@ from bidding.principal import Principal
 from bidding.solves import JobQueue
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The route's session: it takes a connection at its first query, inside the route, and
     gives it back as soon as the route returns (scope "function"), before the response is
-    encoded and sent, so no connection waits on a thread or on the client."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    encoded and sent, so no connection waits on a thread or on the client.
+
+    Made on the event loop (no I/O until the first query) and closed on a worker thread
+    (closing gives the connection back, a rollback): one hop to a thread, not two.
+    """
+    session = Session(request.app.state.engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        with anyio.CancelScope(shield=True):  # a cancelled request still gives it back
+            await run_in_threadpool(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_jobs(request: Request) -> JobQueue:
+async def get_jobs(request: Request) -> JobQueue:
     """The app's solve job queue (embedded or procrastinate)."""
     jobs: JobQueue = request.app.state.jobs
     return jobs
@@ -43,33 +54,41 @@ JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sbk_...`.")
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller behind the bearer key (401 without a valid one).
 
-    The admission middleware has looked the key up already; without it (an app built
-    without the middleware) the lookup runs in its own short session, never in the
-    route's, so no connection is held while the route waits for a thread.
+    The admission middleware has looked the key up already (then this is a plain read on
+    the event loop, no thread); without it (an app built without the middleware) the
+    lookup runs in its own short session on a thread, never in the route's, so no
+    connection is held while the route waits for a thread.
     """
     admitted = principal_of(request.scope)
     if admitted is not None:
         return admitted
-    with Session(request.app.state.engine) as session:
-        return keys.authenticate(
-            session=session, secret=credentials.credentials if credentials else None
-        )
+    secret = credentials.credentials if credentials else None
+    return await run_in_threadpool(_authenticate, request.app.state.engine, secret)
+
+
+def _authenticate(engine: Engine, secret: str | None) -> Principal:
+    with Session(engine) as session:
+        return keys.authenticate(session=session, secret=secret)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
-    """A dependency that lets only these roles through (403 for the others)."""
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets only these roles through (403 for the others).
+
+    Async, as the other light dependencies: a plain check needs no worker thread (FastAPI
+    runs a sync dependency on one, a hop to a thread and back per request).
+    """
     allowed = frozenset(roles)
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
             names = ", ".join(sorted(allowed))
             raise Forbidden(f"this needs the role {names}; the key is {principal.role}")
@@ -118,7 +137,7 @@ class PageParams:
 _CURSOR_KEY = re.compile(ID_PATTERN)
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="Page length.")] = 100,
     cursor: Annotated[
         str | None,

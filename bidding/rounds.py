@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import exists, func
 from sqlmodel import Session, col, select
 
 from bidding.changes import audited, record_change
@@ -93,9 +93,20 @@ def can_see_round(session: Session, principal: Principal, row: Round) -> bool:
 
 
 def factory_may_bid(session: Session, round_id: str, factory_id: str | None) -> bool:
-    """A round without invitations is open to all; one with them, to invited factories."""
-    invitations = session.exec(select(Invitation).where(Invitation.round_id == round_id)).all()
-    return not invitations or any(i.factory_id == factory_id for i in invitations)
+    """A round without invitations is open to all; one with them, to invited factories.
+
+    Two EXISTS in one query: every bid and read of a factory asks this, and loading the
+    round's invitations as rows cost about 1 ms with 50 invited (the load bench).
+    """
+    invited_any, invited_here = session.execute(
+        select(
+            exists().where(col(Invitation.round_id) == round_id),
+            exists().where(
+                col(Invitation.round_id) == round_id, col(Invitation.factory_id) == factory_id
+            ),
+        )
+    ).one()
+    return not invited_any or bool(invited_here)
 
 
 def get_round(*, session: Session, principal: Principal, round_id: str) -> Round:
@@ -139,17 +150,22 @@ class RoundDetail:
     bid_count: int
 
 
-def round_details(*, session: Session, round_ids: Sequence[str]) -> dict[str, RoundDetail]:
-    """Items, invitations and live bid counts of these rounds, in three queries."""
+def round_details(
+    *, session: Session, round_ids: Sequence[str], factory_id: str | None = None
+) -> dict[str, RoundDetail]:
+    """Items, invitations and live bid counts of these rounds, in three queries.
+
+    With `factory_id` (a factory reading), only that factory's own invitations: it sees
+    no other's, so they are not loaded.
+    """
     ids = list(round_ids)
     items = session.exec(
         select(RoundItem).where(col(RoundItem.round_id).in_(ids)).order_by(col(RoundItem.item_id))
     ).all()
-    invitations = session.exec(
-        select(Invitation)
-        .where(col(Invitation.round_id).in_(ids))
-        .order_by(col(Invitation.factory_id))
-    ).all()
+    invited = select(Invitation).where(col(Invitation.round_id).in_(ids))
+    if factory_id is not None:
+        invited = invited.where(col(Invitation.factory_id) == factory_id)
+    invitations = session.exec(invited.order_by(col(Invitation.factory_id))).all()
     counts = session.exec(
         select(Bid.round_id, func.count())
         .where(col(Bid.round_id).in_(ids), Bid.status == BidStatus.live)

@@ -111,6 +111,22 @@ def resume(*, session: Session, session_id: str | None) -> SignedIn | None:
     return _signed_in(key, web)
 
 
+def is_live(*, session: Session, session_id: str) -> bool:
+    """Whether a cookie's id names a live session (its key unrevoked, not idle too long).
+
+    Read only, for the rate limiter: it neither touches nor ends the session (`resume`,
+    which the pages call, does that).
+    """
+    if not session_id or len(session_id) > 100:
+        return False
+    found = session.exec(
+        select(WebSession.last_seen_at)
+        .join(ApiKey, col(ApiKey.id) == col(WebSession.api_key_id))
+        .where(WebSession.id_hash == _hash(session_id), col(ApiKey.revoked_at).is_(None))
+    ).first()
+    return found is not None and utcnow() - as_utc(found) <= IDLE_LIMIT
+
+
 @use_case
 def _touch(*, session: Session, id_hash: str) -> None:
     web = session.get(WebSession, id_hash)

@@ -16,14 +16,15 @@ from api.schemas.rounds import (
     RoundUpdate,
 )
 from bidding import rounds
-from bidding.models import Round
+from bidding.models import Role, Round
 from bidding.principal import Principal
 
 router = APIRouter(prefix="/v1/rounds", tags=["rounds"], responses=COMMON)
 
 
 def _public(session: Session, principal: Principal, row: Round) -> RoundPublic:
-    detail = rounds.round_details(session=session, round_ids=[row.id])[row.id]
+    mine = principal.factory_id if principal.role == Role.factory else None
+    detail = rounds.round_details(session=session, round_ids=[row.id], factory_id=mine)[row.id]
     return RoundPublic.of(row, detail, viewer=principal)
 
 
@@ -51,7 +52,8 @@ def list_rounds(
 ) -> Page[RoundPublic]:
     """Rounds in id order; a factory sees those past draft that are open to it."""
     rows = rounds.list_rounds(session=session, principal=actor, after=page.after, limit=page.limit)
-    details = rounds.round_details(session=session, round_ids=[r.id for r in rows])
+    mine = actor.factory_id if actor.role == Role.factory else None
+    details = rounds.round_details(session=session, round_ids=[r.id for r in rows], factory_id=mine)
     return Page(
         data=[RoundPublic.of(r, details[r.id], viewer=actor) for r in rows],
         next_cursor=page.next_cursor(rows[-1].id if rows else None, len(rows)),

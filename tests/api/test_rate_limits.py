@@ -12,6 +12,7 @@ from bidding.models import Role
 from bidding.settings import Settings
 from tests import factories as builders
 from tests.conftest import create_tables
+from tests.web.helpers import sign_in
 
 BURST = 60
 """Over the default per-key limit (25 a second) when sent back to back."""
@@ -90,3 +91,34 @@ def test_wrong_keys_count_against_the_client_so_rotating_them_does_not_help(
     ]
     assert set(statuses) == {401, 429}, statuses
     assert statuses.count(401) <= 10  # the per-client limit of 10 a second
+
+
+def test_made_up_session_cookies_are_limited_as_one_anonymous_client(limited: Limited) -> None:
+    # Each request names another session that does not exist: counted per client (10 a
+    # second), not each as a signed-in person of its own.
+    statuses = [
+        limited.client.get(
+            "/", headers={"Cookie": f"sb_session=made-up-{n}"}, follow_redirects=False
+        ).status_code
+        for n in range(30)
+    ]
+    assert 429 in statuses, statuses
+    assert len([s for s in statuses if s != 429]) <= 10, statuses
+    refused = limited.client.get("/", headers={"Cookie": "sb_session=another"})
+    assert refused.status_code == 429
+    _assert_rate_limited(refused.json(), refused.headers.get("retry-after"))
+
+
+def test_a_live_session_is_limited_as_a_key_not_as_the_client(limited: Limited) -> None:
+    sign_in(limited.client, limited.key)  # the cookie is kept by the client
+    # Past the per-client 10 a second, within the per-key 25: all served.
+    statuses = [limited.client.get("/factory").status_code for _ in range(18)]
+    assert statuses == [200] * 18, statuses
+    # Made-up cookies from the same client are still anonymous, whatever the live one sent.
+    fake = [
+        limited.client.get(
+            "/", headers={"Cookie": f"sb_session=fake-{n}"}, follow_redirects=False
+        ).status_code
+        for n in range(15)
+    ]
+    assert 429 in fake, fake
