@@ -4,8 +4,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic.json_schema import SkipJsonSchema
-
 from api.schemas.base import Budget, Currency, Input, MarginFloor, Name, NotNull, Output, Period
 from bidding.models import (
     Invitation,
@@ -41,12 +39,12 @@ class RoundCreate(Input):
 class RoundUpdate(Input):
     """Terms of a draft round to change; absent ones stay (budget may be set to null)."""
 
-    name: Annotated[Name | SkipJsonSchema[None], NotNull] = None
-    category: Annotated[Name | SkipJsonSchema[None], NotNull] = None
-    period: Annotated[Period | SkipJsonSchema[None], NotNull] = None
-    currency: Annotated[Currency | SkipJsonSchema[None], NotNull] = None
-    margin_floor: Annotated[MarginFloor | SkipJsonSchema[None], NotNull] = None
-    capacity_share: Annotated[Share | SkipJsonSchema[None], NotNull] = None
+    name: Annotated[Name | None, NotNull] = None
+    category: Annotated[Name | None, NotNull] = None
+    period: Annotated[Period | None, NotNull] = None
+    currency: Annotated[Currency | None, NotNull] = None
+    margin_floor: Annotated[MarginFloor | None, NotNull] = None
+    capacity_share: Annotated[Share | None, NotNull] = None
     budget: Budget = None
 
     def changes(self) -> dict[str, Any]:
