@@ -16,12 +16,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     SerializerFunctionWrapHandler,
     ValidationInfo,
     WithJsonSchema,
     field_serializer,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from api.deprecation import money_number_warning, note_deprecated
 from bidding.values import (
@@ -156,7 +159,29 @@ def _not_null(value: Any) -> Any:
     return value
 
 
-NotNull = AfterValidator(_not_null)
+class _NotNull:
+    """A PATCH field that may be left out but not null: refused at null, and the schema
+    lists no null (`X | None` keeps pydantic's one error per field; the schema drops it)."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_not_null, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        found = handler(schema)
+        forms = [f for f in found.get("anyOf", []) if f.get("type") != "null"]
+        if "anyOf" in found and len(forms) == 1:
+            del found["anyOf"]
+            found.update(forms[0])
+        elif "anyOf" in found:
+            found["anyOf"] = forms
+        return found
+
+
+NotNull = _NotNull()
 
 
 class Input(BaseModel):

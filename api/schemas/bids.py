@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, WithJsonSchema
-from pydantic.json_schema import SkipJsonSchema
 
 from api.schemas.base import (
     Input,
@@ -53,8 +52,8 @@ class BidPatch(Input):
     `setup_cost` null (or 0) mean none, as in a full bid.
     """
 
-    unit_cost: Annotated[PositiveMoney | SkipJsonSchema[None], NotNull] = None
-    capacity: Annotated[PositiveUnits | SkipJsonSchema[None], NotNull] = None
+    unit_cost: Annotated[PositiveMoney | None, NotNull] = None
+    capacity: Annotated[PositiveUnits | None, NotNull] = None
     ask_price: OptionalPositiveMoney = None
     min_lot: LotUnits = 0
     setup_cost: OptionalMoney = Decimal(0)

@@ -6,7 +6,6 @@ from typing import Annotated
 from pydantic import (
     StrictBool,
 )
-from pydantic.json_schema import SkipJsonSchema
 
 from api.schemas.base import Input, Name, NotNull, Output
 from bidding.models import (
@@ -29,9 +28,9 @@ class FactoryCreate(Input):
 class FactoryUpdate(Input):
     """Fields of a factory to change; absent ones stay."""
 
-    name: Annotated[Name | SkipJsonSchema[None], NotNull] = None
-    monthly_capacity: Annotated[PositiveUnits | SkipJsonSchema[None], NotNull] = None
-    is_new: Annotated[StrictBool | SkipJsonSchema[None], NotNull] = None
+    name: Annotated[Name | None, NotNull] = None
+    monthly_capacity: Annotated[PositiveUnits | None, NotNull] = None
+    is_new: Annotated[StrictBool | None, NotNull] = None
 
 
 class FactoryPublic(Output):

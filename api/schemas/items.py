@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from pydantic import (
     Field,
 )
-from pydantic.json_schema import SkipJsonSchema
 
 from api.schemas.base import Input, Money, Name, NotNull, Output, PositiveMoney, Probability
 from bidding.items import DemandScenario
@@ -50,12 +49,12 @@ class ItemCreate(Input):
 class ItemUpdate(Input):
     """Fields of an item to change; absent ones stay."""
 
-    name: Annotated[Name | SkipJsonSchema[None], NotNull] = None
-    retail_price: Annotated[PositiveMoney | SkipJsonSchema[None], NotNull] = None
-    handling_cost: Annotated[Money | SkipJsonSchema[None], NotNull] = None
-    salvage_value: Annotated[Money | SkipJsonSchema[None], NotNull] = None
+    name: Annotated[Name | None, NotNull] = None
+    retail_price: Annotated[PositiveMoney | None, NotNull] = None
+    handling_cost: Annotated[Money | None, NotNull] = None
+    salvage_value: Annotated[Money | None, NotNull] = None
     demand: Annotated[
-        Annotated[list[ScenarioIn], Field(min_length=1, max_length=1000)] | SkipJsonSchema[None],
+        Annotated[list[ScenarioIn], Field(min_length=1, max_length=1000)] | None,
         NotNull,
     ] = None
 

@@ -5,7 +5,6 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field
-from pydantic.json_schema import SkipJsonSchema
 
 from api.schemas.base import Budget, Currency, Input, MarginFloor, Name, NotNull, Output, Period
 from bidding.models import (
@@ -66,12 +65,12 @@ class RoundUpdate(Input):
     deadline has not passed; in draft it may be set to null (no deadline).
     """
 
-    name: Annotated[Name | SkipJsonSchema[None], NotNull] = None
-    category: Annotated[Name | SkipJsonSchema[None], NotNull] = None
-    period: Annotated[Period | SkipJsonSchema[None], NotNull] = None
-    currency: Annotated[Currency | SkipJsonSchema[None], NotNull] = None
-    margin_floor: Annotated[MarginFloor | SkipJsonSchema[None], NotNull] = None
-    capacity_share: Annotated[Share | SkipJsonSchema[None], NotNull] = None
+    name: Annotated[Name | None, NotNull] = None
+    category: Annotated[Name | None, NotNull] = None
+    period: Annotated[Period | None, NotNull] = None
+    currency: Annotated[Currency | None, NotNull] = None
+    margin_floor: Annotated[MarginFloor | None, NotNull] = None
+    capacity_share: Annotated[Share | None, NotNull] = None
     budget: Budget = None
     closes_at: Deadline | None = None
 
