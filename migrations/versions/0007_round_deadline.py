@@ -19,13 +19,15 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Apply this revision."""
-    with op.batch_alter_table("round", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("closes_at", UTCDateTime(), nullable=True))
-        batch_op.create_index(batch_op.f("ix_round_closes_at"), ["closes_at"], unique=False)
+    op.add_column("round", sa.Column("closes_at", UTCDateTime(), nullable=True))
+    op.create_index(op.f("ix_round_closes_at"), "round", ["closes_at"], unique=False)
 
 
 def downgrade() -> None:
-    """Revert this revision."""
-    with op.batch_alter_table("round", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_round_closes_at"))
-        batch_op.drop_column("closes_at")
+    """Revert this revision.
+
+    Without a batch: rebuilding `round` on SQLite would drop a table other tables' rows
+    refer to (foreign keys on). SQLite 3.35+ drops a plain column in place.
+    """
+    op.drop_index(op.f("ix_round_closes_at"), table_name="round")
+    op.drop_column("round", "closes_at")
