@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.contract import ContractMiddleware, document_refusals, operation_id
 from api.db_errors import database_busy, server_error
+from api.deprecation import DeprecationMiddleware
 from api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyMiddleware
 from api.limits import AdmissionMiddleware, document_admission
 from api.pages import mount_web
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(SQLAlchemyError, database_busy)
     app.add_exception_handler(Exception, server_error)  # the last resort: a 500 problem
+    app.add_middleware(DeprecationMiddleware)  # inside: a replay repeats its warnings
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(ContractMiddleware)
     app.add_middleware(AdmissionMiddleware, settings=settings)  # outside: runs first

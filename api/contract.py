@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import PROBLEM_MEDIA_TYPE, problem_response
 from bidding.errors import (
+    AllocationAlreadyPublished,
     AllocationNotDone,
     AllocationNotFound,
     AllocationsOfDifferentRounds,
@@ -94,6 +95,7 @@ REFUSALS: dict[str, Refusals] = {
         RoundNotFound,
         AllocationNotDone,
         RoundNotSolved,
+        AllocationAlreadyPublished,
         PublicationRefused,
     ),
     "list_awards": (RoundNotFound, RoundNotPublished),

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bidding.deadlines import close_due_rounds
@@ -82,6 +83,8 @@ class EmbeddedQueue:
         while not self._stop.wait(self._deadline_check_s):
             try:
                 close_due_rounds(self._engine)
+            except OperationalError as error:  # the database went away: the next tick retries
+                log.warning("deadline timer: database unavailable: %s", type(error).__name__)
             except Exception:  # keep the timer alive; the next tick tries again
                 log.exception("embedded deadline timer")
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field
 
-from api.schemas.base import Currency, Input, MarginFloor, Name, NotNull, Output, Period
+from api.schemas.base import Budget, Currency, Input, MarginFloor, Name, NotNull, Output, Period
 from bidding.models import (
     Invitation,
     Role,
@@ -19,7 +19,6 @@ from bidding.principal import Principal
 from bidding.rounds import RoundDetail
 from bidding.values import from_cents, from_ppb
 from solver.values import (
-    Budget,
     FactoryShare,
     OptionalShare,
     OptionalUnits,

@@ -19,15 +19,16 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Apply this revision."""
-    op.add_column("round", sa.Column("closes_at", UTCDateTime(), nullable=True))
-    op.create_index(op.f("ix_round_closes_at"), "round", ["closes_at"], unique=False)
+    with op.batch_alter_table("round", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("closes_at", UTCDateTime(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_round_closes_at"), ["closes_at"], unique=False)
 
 
 def downgrade() -> None:
     """Revert this revision.
 
-    Without a batch: rebuilding `round` on SQLite would drop a table other tables' rows
-    refer to (foreign keys on). SQLite 3.35+ drops a plain column in place.
+    Not in batch mode: on SQLite that copies `round`, which bids and allocations reference,
+    and fails on their foreign keys; SQLite drops an unindexed column in place (3.35+).
     """
-    op.drop_index(op.f("ix_round_closes_at"), table_name="round")
+    op.drop_index("ix_round_closes_at", table_name="round")
     op.drop_column("round", "closes_at")
