@@ -65,6 +65,11 @@ thread of the server runs them; on PostgreSQL, `supplybid worker` processes
 (SUPPLYBID_JOB_QUEUE chooses: auto, embedded, procrastinate). One solve per round at a
 time. Awards are read from `GET /v1/rounds/{id}/awards` once an allocation is published.
 
+A round may have a deadline, `closes_at` (set at creation, moved with `PATCH` to a future
+time until it passes). From that moment, by the database's clock, every bid, amendment and
+withdrawal is refused with `round_not_open`, and the job queue closes the round as a
+manager's close would (its snapshot frozen), audited as done by the system.
+
 After the period, `POST /v1/rounds/{id}/settlement` records the units sold and settles the
 round; unsold units are taken over by the platform, attributed to the bids pro rata to
 their units by largest remainder (ties to the lower bid id); corrections are new, audited

@@ -70,7 +70,7 @@ REFUSALS: dict[str, Refusals] = {
     "get_item": (ItemNotFound,),
     "update_item": (ItemNotFound, ItemInUse),
     "get_round": (RoundNotFound,),
-    "update_round": (RoundNotFound, RoundNotDraft),
+    "update_round": (RoundNotFound, RoundNotDraft, RoundNotOpen),
     "put_round_item": (RoundNotFound, ItemNotFound, RoundNotDraft),
     "remove_round_item": (RoundNotFound, RoundItemNotFound, RoundNotDraft),
     "invite_factory": (RoundNotFound, FactoryNotFound, RoundNotDraft),

@@ -1,10 +1,10 @@
 """Bids: submit, amend (a new version), withdraw, read; sealed until the round closes.
 
-Each write re-reads its round under `lock_round` and checks it is open in the same
-transaction as the write, so no bid is accepted, changed or withdrawn after the close
-(SPEC 4), however the two race. While the round is open, a bid's audit event holds its
-id, its round and a salted commitment to its factory, item, version and content, never
-those themselves.
+Each write re-reads its round under `lock_round` and checks it is open, and its deadline
+not reached by the database's clock, in the same transaction as the write, so no bid is
+accepted, changed or withdrawn after the close or the deadline (SPEC 2, 4), however they
+race. While the round is open, a bid's audit event holds its id, its round and a salted
+commitment to its factory, item, version and content, never those themselves.
 """
 
 import hashlib
@@ -30,7 +30,7 @@ from bidding.errors import (
     RoundNotFound,
     version_tag,
 )
-from bidding.lifecycle import lock_round, require
+from bidding.lifecycle import lock_round, require_bidding
 from bidding.models import Bid, BidStatus, BidVersion, Role, Round, RoundItem, utcnow
 from bidding.principal import Principal
 from bidding.rounds import can_see_round
@@ -126,7 +126,7 @@ def _open_round_for(session: Session, actor: Principal, round_id: str) -> Round:
     row = lock_round(session, round_id)
     if not can_see_round(session, actor, row):
         raise RoundNotFound(f"no round {round_id!r}")
-    return require(row, "bid")
+    return require_bidding(session, row)
 
 
 @use_case

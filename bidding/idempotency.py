@@ -43,10 +43,6 @@ def _scope(api_key_id: str, method: str, path: str, key: str) -> tuple[bool, ...
     )
 
 
-CLAIM_ATTEMPTS = 3
-"""Tries at claiming a key that other requests keep taking and freeing (then a 409)."""
-
-
 @use_case
 def claim(
     *, session: Session, api_key_id: str, method: str, path: str, key: str, request_hash: str
@@ -56,7 +52,7 @@ def claim(
     now = utcnow()
     session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.expires_at) < now))
     existing = None
-    for _ in range(CLAIM_ATTEMPTS):
+    while existing is None:
         session.add(
             IdempotencyRecord(
                 api_key_id=api_key_id,
@@ -72,14 +68,10 @@ def claim(
             return None
         except IntegrityError:
             session.rollback()
+        # Taken; but a failed attempt may free it (`complete`) before we read it: claim again.
         existing = session.exec(
             select(IdempotencyRecord).where(*_scope(api_key_id, method, path, key))
         ).first()
-        if existing is not None:
-            break
-        # The holder failed and freed the key between our insert and this read: claim again.
-    if existing is None:
-        raise IdempotencyInFlight()
     if existing.request_hash != request_hash:
         raise IdempotencyKeyReused("this Idempotency-Key was used with another request body")
     if existing.status_code is None:

@@ -1,7 +1,9 @@
 """The bid routes: submit, idempotency, sealing, amend, withdraw, versions."""
 
+import pytest
 from sqlmodel import Session, func, select
 
+from bidding.errors import IdempotencyInFlight
 from bidding.models import AuditEvent, Bid
 from tests.conftest import World
 
@@ -227,3 +229,35 @@ def test_a_bids_versions_come_in_pages_like_every_list(world: World) -> None:
         headers=world.headers("factory"),
     )
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_cursor")
+
+
+def test_a_key_freed_by_a_failed_attempt_while_claimed_again_goes_ahead(world: World) -> None:
+    """A failed attempt frees its key (`complete` with None) just as a retry finds it taken:
+    the retry claims it again instead of failing on a row that is gone (seen as a 500)."""
+    from sqlalchemy import event
+
+    from bidding import idempotency
+    from bidding.keys import find_active_key
+
+    url = f"/v1/rounds/{world.round_id}/bids"
+    with Session(world.engine) as session:
+        key = find_active_key(session=session, secret=world.keys["factory"])
+        assert key is not None
+        api_key_id = key.id
+    scope = {"api_key_id": api_key_id, "method": "POST", "path": url, "key": "k-4"}
+    with Session(world.engine) as session:
+        assert idempotency.claim(session=session, **scope, request_hash="h") is None
+    with Session(world.engine) as retry:
+        freed: list[bool] = []
+
+        def free_it(_session: Session, _previous: object) -> None:
+            if not freed:  # the failed attempt ends between the retry's insert and its read
+                freed.append(True)
+                with Session(world.engine) as failed:
+                    idempotency.complete(session=failed, **scope, response=None)
+
+        event.listen(retry, "after_soft_rollback", free_it)
+        assert idempotency.claim(session=retry, **scope, request_hash="h") is None
+        assert freed == [True]
+    with Session(world.engine) as session, pytest.raises(IdempotencyInFlight):
+        idempotency.claim(session=session, **scope, request_hash="h")
