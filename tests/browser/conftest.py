@@ -36,7 +36,7 @@ from bidding.models import Factory, Item, Role
 from bidding.settings import Settings
 from tests import factories as builders
 from tests.conftest import RAISED_LIMITS, create_tables, postgres_roles
-from tests.served import free_port
+from tests.served import SERVED_AUDIT_KEY, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -160,6 +160,7 @@ def _worker(app_url: str) -> Iterator[subprocess.Popen[bytes]]:
         "SUPPLYBID_DATABASE_URL": app_url,
         "SUPPLYBID_JOB_QUEUE": "procrastinate",
         "SUPPLYBID_SOLVE_DELAY_S": SOLVE_DELAY_S,
+        "SUPPLYBID_AUDIT_KEY": SERVED_AUDIT_KEY,  # a worker refuses to start without
     }
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
@@ -195,7 +196,12 @@ def postgres_server(screenshots: Path) -> Iterator[Server]:
             timeout=120,
         )
         app = create_app(
-            Settings(database_url=roles.app_url, job_queue="procrastinate", **RAISED_LIMITS)
+            Settings(
+                database_url=roles.app_url,
+                job_queue="procrastinate",
+                audit_key=SERVED_AUDIT_KEY,  # the worker's: one chain, one key
+                **RAISED_LIMITS,
+            )
         )
         seeded = _seed(app.state.engine)
         with _worker(roles.app_url) as worker, _serving(app) as base:
