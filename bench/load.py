@@ -436,12 +436,16 @@ class Server:
 
 @contextmanager
 def served(
-    database_url: str, ports: str, workdir: Path, profile: Path | None = None
+    database_url: str,
+    ports: str,
+    workdir: Path,
+    profile: Path | None = None,
+    limits: dict[str, str] = BENCH_LIMITS,
 ) -> Iterator[Server]:
     """`supplybid serve` (or the same app under pyinstrument) and, on PostgreSQL, a worker."""
     postgres = make_url(database_url).get_backend_name() == "postgresql"
     port = _port(ports)
-    env = {**os.environ, "SUPPLYBID_DATABASE_URL": database_url, **BENCH_LIMITS}
+    env = {**os.environ, "SUPPLYBID_DATABASE_URL": database_url, **limits}
     where = ["--host", "127.0.0.1", "--port", str(port)]
     if profile is None:
         command = [SUPPLYBID, "serve", *where]
@@ -492,6 +496,11 @@ def main() -> None:
     parser.add_argument("--ports", default=os.environ.get("SUPPLYBID_BENCH_PORTS", "8600-8699"))
     parser.add_argument("--profile", type=Path, default=None, help="pyinstrument output stem")
     parser.add_argument("--burst", action="store_true", help="measure burst isolation instead")
+    parser.add_argument(
+        "--configured-limits",
+        action="store_true",
+        help="the rate limits as the environment configures them, not the bench's",
+    )
     parser.add_argument("--out", type=Path, default=Path("var/bench/load.json"))
     args = parser.parse_args()
     if args.database_url and make_url(args.database_url).get_backend_name() == "postgresql":
@@ -506,9 +515,10 @@ def main() -> None:
             "clients": args.clients,
             "items": args.items,
             "think_ms": args.think_ms,
-            "rate_limits": BENCH_LIMITS,
+            "rate_limits": "as configured" if args.configured_limits else BENCH_LIMITS,
         }
-        with served(url, args.ports, workdir, args.profile) as server:
+        limits = {} if args.configured_limits else BENCH_LIMITS
+        with served(url, args.ports, workdir, args.profile, limits) as server:
             cpu_before, client_before = server.cpu_s(), time.process_time()
             if args.burst:
                 figures |= asyncio.run(burst_isolation(server.base_url, setup, args.seconds))
