@@ -165,6 +165,63 @@ def compare(*, session: Session, allocation_id: str, other_id: str) -> Compariso
     return Comparison(base=base, other=other, base_figures=computed[0], other_figures=computed[1])
 
 
+@dataclass(frozen=True)
+class ComparedPage:
+    """One page of a comparison's per-item and per-factory rows, and how many there are.
+
+    With `differences_only`, only items and factories whose figures differ are counted and
+    paged, so page 2 holds the second hundred that differ, not what differs among the
+    second hundred.
+    """
+
+    item_ids: list[str]
+    factory_ids: list[str]
+    item_count: int
+    factory_count: int
+    page: int
+    pages: int
+    differences_only: bool
+
+
+def _item_differs(compared: Comparison, item: str) -> bool:
+    a, b = compared.base_figures, compared.other_figures
+    return (
+        a.item_units.get(item, 0) != b.item_units.get(item, 0)
+        or a.item_spend.get(item, Decimal(0)) != b.item_spend.get(item, Decimal(0))
+        or a.item_takeover_cost.get(item, Decimal(0)) != b.item_takeover_cost.get(item, Decimal(0))
+    )
+
+
+def _factory_differs(compared: Comparison, factory: str) -> bool:
+    a, b = compared.base_figures, compared.other_figures
+    return a.factory_units.get(factory, 0) != b.factory_units.get(
+        factory, 0
+    ) or a.factory_spend.get(factory, Decimal(0)) != b.factory_spend.get(factory, Decimal(0))
+
+
+def compared_page(
+    compared: Comparison, *, page: int, differences_only: bool, rows: int = PAGE_ROWS
+) -> ComparedPage:
+    """The items and factories of one page of a comparison (a hundred of each a page)."""
+    a, b = compared.base_figures, compared.other_figures
+    items = sorted(set(a.item_units) | set(b.item_units) | set(a.item_unsold) | set(b.item_unsold))
+    factories = sorted(set(a.factory_units) | set(b.factory_units))
+    if differences_only:
+        items = [i for i in items if _item_differs(compared, i)]
+        factories = [f for f in factories if _factory_differs(compared, f)]
+    pages = max(-(-len(items) // rows), -(-len(factories) // rows), 1)
+    page = min(page, pages - 1)
+    return ComparedPage(
+        item_ids=items[page * rows : (page + 1) * rows],
+        factory_ids=factories[page * rows : (page + 1) * rows],
+        item_count=len(items),
+        factory_count=len(factories),
+        page=page,
+        pages=pages,
+        differences_only=differences_only,
+    )
+
+
 REASONS = {
     "excluded": "left out by this what-if",
     "below_min_lot": "its minimum lot is more than the round can take from it",
