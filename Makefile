@@ -31,12 +31,12 @@ typecheck: $(VENV)/.installed
 pytest: $(VENV)/.installed
 	$(BIN)/pytest -q
 
-## The allocator benchmark: PuLP model against a direct highspy build, same run.
+## The allocator benchmark: PuLP model against two direct highspy builds (plain and segment form), same run; 1M LP included.
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.allocator
 
 bench-large: $(VENV)/.installed
-	$(BIN)/python -m bench.allocator --large
+	$(BIN)/python -m bench.allocator --sizes 1M --kinds lp
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@PY=$$(scripts/find-python.sh) && \

@@ -1,4 +1,9 @@
-"""The allocator benchmark: `supplybid solve` against the plain form handed to HiGHS directly.
+"""The allocator benchmark: `supplybid solve` against two direct highspy builds of SPEC 3.
+
+- direct (plain): `python -m bench.direct`, the plain form (`y_ik` per scenario);
+- direct (segments): `python -m bench.direct --segments`, the allocator's own formulation
+  for an LP round, built directly for highspy with no modeller and solved as the allocator
+  solves it (presolve off): the limit of the formulation, the reference that counts.
 
 Both sides run as whole processes on the same problem file, so start-up, parsing and
 writing count, and peak memory is each process's own maximum resident set (from
@@ -6,8 +11,8 @@ writing count, and peak memory is each process's own maximum resident set (from
 shared machine hits both; figures are medians over `--repeat` runs. Each size also checks
 that the two optima agree and that `supplybid verify` passes on our result.
 
-    python -m bench.allocator                  # 1k, 10k, 100k, 100k-tail LP; 1k, 10k, 100k MILP
-    python -m bench.allocator --large          # and 1,000,000 bids LP (one run)
+    python -m bench.allocator                  # 1k, 10k, 100k, 100k-tail, 1M LP; 1k, 10k, 100k MILP
+    python -m bench.allocator --small          # without the 1,000,000-bid LP (one run, minutes)
     python -m bench.allocator --sizes 10k --kinds lp --repeat 5
 """
 
@@ -20,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -67,6 +73,7 @@ class Run:
     wall_s: float
     build_s: float
     solve_s: float
+    explain_s: float
     peak_mb: float
     exit_code: int
     objective: float | None
@@ -102,7 +109,7 @@ def run_ours(problem: Path, result: Path) -> Run:
         [*supplybid(), "solve", str(problem), "-o", str(result)], result.with_suffix(".out")
     )
     if code != 0:
-        return Run(wall, 0.0, 0.0, peak, code, None)
+        return Run(wall, 0.0, 0.0, 0.0, peak, code, None)
     data = json.loads(result.read_text())
     timings = data.get("timings", {})
     continuous = data.get("continuous_objective")
@@ -110,20 +117,25 @@ def run_ours(problem: Path, result: Path) -> Run:
         wall_s=wall,
         build_s=float(timings.get("build_s", 0.0)),
         solve_s=float(timings.get("solve_s", 0.0)),
+        explain_s=float(timings.get("explain_s", 0.0)),
         peak_mb=peak,
         exit_code=code,
         objective=float(Decimal(continuous)) if continuous is not None else None,
     )
 
 
-def run_baseline(problem: Path, report: Path) -> Run:
-    """`python -m bench.direct PROBLEM`: json.loads, numpy build, highspy solve."""
-    wall, peak, code = run_process([sys.executable, "-m", "bench.direct", str(problem)], report)
+def run_baseline(problem: Path, report: Path, *, segments: bool = False) -> Run:
+    """`python -m bench.direct [--segments] PROBLEM`: json.loads, numpy build, highspy."""
+    form = ["--segments"] if segments else []
+    wall, peak, code = run_process(
+        [sys.executable, "-m", "bench.direct", *form, str(problem)], report
+    )
     data: dict[str, Any] = json.loads(report.read_text() or "{}")
     return Run(
         wall_s=wall,
         build_s=float(data.get("build_s", 0.0)),
         solve_s=float(data.get("solve_s", 0.0)),
+        explain_s=0.0,
         peak_mb=peak,
         exit_code=code,
         objective=data.get("objective"),
@@ -160,63 +172,72 @@ def bench_case(size: Size, kind: str, repeat: int, workdir: Path) -> dict[str, A
     del data
     result = workdir / f"result-{size.name}-{kind}.json"
     report = workdir / f"direct-{size.name}-{kind}.json"
-    ours: list[Run] = []
-    base: list[Run] = []
+    seg_report = workdir / f"segments-{size.name}-{kind}.json"
+    sides: dict[str, Callable[[], Run]] = {
+        "ours": lambda: run_ours(problem, result),
+        "base": lambda: run_baseline(problem, report),
+    }
+    if kind == "lp":  # the segment form is the allocator's form for an LP round only
+        sides["seg"] = lambda: run_baseline(problem, seg_report, segments=True)
+    runs: dict[str, list[Run]] = {name: [] for name in sides}
+    names = list(sides)
     for k in range(repeat):
-        # Alternate who goes first, so a noisy neighbour does not favour one side.
-        if k % 2 == 0:
-            ours.append(run_ours(problem, result))
-            base.append(run_baseline(problem, report))
-        else:
-            base.append(run_baseline(problem, report))
-            ours.append(run_ours(problem, result))
-    failed = any(r.exit_code != 0 for r in ours + base)
-    pair_ratios = [a.wall_s / b.wall_s for a, b in zip(ours, base, strict=True)]
+        # Rotate who goes first, so a noisy neighbour does not favour one side.
+        for name in names[k % len(names) :] + names[: k % len(names)]:
+            runs[name].append(sides[name]())
+    ours, base = runs["ours"], runs["base"]
+    failed = any(r.exit_code != 0 for side in runs.values() for r in side)
     ours_obj, base_obj = ours[-1].objective, base[-1].objective
     agree = None
     if ours_obj is not None and base_obj is not None:
         agree = abs(ours_obj - base_obj) / max(1.0, abs(base_obj))
-    return {
+    row: dict[str, Any] = {
         "size": size.name,
         "kind": kind,
         "bids": size.bids,
         "runs": repeat,
         "ours_build_s": median(ours, "build_s"),
         "ours_solve_s": median(ours, "solve_s"),
-        "ours_total_s": median(ours, "wall_s"),
-        "ours_peak_mb": median(ours, "peak_mb"),
-        "base_build_s": median(base, "build_s"),
-        "base_solve_s": median(base, "solve_s"),
-        "base_total_s": median(base, "wall_s"),
-        "base_peak_mb": median(base, "peak_mb"),
-        # Each run of ours against the direct run next to it: the machine's speed drifts
-        # (a shared host), and a pair run back to back shares its state.
-        "ratio_total": statistics.median(pair_ratios),
-        "ratio_total_pairs": pair_ratios,
-        "ratio_peak": median(ours, "peak_mb") / median(base, "peak_mb"),
+        "ours_explain_s": median(ours, "explain_s"),
         "optimum_rel_diff": agree,
         "verified": (not failed) and verify_ok(problem, result),
         "failed": failed,
     }
+    for name, side in runs.items():
+        row[f"{name}_total_s"] = median(side, "wall_s")
+        row[f"{name}_peak_mb"] = median(side, "peak_mb")
+        if name != "ours":
+            # Each run of ours against the reference run next to it: the machine's speed
+            # drifts (a shared host), and runs back to back share its state.
+            pairs = [a.wall_s / b.wall_s for a, b in zip(ours, side, strict=True)]
+            row[f"ratio_{name}_total"] = statistics.median(pairs)
+            row[f"ratio_{name}_total_pairs"] = pairs
+            row[f"ratio_{name}_peak"] = median(ours, "peak_mb") / median(side, "peak_mb")
+    return row
 
 
 HEADER = (
-    "| size | kind | bids | ours build s | ours solve s | ours total s | ours peak MB "
-    "| direct build s | direct solve s | direct total s | direct peak MB "
-    "| total ratio | memory ratio | optimum rel. diff | verify |"
+    "| size | kind | bids | ours total s | ours explain s | ours peak MB "
+    "| plain total s | plain peak MB | segments total s | segments peak MB "
+    "| time vs plain | memory vs plain | time vs segments | memory vs segments "
+    "| optimum rel. diff | verify |"
 )
 
 
 def table_row(row: dict[str, Any]) -> str:
     """One markdown row of the benchmark table."""
     diff = row["optimum_rel_diff"]
+
+    def seg(key: str, spec: str) -> str:
+        return "n/a" if key not in row else format(row[key], spec)
+
     return (
         f"| {row['size']} | {row['kind'].upper()} | {row['bids']:,} "
-        f"| {row['ours_build_s']:.2f} | {row['ours_solve_s']:.2f} | {row['ours_total_s']:.2f} "
-        f"| {row['ours_peak_mb']:.0f} "
-        f"| {row['base_build_s']:.2f} | {row['base_solve_s']:.2f} | {row['base_total_s']:.2f} "
-        f"| {row['base_peak_mb']:.0f} "
-        f"| {row['ratio_total']:.2f} | {row['ratio_peak']:.2f} "
+        f"| {row['ours_total_s']:.2f} | {row['ours_explain_s']:.2f} | {row['ours_peak_mb']:.0f} "
+        f"| {row['base_total_s']:.2f} | {row['base_peak_mb']:.0f} "
+        f"| {seg('seg_total_s', '.2f')} | {seg('seg_peak_mb', '.0f')} "
+        f"| {row['ratio_base_total']:.2f} | {row['ratio_base_peak']:.2f} "
+        f"| {seg('ratio_seg_total', '.2f')} | {seg('ratio_seg_peak', '.2f')} "
         f"| {'n/a' if diff is None else f'{diff:.1e}'} "
         f"| {'FAILED RUN' if row['failed'] else 'ok' if row['verified'] else 'FINDINGS'} |"
     )
@@ -225,7 +246,8 @@ def table_row(row: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its table (markdown), one row per size and kind."""
     parser = argparse.ArgumentParser(prog="python -m bench.allocator", description=__doc__)
-    parser.add_argument("--large", action="store_true", help="add the 1,000,000-bid LP")
+    parser.add_argument("--small", action="store_true", help="leave out the 1,000,000-bid LP")
+    parser.add_argument("--large", action="store_true", help=argparse.SUPPRESS)  # the default
     parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES), help="sizes to run")
     parser.add_argument("--kinds", nargs="+", choices=["lp", "milp"], default=["lp", "milp"])
     parser.add_argument(
@@ -235,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=Path, default=Path("var/bench"))
     args = parser.parse_args(argv)
-    sizes = args.sizes or ["1k", "10k", "100k", "100k-tail", *(["1M"] if args.large else [])]
+    sizes = args.sizes or ["1k", "10k", "100k", "100k-tail", *([] if args.small else ["1M"])]
     args.workdir.mkdir(parents=True, exist_ok=True)
     cases = [
         (SIZES[name], kind)
@@ -245,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(
         f"seed {SEED}, {SCENARIOS} scenarios per item, medians over runs; times in seconds; "
-        "total ratio: the median of each run's ratio to the direct run beside it"
+        "ratios: the median of each run's ratio to the reference run beside it"
     )
     print(HEADER)
     print("|" + "---|" * (HEADER.count("|") - 1))

@@ -83,10 +83,16 @@ class DirectSolution:
     solve_s: float
 
 
-def build_plain_model(data: Mapping[str, Any] | Problem, *, relax: bool = False) -> PlainModel:
+def build_plain_model(
+    data: Mapping[str, Any] | Problem, *, relax: bool = False, segments: bool = False
+) -> PlainModel:
     """Build the plain form of SPEC 3 from a problem (parsed, or raw exchange-format data).
 
-    With `relax`, binaries are continuous in [0, 1] (the LP relaxation).
+    With `relax`, binaries are continuous in [0, 1] (the LP relaxation). With `segments`,
+    the segment form instead (the allocator's form for an LP round): in place of `y_ik`
+    and its rows, one column `u_ik` per segment between sorted distinct positive demands
+    (bounded by the segment's length, the last one unbounded, each worth the sale's gain
+    times P(D >= its upper end)) and one row `X_i - sum_k u_ik = 0` per item.
     """
     raw: Mapping[str, Any] = data.canonical() if isinstance(data, Problem) else data
     rnd = raw["round"]
@@ -123,6 +129,8 @@ def build_plain_model(data: Mapping[str, Any] | Problem, *, relax: bool = False)
     prob = np.array([float(s["probability"]) for i in items for s in i["demand"]])
     min_fill = np.array([i.get("min_fill") or 0 for i in items], dtype=np.float64)
     beta = np.array([float(i.get("max_factory_share") or 0) for i in items])
+    if segments:
+        y_item, demand, prob = _segments(y_item, demand, prob, n_i)
     n_y = len(demand)
 
     # Factories: capacity share cap and a new factory's guaranteed volume (SPEC 3).
@@ -177,12 +185,20 @@ def build_plain_model(data: Mapping[str, Any] | Problem, *, relax: bool = False)
     lower.append(np.zeros(n_i))
     upper.append(np.zeros(n_i))
     n_row += n_i
-    # Units sold per scenario: y_ik - X_i <= 0.
-    add(n_row + np.arange(n_y), y0 + np.arange(n_y), 1.0)
-    add(n_row + np.arange(n_y), big_x0 + y_item, -1.0)
-    lower.append(np.full(n_y, -INF))
-    upper.append(np.zeros(n_y))
-    n_row += n_y
+    if segments:
+        # Units sold: X_i - sum of its segments = 0.
+        add(n_row + np.arange(n_i), big_x0 + np.arange(n_i), 1.0)
+        add(n_row + y_item, y0 + np.arange(n_y), -1.0)
+        lower.append(np.zeros(n_i))
+        upper.append(np.zeros(n_i))
+        n_row += n_i
+    else:
+        # Units sold per scenario: y_ik - X_i <= 0.
+        add(n_row + np.arange(n_y), y0 + np.arange(n_y), 1.0)
+        add(n_row + np.arange(n_y), big_x0 + y_item, -1.0)
+        lower.append(np.full(n_y, -INF))
+        upper.append(np.zeros(n_y))
+        n_row += n_y
     # Capacity share and guarantee per factory: g_f <= sum x_b <= alpha_f cap_f - committed_f.
     add(n_row + b_factory, x0 + np.arange(n_b), 1.0)
     lower.append(guarantee)
@@ -241,6 +257,37 @@ def build_plain_model(data: Mapping[str, Any] | Problem, *, relax: bool = False)
     )
 
 
+def _segments(
+    item: IntArray, demand: FloatArray, prob: FloatArray, n_items: int
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Per item, its segments in the order of their upper ends: (item, length, P(D >= end)),
+    then an unbounded segment worth nothing. In bulk: one sort, no loop per item."""
+    positive = demand > 0
+    item, demand, prob = item[positive], demand[positive], prob[positive]
+    order = np.lexsort((demand, item))
+    item, demand, prob = item[order], demand[order], prob[order]
+    new = np.ones(len(item), dtype=np.bool_)
+    new[1:] = (item[1:] != item[:-1]) | (demand[1:] != demand[:-1])
+    first = np.flatnonzero(new)
+    seg_item, seg_end = item[first], demand[first]
+    mass = np.add.reduceat(prob, first) if len(first) else np.zeros(0)
+    # P(D >= end): the mass of this segment's end and every later one of the same item
+    total = np.bincount(seg_item, weights=mass, minlength=n_items)
+    before = np.cumsum(mass) - mass
+    item_start = np.cumsum(np.bincount(seg_item, weights=mass, minlength=n_items)) - total
+    tail = total[seg_item] - (before - item_start[seg_item])
+    previous = np.zeros(len(seg_end))
+    same = np.zeros(len(seg_end), dtype=np.bool_)
+    same[1:] = seg_item[1:] == seg_item[:-1]
+    previous[1:] = np.where(same[1:], seg_end[:-1], 0.0)
+    # each item's segments, then its unbounded one, items in order
+    all_item = np.concatenate([seg_item, np.arange(n_items)])
+    length = np.concatenate([seg_end - previous, np.full(n_items, INF)])
+    slope = np.concatenate([tail, np.zeros(n_items)])
+    order = np.argsort(all_item, kind="stable")
+    return all_item[order], length[order], slope[order]
+
+
 def _cents(values: Sequence[Any]) -> IntArray:
     """Money (numbers or decimal strings with at most 2 decimals) as whole cents."""
     return np.rint(np.asarray(values, dtype=np.float64) * 100.0).astype(np.int64)
@@ -258,11 +305,16 @@ def _ceil_div_margin(cents: IntArray, margin: Fraction) -> IntArray:
 
 
 def solve_plain(
-    model: PlainModel, *, time_limit: float = 600.0, mip_gap: float = 1e-3
+    model: PlainModel,
+    *,
+    time_limit: float = 600.0,
+    mip_gap: float = 1e-3,
+    presolve: bool = True,
 ) -> tuple[str, float, FloatArray]:
     """Solve the plain form with HiGHS: one thread, fixed seed, no output."""
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("presolve", "on" if presolve else "off")
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("time_limit", float(time_limit))
@@ -352,19 +404,24 @@ def linprog_form(model: PlainModel) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Benchmark baseline: read a problem file, build the plain form, solve, print timings."""
+    """Benchmark baseline: read a problem file, build the plain form (or with --segments
+    the segment form, solved as the allocator solves an LP round: presolve off), solve,
+    print timings."""
     args = list(sys.argv[1:] if argv is None else argv)
+    segments = "--segments" in args
+    args = [a for a in args if a != "--segments"]
     if len(args) != 1:
-        print("usage: python -m bench.direct PROBLEM.json", file=sys.stderr)
+        print("usage: python -m bench.direct [--segments] PROBLEM.json", file=sys.stderr)
         return 2
     started = time.perf_counter()
     data = json.loads(Path(args[0]).read_bytes())
     parsed = time.perf_counter()
     gap = float(data["round"].get("mip_gap") or 1e-3)
-    model = build_plain_model(data)
+    model = build_plain_model(data, segments=segments)
     del data  # what a lean caller would do: the matrices are all the solver needs
     built = time.perf_counter()
-    status, objective, _ = solve_plain(model, mip_gap=gap)
+    presolve = not segments or model.has_binaries
+    status, objective, _ = solve_plain(model, mip_gap=gap, presolve=presolve)
     solved = time.perf_counter()
     report = {
         "status": status,

@@ -30,8 +30,8 @@ from decimal import ROUND_CEILING, Decimal
 import numpy as np
 import numpy.typing as npt
 
-from solver.engine import Engine
-from solver.model import AllocationModel
+from solver.engine import Engine, SolverError
+from solver.model import SNAP, AllocationModel
 from solver.problem import Problem
 
 FloatArray = npt.NDArray[np.float64]
@@ -428,3 +428,78 @@ def expected_profit(
         margin = item.retail_price - item.handling_cost - item.salvage_value
         income += margin * sold + item.salvage_value * total
     return income - spend
+
+
+def round_to_whole_units(
+    model: AllocationModel,
+    engine: Engine,
+    continuous: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+) -> IntArray:
+    """SPEC 3 "Whole units": snap, then a MILP over the fractional bids only.
+
+    Each fractional bid moves between its floor and ceiling, every other unit and every
+    binary fixed, every hard constraint kept. Rarely no such rounding exists (a budget
+    spent to the cent pulls units down while an item share or a minimum needs one bid up);
+    then the window widens: one unit either way for every bid sharing an item or a factory
+    with a fractional one, and at last every bid between 0 and its capacity. Each step is
+    a MILP over the bids that move only; the first feasible one is taken.
+    """
+    x = continuous[model.x_col]
+    nearest = np.round(x)
+    fractional = np.abs(x - nearest) > SNAP
+    if not fractional.any():
+        snapped = np.maximum(nearest.astype(np.int64), 0)
+        broken = broken_rules(model, snapped)
+        if not broken.any():
+            return snapped
+        # a value within SNAP of a whole number may still break a rule once snapped
+        # (x_b = 29.99999997 under a share cap of 0.333333333 of 90 units): round those
+        # bids by the MILP instead
+        fractional = broken
+    bids = model.problem.bids
+    items = {bids[k].item for k in np.flatnonzero(fractional)}
+    factories = {bids[k].factory for k in np.flatnonzero(fractional)}
+    near = fractional | np.fromiter(
+        (b.item in items or b.factory in factories for b in bids), np.bool_, len(bids)
+    )
+    steps: list[tuple[npt.NDArray[np.bool_], float]] = [
+        (fractional, 0.0),
+        (near, 1.0),
+        (np.ones(len(bids), dtype=np.bool_), math.inf),
+    ]
+    engine.restore()  # from the tie pass's objective and face
+    for moving, width in steps:
+        lo = lower.copy()
+        up = upper.copy()
+        settled = model.x_col[~moving]
+        lo[settled] = nearest[~moving]
+        up[settled] = nearest[~moving]
+        cols = model.x_col[moving]
+        lo[cols] = np.maximum(0.0, np.floor(x[moving] - SNAP) - width)
+        up[cols] = np.minimum(model.capacity[moving], np.ceil(x[moving] + SNAP) + width)
+        integer = np.zeros(model.n_cols, dtype=np.bool_)
+        integer[cols] = True
+        engine.set_col_bounds(lo, up)
+        engine.set_integer(integer)
+        status = engine.run(mip=True, mip_rel_gap=0.0, presolve=True)
+        if status in ("optimal", "feasible"):
+            rounded = engine.values()[model.x_col]
+            units = np.maximum(np.round(rounded).astype(np.int64), 0)
+            if not broken_rules(model, units).any():  # checked exactly, never trusted
+                return units
+        elif status == "infeasible" and not math.isfinite(width):
+            raise WholeUnitsInfeasibleError
+    raise SolverError(
+        f"no whole-unit allocation found from {int(fractional.sum())} fractional bids "
+        f"({engine.status_message})"
+    )
+
+
+class WholeUnitsInfeasibleError(SolverError):
+    """No rounding of the continuous optimum meets every rule: the whole-unit search
+    decides (solver/whole.py)."""
+
+    def __init__(self) -> None:
+        super().__init__("no rounding of the continuous optimum meets every rule")

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from bench.direct import _ceil_div_margin, build_plain_model, linprog_form, main, solve_direct
+from bench.direct import (
+    _ceil_div_margin,
+    build_plain_model,
+    linprog_form,
+    main,
+    solve_direct,
+    solve_plain,
+)
 from solver.generate import generate_problem
 from solver.problem import parse_problem
 from tests.unit.solver.test_verify import problem_data
@@ -87,3 +94,15 @@ def test_the_command_prints_the_optimum_and_timings(
     report = json.loads(capsys.readouterr().out)
     assert report["objective"] == pytest.approx(25_900.0)
     assert set(report) >= {"parse_s", "build_s", "solve_s", "total_s", "max_rss_kb"}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_segment_form_has_the_plain_forms_lp_optimum(seed: int) -> None:
+    """bench.direct --segments: the allocator's form for an LP round, built directly."""
+    data = generate_problem(factories=12, items=8, bids_per_factory=4, scenarios=5, seed=seed)
+    plain = build_plain_model(data)
+    segments = build_plain_model(data, segments=True)
+    assert len(segments.cost) != len(plain.cost)
+    _, plain_optimum, _ = solve_plain(plain)
+    _, segment_optimum, _ = solve_plain(segments, presolve=False)
+    assert segment_optimum == pytest.approx(plain_optimum, rel=1e-9)

@@ -405,7 +405,7 @@ def test_capacity_share_in_integers_is_the_decimal_share(
     """_share rounds half up in integers; it must be the float of the Decimal rounding."""
     from decimal import ROUND_HALF_UP
 
-    from solver.solve import FLOAT_PLACES, _share
+    from solver.writing import FLOAT_PLACES, _share
 
     units = data.draw(st.integers(0, capacity))
     exact = (Decimal(units) / capacity).quantize(FLOAT_PLACES, rounding=ROUND_HALF_UP)
