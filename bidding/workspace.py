@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bidding.comparison import Comparison, compared
+from bidding.comparison import Comparison, comparison_of
 from bidding.errors import AllocationNotDone, AllocationsOfDifferentRounds, RoundNotClosed
 from bidding.models import AllocationStatus, AuditEvent, Round
 from bidding.names import factory_names, item_names
@@ -146,7 +146,62 @@ def compare(*, session: Session, allocation_id: str, other_id: str) -> Compariso
         if row.status != AllocationStatus.done or row.result is None:
             raise AllocationNotDone(row.status, f"allocation {row.id} is {row.status}")
         results.append(parse_result(row.result))
-    return compared(session=session, base=base, other=other, results=(results[0], results[1]))
+    return comparison_of(session=session, base=base, other=other, results=(results[0], results[1]))
+
+
+@dataclass(frozen=True)
+class ComparedPage:
+    """One page of a comparison's per-item and per-factory rows, and how many there are.
+
+    With `differences_only`, only items and factories whose figures differ are counted and
+    paged, so page 2 holds the second hundred that differ, not what differs among the
+    second hundred.
+    """
+
+    item_ids: list[str]
+    factory_ids: list[str]
+    item_count: int
+    factory_count: int
+    page: int
+    pages: int
+    differences_only: bool
+
+
+def _item_differs(compared: Comparison, item: str) -> bool:
+    a, b = compared.base_figures, compared.other_figures
+    return (
+        a.item_units.get(item, 0) != b.item_units.get(item, 0)
+        or a.item_spend.get(item, Decimal(0)) != b.item_spend.get(item, Decimal(0))
+        or a.item_takeover_cost.get(item, Decimal(0)) != b.item_takeover_cost.get(item, Decimal(0))
+    )
+
+
+def _factory_differs(compared: Comparison, factory: str) -> bool:
+    a, b = compared.base_figures, compared.other_figures
+    return a.factory_units.get(factory, 0) != b.factory_units.get(
+        factory, 0
+    ) or a.factory_spend.get(factory, Decimal(0)) != b.factory_spend.get(factory, Decimal(0))
+
+
+def compared_page(
+    compared: Comparison, *, page: int, differences_only: bool, rows: int = PAGE_ROWS
+) -> ComparedPage:
+    """The items and factories of one page of a comparison (a hundred of each a page)."""
+    items, factories = compared.item_ids(), compared.factory_ids()
+    if differences_only:
+        items = [i for i in items if _item_differs(compared, i)]
+        factories = [f for f in factories if _factory_differs(compared, f)]
+    pages = max(-(-len(items) // rows), -(-len(factories) // rows), 1)
+    page = min(page, pages - 1)
+    return ComparedPage(
+        item_ids=items[page * rows : (page + 1) * rows],
+        factory_ids=factories[page * rows : (page + 1) * rows],
+        item_count=len(items),
+        factory_count=len(factories),
+        page=page,
+        pages=pages,
+        differences_only=differences_only,
+    )
 
 
 REASONS = {

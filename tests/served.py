@@ -35,9 +35,9 @@ class Served:
         raise RuntimeError("no VmRSS line")
 
 
-def free_port() -> int:
-    """The first free port of SUPPLYBID_TEST_PORTS on the loopback."""
-    first, _, last = os.environ.get("SUPPLYBID_TEST_PORTS", "8600-8699").partition("-")
+def free_port(variable: str = "SUPPLYBID_TEST_PORTS", default: str = "8600-8699") -> int:
+    """The first free port on the loopback of the range the variable names (`first-last`)."""
+    first, _, last = os.environ.get(variable, default).partition("-")
     for port in range(int(first), int(last or first) + 1):
         with socket.socket() as probe:
             try:
@@ -45,7 +45,7 @@ def free_port() -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in SUPPLYBID_TEST_PORTS")
+    raise RuntimeError(f"no free port in {variable}")
 
 
 @contextmanager

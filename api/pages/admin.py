@@ -1,4 +1,5 @@
-"""Admin pages: factories and items (create, edit) and API keys (create once, list, revoke)."""
+"""Catalogue and key pages: factories (admin, manager), items (read: admin, manager; create
+and edit: manager, as POST/PATCH /v1/items), API keys (admin: create once, list, revoke)."""
 
 from typing import Annotated
 
@@ -9,7 +10,7 @@ from api.deps import SessionDep
 from api.schemas.api_keys import ApiKeyCreate
 from api.schemas.factories import FactoryCreate, FactoryUpdate
 from api.schemas.items import ItemCreate, ItemUpdate
-from api.web import AdminPage, CatalogPage, blank_to_none, go_to, render, validated
+from api.web import AdminPage, CatalogPage, ManagerPage, blank_to_none, go_to, render, validated
 from bidding import factories, items, keys, web_sessions
 from bidding.models import Role
 from bidding.values import from_cents
@@ -104,14 +105,19 @@ def item_list(
     viewer: CatalogPage,
     after: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
-    """Items with prices and demand, and a form to add one."""
+    """Items with prices and demand; a manager also gets the form to add one."""
     rows = items.list_items(session=session, after=_after(after), limit=LIST_LIMIT)
     demand = items.demand_of(session=session, item_ids=[r.id for r in rows])
     return render(
         request,
         "admin/items.html",
         viewer,
-        {"items": rows, "demand": demand, "from_cents": from_cents},
+        {
+            "items": rows,
+            "demand": demand,
+            "from_cents": from_cents,
+            "can_edit": viewer.principal.role == Role.manager,
+        },
     )
 
 
@@ -141,7 +147,7 @@ def _item_form(
 def item_create(
     request: Request,
     session: SessionDep,
-    viewer: CatalogPage,
+    viewer: ManagerPage,
     name: Annotated[str, Form(max_length=200)],
     retail_price: Annotated[str, Form(max_length=30)],
     handling_cost: Annotated[str, Form(max_length=30)],
@@ -168,7 +174,7 @@ def item_create(
 def item_edit_form(
     request: Request, session: SessionDep, viewer: CatalogPage, item_id: str
 ) -> HTMLResponse:
-    """One item, editable until a round holding it opens."""
+    """One item; a manager may edit it until a round holding it opens."""
     row = items.get_item(session=session, item_id=item_id)
     demand = items.demand_of(session=session, item_ids=[row.id])[row.id]
     text = ", ".join(f"{d.units}:{d.probability}" for d in demand)
@@ -176,7 +182,12 @@ def item_edit_form(
         request,
         "admin/item.html",
         viewer,
-        {"item": row, "demand_text": text, "from_cents": from_cents},
+        {
+            "item": row,
+            "demand_text": text,
+            "from_cents": from_cents,
+            "can_edit": viewer.principal.role == Role.manager,
+        },
     )
 
 
@@ -184,7 +195,7 @@ def item_edit_form(
 def item_update(
     request: Request,
     session: SessionDep,
-    viewer: CatalogPage,
+    viewer: ManagerPage,
     item_id: str,
     name: Annotated[str, Form(max_length=200)],
     retail_price: Annotated[str, Form(max_length=30)],

@@ -448,35 +448,28 @@ def comparison_page(
     allocation_id: str,
     other: Annotated[str, Query(max_length=64)],
     page: PageNumber = 0,
+    differences: Annotated[bool, Query()] = False,
 ) -> HTMLResponse:
     """Two allocations side by side: totals, per item and per factory, changes coloured;
-    a hundred items and a hundred factories a page."""
+    a hundred items and a hundred factories a page, or (`differences`) of those that differ."""
     compared = workspace.compare(session=session, allocation_id=allocation_id, other_id=other)
-    base, changed = compared.base_figures, compared.other_figures
-    all_items = sorted(set(base.item_units) | set(changed.item_units) | set(base.item_unsold))
-    all_factories = sorted(set(base.factory_units) | set(changed.factory_units))
-    rows = workspace.PAGE_ROWS
-    item_ids = all_items[page * rows : (page + 1) * rows]
-    factory_ids = all_factories[page * rows : (page + 1) * rows]
-    pages = max(-(-len(all_items) // rows), -(-len(all_factories) // rows), 1)
+    shown = workspace.compared_page(compared, page=page, differences_only=differences)
+    block = "compared" if is_htmx(request) else None
     return render(
         request,
         "manager/compare.html",
         viewer,
         {
             "c": compared,
-            "base": base,
-            "other": changed,
-            "item_ids": item_ids,
-            "factory_ids": factory_ids,
-            "page": page,
-            "pages": pages,
-            "item_count": len(all_items),
-            "factory_count": len(all_factories),
-            "item_names": item_names(session=session, item_ids=set(item_ids)),
-            "factory_names": factory_names(session=session, factory_ids=set(factory_ids)),
+            "base": compared.base_figures,
+            "other": compared.other_figures,
+            "shown": shown,
+            "rows": workspace.PAGE_ROWS,
+            "item_names": item_names(session=session, item_ids=set(shown.item_ids)),
+            "factory_names": factory_names(session=session, factory_ids=set(shown.factory_ids)),
             "zero": Decimal(0),
         },
+        block=block,
     )
 
 

@@ -1,28 +1,42 @@
-"""A real server on a free port (8500-8599) and Debian's Chromium, driven by Playwright.
+"""A real server and Debian's Chromium, driven by Playwright, on both databases.
+
+- SQLite: the app in a thread, its embedded worker solving, as `make run` serves it.
+- PostgreSQL: migrated by `supplybid db upgrade` as the owner; the app (in a thread) runs as
+  the app's role and queues solves on procrastinate; a separate `supplybid worker` process
+  runs them, as deployed.
+
+Tests take `server` (SQLite); a test parametrized with `BACKENDS` (indirect) runs on both.
+Ports come from SUPPLYBID_TEST_BROWSER_PORTS (default 8500-8599), the first free one.
 
 Playwright's own browser download is unreachable from these machines (and from a locked-down
 user network), so the tests launch /usr/bin/chromium; .ci/run installs it.
 """
 
 import os
-import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.app import create_app
 from bidding.models import Factory, Item, Role
 from bidding.settings import Settings
 from tests import factories as builders
-from tests.conftest import RAISED_LIMITS, create_tables
+from tests.conftest import RAISED_LIMITS, create_tables, postgres_roles
+from tests.served import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,19 +46,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PORTS = range(8500, 8600)
-
-
-def free_port() -> int:
-    """The first port of the range nobody listens on."""
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8500-8599")
+SUPPLYBID = str(Path(sys.executable).parent / "supplybid")
+SOLVE_DELAY_S = "1.0"
+"""Test hook: a solve waits this long once running, so the page shows its phase."""
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+"""`@pytest.mark.parametrize("server", BACKENDS, indirect=True)`: a story on both."""
 
 
 @dataclass
@@ -52,26 +58,24 @@ class Server:
     """The app served over HTTP, with keys per role and the data the stories start from."""
 
     base: str
+    backend: str
+    engine: Engine
     keys: dict[str, str]
     factories: list[Factory]
     items: list[Item]
     screenshots: Path
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """uvicorn in a thread on 127.0.0.1, on a SQLite database with the embedded solve worker."""
-    path = tmp_path_factory.mktemp("browser") / "browser.db"
-    app = create_app(
-        Settings(
-            database_url=f"sqlite:///{path}",
-            job_queue="embedded",
-            solve_delay_s=1.0,
-            **RAISED_LIMITS,
-        )
-    )
-    create_tables(app.state.engine)
-    with Session(app.state.engine, expire_on_commit=False) as session:
+@dataclass
+class Seeded:
+    keys: dict[str, str]
+    factories: list[Factory]
+    items: list[Item]
+
+
+def _seed(engine: Engine) -> Seeded:
+    """Three factories (one new), two items, a key per role and one per factory."""
+    with Session(engine, expire_on_commit=False) as session:
         made = [
             builders.a_factory(session, name="Dongguan Plush Co.", capacity=40000),
             builders.a_factory(session, name="Yiwu Toys Ltd.", capacity=30000),
@@ -88,7 +92,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         }
         for index, factory in enumerate(made):
             keys[f"factory{index}"] = builders.a_key(session, Role.factory, factory)
-    port = free_port()
+    return Seeded(keys, made, goods)
+
+
+@contextmanager
+def _serving(app: FastAPI) -> Iterator[str]:
+    """uvicorn in a thread on 127.0.0.1; its base URL."""
+    port = free_port("SUPPLYBID_TEST_BROWSER_PORTS", "8500-8599")
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", server_header=False
     )
@@ -100,12 +110,113 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         if time.monotonic() > deadline:
             raise RuntimeError("the server did not start")
         time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the stories save their screenshots (SUPPLYBID_SCREENSHOTS, else a temp folder)."""
     shots = Path(os.environ.get("SUPPLYBID_SCREENSHOTS", tmp_path_factory.mktemp("shots")))
     shots.mkdir(parents=True, exist_ok=True)
-    yield Server(f"http://127.0.0.1:{port}", keys, made, goods, shots)
-    instance.should_exit = True
-    thread.join(timeout=10)
+    return shots
+
+
+@pytest.fixture(scope="session")
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory, screenshots: Path) -> Iterator[Server]:
+    """The app on a SQLite file with its embedded solve worker."""
+    path = tmp_path_factory.mktemp("browser") / "browser.db"
+    app = create_app(
+        Settings(
+            database_url=f"sqlite:///{path}",
+            job_queue="embedded",
+            solve_delay_s=float(SOLVE_DELAY_S),
+            **RAISED_LIMITS,
+        )
+    )
+    create_tables(app.state.engine)
+    seeded = _seed(app.state.engine)
+    with _serving(app) as base:
+        yield Server(
+            base,
+            "sqlite",
+            app.state.engine,
+            seeded.keys,
+            seeded.factories,
+            seeded.items,
+            screenshots,
+        )
     app.state.engine.dispose()
+
+
+@contextmanager
+def _worker(app_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A `supplybid worker` process (procrastinate) as the app's role; stopped with SIGTERM."""
+    env = {
+        **os.environ,
+        "SUPPLYBID_DATABASE_URL": app_url,
+        "SUPPLYBID_JOB_QUEUE": "procrastinate",
+        "SUPPLYBID_SOLVE_DELAY_S": SOLVE_DELAY_S,
+    }
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [SUPPLYBID, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=log
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.returncode not in (0, -15):
+                log.seek(0)
+                print(log.read().decode()[-3000:], file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(screenshots: Path) -> Iterator[Server]:
+    """The app on PostgreSQL as its own role, solves run by a separate worker process."""
+    with postgres_roles() as roles:
+        subprocess.run(
+            [SUPPLYBID, "db", "upgrade"],
+            env={
+                **os.environ,
+                "SUPPLYBID_OWNER_DATABASE_URL": roles.owner_url,
+                "SUPPLYBID_DATABASE_URL": roles.app_url,
+            },
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        app = create_app(
+            Settings(database_url=roles.app_url, job_queue="procrastinate", **RAISED_LIMITS)
+        )
+        seeded = _seed(app.state.engine)
+        with _worker(roles.app_url) as worker, _serving(app) as base:
+            yield Server(
+                base,
+                "postgres",
+                app.state.engine,
+                seeded.keys,
+                seeded.factories,
+                seeded.items,
+                screenshots,
+            )
+            assert worker.poll() is None, "the worker stopped during the tests"
+        app.state.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite"])
+def server(request: pytest.FixtureRequest) -> Server:
+    """The served app: SQLite unless the test is parametrized with `BACKENDS`."""
+    found: Server = request.getfixturevalue(f"{request.param}_server")
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 import re
 import time
 
+from _pytest.monkeypatch import MonkeyPatch
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -31,7 +32,24 @@ def _wait_done(client: TestClient, allocation_id: str) -> str:
     raise AssertionError("the solve did not finish")
 
 
-def test_manager_runs_a_round_from_the_pages(world: World) -> None:
+ROW = re.compile(r'<tr class="(same|differs)"><td>([^<]+)</td>')
+
+
+def _compared_rows(client: TestClient, url: str) -> list[tuple[str, str]]:
+    """(class, label) of every figure row of a comparison, page after page."""
+    rows: list[tuple[str, str]] = []
+    page = 0
+    while True:
+        answer = client.get(f"{url}&page={page}", headers={"HX-Request": "true"})
+        assert answer.status_code == 200, answer.text
+        assert "<h1>" not in answer.text  # htmx gets the table's block only
+        rows += ROW.findall(answer.text)
+        if f"page={page + 1}" not in answer.text:
+            return rows
+        page += 1
+
+
+def test_manager_runs_a_round_from_the_pages(world: World, monkeypatch: MonkeyPatch) -> None:
     manager = world.client
     token = sign_in(manager, world.keys["manager"])
     form = manager.get("/rounds/new")
@@ -116,6 +134,14 @@ def test_manager_runs_a_round_from_the_pages(world: World) -> None:
             k: v for k, v in slow.factory_spend.items() if v
         }
     assert re.search(r'class="(better|worse)"', compared.text)
+    monkeypatch.setattr(workspace, "PAGE_ROWS", 1)  # one item and one factory a page
+    compare_url = f"/allocations/{allocation_id}/compare?other={what_if_id}"
+    every = _compared_rows(manager, compare_url)
+    differing = _compared_rows(manager, compare_url + "&differences=true")
+    assert {label for _, label in every} > {label for _, label in differing}
+    # The switch pages through what differs on every page, and only through that.
+    assert differing == [r for r in every if r[0] == "differs"]
+    assert any(label.startswith("Rival factory") for _, label in differing)
     bad_what_if = manager.post(
         f"/rounds/{round_id}/what-if",
         data={"csrf_token": token, "margin_floor": "1.5"},
@@ -163,7 +189,7 @@ def test_manager_runs_a_round_from_the_pages(world: World) -> None:
     assert "api_key.create" not in audit.text  # filtered to the round
 
 
-def test_admin_makes_a_factory_an_item_and_a_key_then_revokes_it(world: World) -> None:
+def test_admin_makes_a_factory_and_a_key_then_revokes_it(world: World) -> None:
     admin = world.client
     token = sign_in(admin, world.keys["admin"])
     made = admin.post(
@@ -173,31 +199,6 @@ def test_admin_makes_a_factory_an_item_and_a_key_then_revokes_it(world: World) -
     )
     assert made.status_code == 303, made.text
     assert "Page factory" in admin.get("/admin/factories").text
-    item = admin.post(
-        "/admin/items",
-        data={
-            "csrf_token": token,
-            "name": "Page item",
-            "retail_price": "20.00",
-            "handling_cost": "1.00",
-            "salvage_value": "2.00",
-            "demand": "100:0.5, 200:0.5",
-        },
-        follow_redirects=False,
-    )
-    assert item.status_code == 303, item.text
-    bad = admin.post(
-        "/admin/items",
-        data={
-            "csrf_token": token,
-            "name": "Bad",
-            "retail_price": "-5",
-            "handling_cost": "1",
-            "salvage_value": "1",
-            "demand": "1:1",
-        },
-    )
-    assert bad.status_code == 422
     key = admin.post("/admin/keys", data={"csrf_token": token, "name": "Li Wei", "role": "finance"})
     assert key.status_code == 200
     assert key.headers["cache-control"] == "no-store"
@@ -214,3 +215,58 @@ def test_admin_makes_a_factory_an_item_and_a_key_then_revokes_it(world: World) -
     )
     assert revoked.status_code == 303
     assert person.get("/finance", follow_redirects=False).status_code == 303
+
+
+ITEM_FORM = {
+    "name": "Page item",
+    "retail_price": "20.00",
+    "handling_cost": "1.00",
+    "salvage_value": "2.00",
+    "demand": "100:0.5, 200:0.5",
+}
+
+
+def _item_names(world: World) -> list[str]:
+    listed = world.client.get("/v1/items", headers=world.headers("manager")).json()["data"]
+    return sorted(i["name"] for i in listed)
+
+
+def test_items_are_made_and_changed_by_managers_only_as_in_the_api(world: World) -> None:
+    admin = TestClient(world.client.app)
+    admin_token = sign_in(admin, world.keys["admin"])
+    before = _item_names(world)
+    listed = admin.get("/admin/items")
+    assert listed.status_code == 200
+    assert "Add an item" not in listed.text  # admin reads the catalogue, as GET /v1/items
+    refused = admin.post("/admin/items", data={"csrf_token": admin_token, **ITEM_FORM})
+    assert refused.status_code == 403
+    edit = admin.post(
+        f"/admin/items/{world.item_id}", data={"csrf_token": admin_token, **ITEM_FORM}
+    )
+    assert edit.status_code == 403
+    api = world.client.post("/v1/items", headers=world.headers("admin"), json={})
+    assert api.status_code == 403  # the page refuses what the API refuses
+    assert _item_names(world) == before
+
+    manager = TestClient(world.client.app)
+    token = sign_in(manager, world.keys["manager"])
+    assert "Add an item" in manager.get("/admin/items").text
+    made = manager.post(
+        "/admin/items", data={"csrf_token": token, **ITEM_FORM}, follow_redirects=False
+    )
+    assert made.status_code == 303, made.text
+    item_url = made.headers["location"]
+    changed = manager.post(
+        item_url,
+        data={"csrf_token": token, **ITEM_FORM, "name": "Page item, renamed"},
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303, changed.text
+    assert "Page item, renamed" in manager.get(item_url).text
+    bad = manager.post(
+        "/admin/items",
+        data={"csrf_token": token, **ITEM_FORM, "name": "Bad", "retail_price": "-5"},
+    )
+    assert bad.status_code == 422
+    assert "retail_price" in bad.text
+    assert _item_names(world) == sorted([*before, "Page item, renamed"])

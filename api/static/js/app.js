@@ -19,18 +19,9 @@
     });
   }
 
-  function toggleDifferences(event) {
-    var table = document.getElementById(event.target.dataset.table);
-    if (table) { table.classList.toggle("only-differences", event.target.checked); }
-  }
-
   function start() {
     fillTimeZone();
     drawCharts(document);
-    document.querySelectorAll("input.js-only-differences").forEach(function (box) {
-      box.addEventListener("change", toggleDifferences);
-      toggleDifferences({ target: box });
-    });
   }
 
   document.addEventListener("DOMContentLoaded", start);
