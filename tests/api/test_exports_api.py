@@ -164,8 +164,8 @@ def test_allocation_rows_and_comparisons_export_as_workbooks_with_the_json_figur
         assert default == tables[path][names[0]]
 
     allocation = _get(world, f"/v1/allocations/{base}").json()
-    rows = tables[f"/v1/allocations/{base}"]
-    by_bid = {r["Bid"]: r for r in rows["bid"]}
+    alloc_views = tables[f"/v1/allocations/{base}"]
+    by_bid = {r["Bid"]: r for r in alloc_views["bid"]}
     for a in allocation["result"]["allocations"]:
         row = by_bid[a["bid"]]
         assert row["Factory name"] == allocation["factory_names"][a["factory"]]
@@ -178,29 +178,32 @@ def test_allocation_rows_and_comparisons_export_as_workbooks_with_the_json_figur
             Decimal(a["setup_fee"]) if a["units"] else 0
         )
         assert Decimal(row["Amount (CNY)"]) == spend
-    [per_item] = rows["item"]
+    [per_item] = alloc_views["item"]
     assert int(per_item["Units"]) == sum(a["units"] for a in allocation["result"]["allocations"])
-    assert Decimal(per_item["Spend (CNY)"]) == sum(Decimal(r["Amount (CNY)"]) for r in rows["bid"])
-    assert {r["Factory name"] for r in rows["factory"]} == {"Own factory", "Rival & Co"}
-    totals = {r["Figure"]: r["Value"] for r in rows["totals"]}
+    assert Decimal(per_item["Spend (CNY)"]) == sum(
+        Decimal(r["Amount (CNY)"]) for r in alloc_views["bid"]
+    )
+    assert {r["Factory name"] for r in alloc_views["factory"]} == {"Own factory", "Rival & Co"}
+    totals = {r["Figure"]: r["Value"] for r in alloc_views["totals"]}
     assert totals["Spend (CNY)"] == per_item["Spend (CNY)"]
     assert Decimal(totals["Objective (CNY)"]) == Decimal(allocation["result"]["objective"])
 
     compared = _get(world, f"/v1/allocations/{base}/compare/{other}").json()
-    rows = tables[f"/v1/allocations/{base}/compare/{other}"]
-    [item_row] = rows["item"]
+    compare_views = tables[f"/v1/allocations/{base}/compare/{other}"]
+    [item_row] = compare_views["item"]
     [item] = compared["items"]
     assert item_row["Item name"] == item["item_name"]
     for side in ("base", "other", "change"):
         assert int(item_row[f"Units ({side})"]) == item["units"][side]
         assert Decimal(item_row[f"Spend ({side}, CNY)"]) == Decimal(item["spend"][side])
-    by_factory = {r["Factory"]: r for r in rows["factory"]}
+    by_factory = {r["Factory"]: r for r in compare_views["factory"]}
     for f in compared["factories"]:
         assert by_factory[f["factory"]]["Factory name"] == f["factory_name"]
         assert int(by_factory[f["factory"]]["Units (change)"]) == f["units"]["change"]
-    totals = {r["Figure"]: r for r in rows["totals"]}
-    assert (totals["Allocation"]["Base"], totals["Allocation"]["Other"]) == (base, other)
-    assert Decimal(totals["Spend (CNY)"]["Change"]) == Decimal(compared["spend"]["change"])
+    compared_totals = {r["Figure"]: r for r in compare_views["totals"]}
+    allocations = compared_totals["Allocation"]
+    assert (allocations["Base"], allocations["Other"]) == (base, other)
+    assert Decimal(compared_totals["Spend (CNY)"]["Change"]) == Decimal(compared["spend"]["change"])
 
 
 def test_workbook_cells_are_numbers_in_money_and_percentage_formats(world: World) -> None:
