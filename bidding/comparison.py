@@ -93,14 +93,16 @@ class Comparison:
     def item_ids(self) -> list[str]:
         """Every item either allocation has, in id order."""
         a, b = self.base_figures, self.other_figures
-        return sorted(set(a.item_unsold) | set(b.item_unsold) | set(a.item_units))
+        return sorted(
+            set(a.item_units) | set(b.item_units) | set(a.item_unsold) | set(b.item_unsold)
+        )
 
     def factory_ids(self) -> list[str]:
         """Every factory either allocation names, in id order."""
         return sorted(set(self.base_figures.factory_units) | set(self.other_figures.factory_units))
 
 
-def compared(
+def comparison_of(
     *, session: Session, base: Allocation, other: Allocation, results: tuple[Result, Result]
 ) -> Comparison:
     """Two done allocations' figures side by side, with the names of what they name."""
@@ -131,4 +133,4 @@ def compare_allocations(*, session: Session, allocation_id: str, other_id: str) 
         if row.status != AllocationStatus.done or result is None:
             raise AllocationNotDone(row.status, f"allocation {row.id} is {row.status}")
         results.append(result)
-    return compared(session=session, base=base, other=other, results=(results[0], results[1]))
+    return comparison_of(session=session, base=base, other=other, results=(results[0], results[1]))

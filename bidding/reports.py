@@ -450,7 +450,11 @@ def allocation_report(row: Allocation, result: Result, names: Names, currency: s
                 title="Totals",
                 headers=("Allocation", "Figure", "Value"),
                 rows=[
-                    (row.id, "Objective", Money(shown.objective, currency)),
+                    (
+                        row.id,
+                        _money_header("Objective", currency),
+                        Money(shown.objective, currency),
+                    ),
                     *(
                         (row.id, _header(f, currency), _cell(f, f.total(shown), currency))
                         for f in ALLOCATION_FIGURES

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bidding.comparison import Comparison, compared
+from bidding.comparison import Comparison, comparison_of
 from bidding.errors import AllocationNotDone, AllocationsOfDifferentRounds, RoundNotClosed
 from bidding.models import AllocationStatus, AuditEvent, Round
 from bidding.names import factory_names, item_names
@@ -146,7 +146,7 @@ def compare(*, session: Session, allocation_id: str, other_id: str) -> Compariso
         if row.status != AllocationStatus.done or row.result is None:
             raise AllocationNotDone(row.status, f"allocation {row.id} is {row.status}")
         results.append(parse_result(row.result))
-    return compared(session=session, base=base, other=other, results=(results[0], results[1]))
+    return comparison_of(session=session, base=base, other=other, results=(results[0], results[1]))
 
 
 @dataclass(frozen=True)
@@ -187,9 +187,7 @@ def compared_page(
     compared: Comparison, *, page: int, differences_only: bool, rows: int = PAGE_ROWS
 ) -> ComparedPage:
     """The items and factories of one page of a comparison (a hundred of each a page)."""
-    a, b = compared.base_figures, compared.other_figures
-    items = sorted(set(a.item_units) | set(b.item_units) | set(a.item_unsold) | set(b.item_unsold))
-    factories = sorted(set(a.factory_units) | set(b.factory_units))
+    items, factories = compared.item_ids(), compared.factory_ids()
     if differences_only:
         items = [i for i in items if _item_differs(compared, i)]
         factories = [f for f in factories if _factory_differs(compared, f)]

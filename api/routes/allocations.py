@@ -100,10 +100,9 @@ def get_allocation(
     if format != "json":
         if result is None or names is None:
             raise AllocationNotDone(row.status, f"allocation {row.id} is {row.status}")
-        currency = rounds.get_round(session=session, principal=actor, round_id=row.round_id)
-        return export(
-            reports.allocation_report(row, result, names, currency.currency), format, view
-        )
+        round_row = rounds.get_round(session=session, principal=actor, round_id=row.round_id)
+        report = reports.allocation_report(row, result, names, round_row.currency)
+        return export(report, format, view)
     json_only(view)
     return AllocationPublic.with_result(row, result, names)
 
