@@ -5,10 +5,12 @@ tables as the API's `?format=` answers.
 """
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
 
 from api import charts
 from api.deps import SessionDep
@@ -16,6 +18,7 @@ from api.web import AuditPage, FinancePage, render
 from bidding import audit, finance, reports, rounds, settlement, takeover, workspace
 from bidding.models import RoundState
 from bidding.values import from_ppb
+from bidding.web_sessions import SignedIn
 
 router = APIRouter(include_in_schema=False)
 
@@ -77,16 +80,6 @@ def margin_audit_page(request: Request, session: SessionDep, viewer: FinancePage
     )
 
 
-@router.get("/finance/margins/download")
-def margin_audit_download(
-    session: SessionDep, viewer: FinancePage, format: DownloadFormat
-) -> Response:
-    """The margin audit as CSV or XLSX."""
-    return download(
-        reports.margins_table(finance.margin_audit(session=session)), "margin-audit", format
-    )
-
-
 @router.get("/finance/takeover")
 def takeover_page(request: Request, session: SessionDep, viewer: FinancePage) -> HTMLResponse:
     """Takeover liability per round and item: expected at publication against settled."""
@@ -108,12 +101,22 @@ def takeover_page(request: Request, session: SessionDep, viewer: FinancePage) ->
     )
 
 
-@router.get("/finance/takeover/download")
-def takeover_download(session: SessionDep, viewer: FinancePage, format: DownloadFormat) -> Response:
-    """The takeover audit as CSV or XLSX."""
-    return download(
-        reports.takeover_table(finance.takeover_audit(session=session)), "takeover", format
-    )
+AUDIT_REPORTS: dict[str, Callable[[Session], reports.Table]] = {
+    "margins": lambda session: reports.margins_table(finance.margin_audit(session=session)),
+    "takeover": lambda session: reports.takeover_table(finance.takeover_audit(session=session)),
+}
+AUDIT_FILES = {"margins": "margin-audit", "takeover": "takeover"}
+
+
+@router.get("/finance/{report}/download")
+def audit_report_download(
+    session: SessionDep,
+    viewer: FinancePage,
+    report: Literal["margins", "takeover"],
+    format: DownloadFormat,
+) -> Response:
+    """The margin audit or the takeover audit as CSV or XLSX."""
+    return download(AUDIT_REPORTS[report](session), AUDIT_FILES[report], format)
 
 
 @router.get("/finance/rounds/{round_id}")
@@ -144,26 +147,29 @@ def round_report(
     )
 
 
-@router.get("/finance/rounds/{round_id}/statements/download")
-def statements_download(
-    session: SessionDep, viewer: FinancePage, round_id: str, format: DownloadFormat
-) -> Response:
-    """Statements as CSV or XLSX."""
-    report = settlement.round_statements(
-        session=session, principal=viewer.principal, round_id=round_id
+def _round_table(session: Session, viewer: SignedIn, round_id: str, report: str) -> reports.Table:
+    if report == "statements":
+        return reports.statements_table(
+            settlement.round_statements(
+                session=session, principal=viewer.principal, round_id=round_id
+            )
+        )
+    return reports.result_table(
+        settlement.round_result(session=session, principal=viewer.principal, round_id=round_id)
     )
-    return download(reports.statements_table(report), f"statements-{round_id}", format)
 
 
-@router.get("/finance/rounds/{round_id}/result/download")
-def result_download(
-    session: SessionDep, viewer: FinancePage, round_id: str, format: DownloadFormat
+@router.get("/finance/rounds/{round_id}/{report}/download")
+def round_report_download(
+    session: SessionDep,
+    viewer: FinancePage,
+    round_id: str,
+    report: Literal["statements", "result"],
+    format: DownloadFormat,
 ) -> Response:
-    """The platform's result as CSV or XLSX."""
-    published = settlement.round_result(
-        session=session, principal=viewer.principal, round_id=round_id
-    )
-    return download(reports.result_table(published), f"result-{round_id}", format)
+    """A round's statements or the platform's result as CSV or XLSX."""
+    table = _round_table(session, viewer, round_id, report)
+    return download(table, f"{report}-{round_id}", format)
 
 
 @router.get("/finance/replay")
