@@ -64,10 +64,10 @@ def supply_curve(item: TabulatedItem, awarded_units: int | None = None) -> go.Fi
 
 
 def capacity_use(
-    names: Sequence[str], used: Sequence[float], caps: Sequence[float | None]
+    names: Sequence[str], used: Sequence[float], caps: Sequence[float | None], title: str = ""
 ) -> go.Figure:
     """Each factory's awarded units over its monthly capacity, against its share cap."""
-    figure = go.Figure(layout=_layout("Capacity used against the share cap", "", "share"))
+    figure = go.Figure(layout=_layout(title or "Capacity used against the share cap", "", "share"))
     figure.add_trace(go.Bar(x=list(names), y=list(used), name="used", marker_color=BLUE))
     figure.add_trace(
         go.Scatter(

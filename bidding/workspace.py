@@ -5,13 +5,13 @@ award matrix and explanations in words, each a page at a time, so a page of a ro
 100,000 bids stays small.
 """
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -119,8 +119,7 @@ def snapshot_of(row: Round) -> dict[str, Any]:
     """The round's problem as frozen at its close (409 before the close)."""
     if row.snapshot is None:
         raise RoundNotClosed(row.state, f"round {row.id} is {row.state}: no bids are shown yet")
-    document: dict[str, Any] = json.loads(row.snapshot)
-    return document
+    return decode_document(row.snapshot)
 
 
 def tabulation(
@@ -210,7 +209,13 @@ def result_document(*, session: Session, row: Allocation) -> dict[str, Any] | No
             text = presented.to_json()
         else:
             text = row.result
-    document: dict[str, Any] = json.loads(text)
+    return decode_document(text)
+
+
+def decode_document(text: str) -> dict[str, Any]:
+    """A stored JSON document (problem, snapshot, result) as plain values, read by msgspec
+    in C: at 100,000 bids in a fraction of the json module's time."""
+    document: dict[str, Any] = msgspec.json.decode(text)
     return document
 
 

@@ -1,9 +1,10 @@
 """Manager pages: rounds, their lifecycle and bids, solves, allocations, what-ifs, publication."""
 
+import heapq
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -188,14 +189,24 @@ def round_page(
     round_id: str,
     item: IdQuery = None,
     page: PageNumber = 0,
+    items: Annotated[int | None, Query(ge=0, le=100_000)] = None,
 ) -> HTMLResponse:
     """A round: its terms and lifecycle buttons; the bid count while open; after the close
-    the tabulation of one item at a time (a page of bids) and its supply curve."""
+    the tabulation of one item at a time (a page of bids) and its supply curve.
+
+    `items` pages the list of items (a hundred links a page); without it, the page
+    holding the chosen item."""
     row = rounds.get_round(session=session, principal=viewer.principal, round_id=round_id)
     context = _round_context(session, row)
     if row.snapshot is not None:
         tabulated, chosen = workspace.tabulation(session=session, row=row, item=item)
+        item_pages = max(-(-len(tabulated) // workspace.PAGE_ROWS), 1)
+        if items is None:
+            at = next((n for n, t in enumerate(tabulated) if chosen and t.item == chosen.item), 0)
+            items = at // workspace.PAGE_ROWS
         context |= {
+            "item_page": min(items, item_pages - 1),
+            "item_pages": item_pages,
             "tabulated": tabulated,
             "chosen": chosen,
             "bids": chosen.bids[page * workspace.PAGE_ROWS : (page + 1) * workspace.PAGE_ROWS]
@@ -299,6 +310,22 @@ async def what_if_solve(
     return go_to(request, f"/allocations/{row.id}")
 
 
+CHART_BARS = 40
+"""Bars of a chart by item or factory: the largest forty of 2,500 items are readable, all not."""
+
+
+def _largest[K](keys: Iterable[K], size: Callable[[K], Any]) -> list[K]:
+    """The CHART_BARS keys of largest size, largest first; all of them when fewer."""
+    return heapq.nlargest(CHART_BARS, keys, key=size)
+
+
+def _of(title: str, shown: int, total: int, which: str) -> str:
+    """A chart's title, saying when it shows only some bars: "(the 40 largest of 2,500)"."""
+    if shown >= total:
+        return title
+    return f"{title} (the {shown} {which} of {total:,})".strip()
+
+
 def _phase(row: object) -> str:
     # The solver will report phases (API.md); until the row has one, its status says enough.
     phase = getattr(row, "phase", None)
@@ -350,7 +377,7 @@ def allocation_page(
     if row.status == AllocationStatus.done and document is not None:
         # One parse of each text: the awarded rows validated, the problem read as JSON.
         result = workspace.awarded_result(document)
-        problem = json.loads(row.problem)
+        problem = workspace.decode_document(row.problem)
         solved = snapshot.solved_items(row)
         figures = comparison.figures(solved, result)
         explained, total = workspace.explained_page(
@@ -361,8 +388,18 @@ def allocation_page(
         names = {i.id: i.name for i in solved if i.name} or workspace.item_names(
             session=session, item_ids=set(item_ids)
         )
-        labels = [names.get(i, i) for i in item_ids]
-        tabulated, chosen = workspace.tabulation_of(session=session, problem=problem, item=item)
+        matrix_page = workspace.award_matrix(session=session, result=result, page=matrix)
+        tabulated, chosen = workspace.tabulation_of(
+            session=session,
+            problem=problem,
+            item=item or (matrix_page.items[0][0] if matrix_page.items else None),
+        )
+        by_spend = _largest(item_ids, lambda i: figures.item_spend.get(i, Decimal(0)))
+        by_takeover = _largest(item_ids, lambda i: figures.item_takeover_cost[i])
+        fullest = [used[n] for n in _largest(range(len(used)), lambda n: used[n].used)]
+        thinnest = [
+            used[n] for n in _largest(range(len(used)), lambda n: -(used[n].margin or Decimal(0)))
+        ]
         context |= {
             "result": result,
             "figures": figures,
@@ -370,7 +407,7 @@ def allocation_page(
             "total": total,
             "page": page,
             "pages": -(-total // workspace.PAGE_ROWS),
-            "matrix": workspace.award_matrix(session=session, result=result, page=matrix),
+            "matrix": matrix_page,
             "matrix_page": matrix,
             "matrix_pages": -(-len(item_ids) // workspace.MATRIX_ITEMS),
             "item_filter": item,
@@ -382,21 +419,42 @@ def allocation_page(
             if chosen
             else None,
             "capacity": charts.capacity_use(
-                [u.name for u in used], [u.used for u in used], [u.cap for u in used]
+                [u.name for u in fullest],
+                [u.used for u in fullest],
+                [u.cap for u in fullest],
+                _of("Capacity used against the share cap", len(fullest), len(used), "fullest"),
             ),
             "spend": charts.by_item_bars(
-                "Spend by item",
-                labels,
-                [("spend", [figures.item_spend.get(i, Decimal(0)) for i in item_ids], charts.BLUE)],
+                _of("Spend by item", len(by_spend), len(item_ids), "largest"),
+                [names.get(i, i) for i in by_spend],
+                [("spend", [figures.item_spend.get(i, Decimal(0)) for i in by_spend], charts.BLUE)],
             ),
             "takeover": charts.by_item_bars(
-                "Expected takeover cost and unsold units by item",
-                labels,
-                [("takeover cost", [figures.item_takeover_cost[i] for i in item_ids], charts.RED)],
-                ("expected unsold units", [figures.item_unsold[i] for i in item_ids], charts.GREY),
+                _of(
+                    "Expected takeover cost and unsold units by item",
+                    len(by_takeover),
+                    len(item_ids),
+                    "largest",
+                ),
+                [names.get(i, i) for i in by_takeover],
+                [
+                    (
+                        "takeover cost",
+                        [figures.item_takeover_cost[i] for i in by_takeover],
+                        charts.RED,
+                    )
+                ],
+                (
+                    "expected unsold units",
+                    [figures.item_unsold[i] for i in by_takeover],
+                    charts.GREY,
+                ),
             ),
             "margins": charts.margins_against_floor(
-                [u.name for u in used], [u.margin for u in used], [floor] * len(used)
+                [u.name for u in thinnest],
+                [u.margin for u in thinnest],
+                [floor] * len(thinnest),
+                _of("Margins against the floor", len(thinnest), len(used), "lowest"),
             ),
             "others": [
                 a
