@@ -87,6 +87,11 @@ def _utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else as_utc(moment)
 
 
+def round_currency(*, session: Session, round_id: str) -> str:
+    """The currency a round's money is in, read without the round's snapshot."""
+    return session.exec(select(Round.currency).where(Round.id == round_id)).one()
+
+
 @dataclass(frozen=True)
 class TabulatedBid:
     """One bid in the tabulation: its terms and the supply price the round's floor gives it."""

@@ -507,6 +507,7 @@ def comparison_page(
                 session=session, factory_ids=set(shown.factory_ids)
             ),
             "zero": Decimal(0),
+            "currency": workspace.round_currency(session=session, round_id=compared.base.round_id),
         },
         block=block,
     )
