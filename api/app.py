@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.contract import ContractMiddleware, document_refusals, operation_id
 from api.db_errors import database_busy, server_error
+from api.deprecation import DeprecationMiddleware
 from api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyMiddleware
 from api.limits import AdmissionMiddleware, document_admission
 from api.pages import mount_web
@@ -57,6 +58,11 @@ with an allocation to poll (`queued`, `running`, `done`, `failed`). On SQLite a 
 thread of the server runs them; on PostgreSQL, `supplybid worker` processes
 (SUPPLYBID_JOB_QUEUE chooses: auto, embedded, procrastinate). One solve per round at a
 time. Awards are read from `GET /v1/rounds/{id}/awards` once an allocation is published.
+
+A round may have a deadline, `closes_at` (set at creation, moved with `PATCH` to a future
+time until it passes). From that moment, by the database's clock, every bid, amendment and
+withdrawal is refused with `round_not_open`, and the job queue closes the round as a
+manager's close would (its snapshot frozen), audited as done by the system.
 
 After the period, `POST /v1/rounds/{id}/settlement` records the units sold and settles the
 round; unsold units are taken over by the platform, attributed to the bids pro rata to
@@ -103,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(SQLAlchemyError, database_busy)
     app.add_exception_handler(Exception, server_error)  # the last resort: a 500 problem
+    app.add_middleware(DeprecationMiddleware)  # inside: a replay repeats its warnings
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(ContractMiddleware)
     app.add_middleware(AdmissionMiddleware, settings=settings)  # outside: runs first

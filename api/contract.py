@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import PROBLEM_MEDIA_TYPE, problem_response
 from bidding.errors import (
+    AllocationAlreadyPublished,
     AllocationNotDone,
     AllocationNotFound,
     AllocationsOfDifferentRounds,
@@ -67,7 +68,7 @@ REFUSALS: dict[str, Refusals] = {
     "get_item": (ItemNotFound,),
     "update_item": (ItemNotFound, ItemInUse),
     "get_round": (RoundNotFound,),
-    "update_round": (RoundNotFound, RoundNotDraft),
+    "update_round": (RoundNotFound, RoundNotDraft, RoundNotOpen),
     "put_round_item": (RoundNotFound, ItemNotFound, RoundNotDraft),
     "remove_round_item": (RoundNotFound, RoundItemNotFound, RoundNotDraft),
     "invite_factory": (RoundNotFound, FactoryNotFound, RoundNotDraft),
@@ -94,6 +95,7 @@ REFUSALS: dict[str, Refusals] = {
         RoundNotFound,
         AllocationNotDone,
         RoundNotSolved,
+        AllocationAlreadyPublished,
         PublicationRefused,
     ),
     "list_awards": (RoundNotFound, RoundNotPublished),

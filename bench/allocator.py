@@ -117,8 +117,8 @@ def run_ours(problem: Path, result: Path) -> Run:
 
 
 def run_baseline(problem: Path, report: Path) -> Run:
-    """`python -m solver.direct PROBLEM`: json.loads, numpy build, highspy solve."""
-    wall, peak, code = run_process([sys.executable, "-m", "solver.direct", str(problem)], report)
+    """`python -m bench.direct PROBLEM`: json.loads, numpy build, highspy solve."""
+    wall, peak, code = run_process([sys.executable, "-m", "bench.direct", str(problem)], report)
     data: dict[str, Any] = json.loads(report.read_text() or "{}")
     return Run(
         wall_s=wall,

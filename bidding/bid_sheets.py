@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter
 
 from bidding.bids import BidTerms
 from bidding.errors import BidSheetInvalid
+from bidding.values import foreign_digits
 from solver.values import MAX_MONEY, MAX_UNITS
 
 MAX_SHEET_BYTES = 5 * 1024 * 1024
@@ -346,10 +347,13 @@ def _range(key: str, value: Decimal) -> str | None:
 
 EXCEL_DIGITS = 15
 """Significant digits Excel shows of a number (and keeps of one typed)."""
-PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-DECIMAL_COMMA = re.compile(r"[+-]?\d{1,3}(\.\d{3})*,\d+|[+-]?\d+,\d+")
-DOTTED_THOUSANDS = re.compile(r"[+-]?\d{1,3}(\.\d{3})+")
-THOUSANDS = re.compile(r"[+-]?\d{1,3}([, \u00a0\u202f]\d{3})+(\.\d+)?")
+# ASCII digits only (re.ASCII): Python's \d, and Decimal(), also read other scripts' digits.
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
+MONEY_NUMBER = re.compile(r"\d+(\.\d+)?", re.ASCII)
+"""Money as text in a cell: as the API takes it (more than 2 decimals is refused after)."""
+DECIMAL_COMMA = re.compile(r"[+-]?\d{1,3}(\.\d{3})*,\d+|[+-]?\d+,\d+", re.ASCII)
+DOTTED_THOUSANDS = re.compile(r"[+-]?\d{1,3}(\.\d{3})+", re.ASCII)
+THOUSANDS = re.compile(r"[+-]?\d{1,3}([, \u00a0\u202f]\d{3})+(\.\d+)?", re.ASCII)
 
 
 def _number(value: Any, *, money: bool) -> Decimal | str:
@@ -370,6 +374,11 @@ def _number(value: Any, *, money: bool) -> Decimal | str:
         parsed = Decimal(format(value, f".{EXCEL_DIGITS}g"))
         return parsed if parsed.is_finite() else "not a finite number"
     text = _text(value) or ""
+    example = "18.50" if money else "8000"
+    if foreign_digits(text):
+        return f"{text!r} has digits other than ASCII 0-9: write it as e.g. {example}"
+    if money and PLAIN_NUMBER.fullmatch(text) and not MONEY_NUMBER.fullmatch(text):
+        return f"{text!r} is not written as money: write it as e.g. {example}"
     if not money and DOTTED_THOUSANDS.fullmatch(text):  # 8.000: eight, or eight thousand?
         digits = text.replace(".", "")
         return (
@@ -384,7 +393,7 @@ def _number(value: Any, *, money: bool) -> Decimal | str:
     if DECIMAL_COMMA.fullmatch(text):
         expected = text.replace(".", "").replace(",", ".")
         return f"{text!r} has a decimal comma: write {expected} (a point, no separators)"
-    return f"{text!r} is not a number: write it as e.g. {'18.50' if money else '8000'}"
+    return f"{text!r} is not a number: write it as e.g. {example}"
 
 
 def _plain(value: Decimal) -> str:

@@ -1,10 +1,10 @@
 """Bids: submit, amend (a new version), withdraw, read; sealed until the round closes.
 
-Each write re-reads its round under `lock_round` and checks it is open in the same
-transaction as the write, so no bid is accepted, changed or withdrawn after the close
-(SPEC 4), however the two race. While the round is open, a bid's audit event holds its
-id, its round and a salted commitment to its factory, item, version and content, never
-those themselves.
+Each write re-reads its round under `lock_round` and checks it is open, and its deadline
+not reached by the database's clock, in the same transaction as the write, so no bid is
+accepted, changed or withdrawn after the close or the deadline (SPEC 2, 4), however they
+race. While the round is open, a bid's audit event holds its id, its round and a salted
+commitment to its factory, item, version and content, never those themselves.
 """
 
 import hashlib
@@ -28,7 +28,7 @@ from bidding.errors import (
     RoundNotClosed,
     RoundNotFound,
 )
-from bidding.lifecycle import lock_round, require
+from bidding.lifecycle import lock_round, require_bidding
 from bidding.models import Bid, BidStatus, BidVersion, Role, Round, RoundItem, utcnow
 from bidding.principal import Principal
 from bidding.rounds import can_see_round
@@ -124,7 +124,7 @@ def _open_round_for(session: Session, actor: Principal, round_id: str) -> Round:
     row = lock_round(session, round_id)
     if not can_see_round(session, actor, row):
         raise RoundNotFound(f"no round {round_id!r}")
-    return require(row, "bid")
+    return require_bidding(session, row)
 
 
 @use_case
@@ -134,8 +134,9 @@ def submit_bid(
     """Submit a factory's bid on one item of an open round (one live bid per item)."""
     row = _open_round_for(session, actor, round_id)
     _check_row(session, row, item_id, terms, where="body")
-    if _live_bid_on(session, row, actor, item_id) is not None:
-        raise BidExists(f"factory already has a live bid on item {item_id!r}")
+    live = _live_bid_on(session, row, actor, item_id)
+    if live is not None:
+        raise BidExists(live.id, item_id)
     bid, version = _submit(session, actor, row, item_id, terms)
     session.commit()
     return bid, version
@@ -253,7 +254,7 @@ def apply_bid_changes(
         _check_terms(change.terms)
         if change.kind == "submit":
             if current is not None:
-                raise BidExists(f"factory already has a live bid on item {change.item_id!r}")
+                raise BidExists(current[0].id, change.item_id)
             done.append(_submit(session, actor, row, change.item_id, change.terms))
         else:
             if current is None:
@@ -389,10 +390,19 @@ def list_bids(
 
 
 def list_versions(
-    *, session: Session, principal: Principal, round_id: str, bid_id: str
+    *,
+    session: Session,
+    principal: Principal,
+    round_id: str,
+    bid_id: str,
+    after: int = 0,
+    limit: int = 100,
 ) -> Sequence[BidVersion]:
-    """A bid's amendment history, oldest first."""
+    """A bid's amendment history, oldest first, from the version after `after`."""
     bid, _ = get_bid(session=session, principal=principal, round_id=round_id, bid_id=bid_id)
     return session.exec(
-        select(BidVersion).where(BidVersion.bid_id == bid.id).order_by(col(BidVersion.version))
+        select(BidVersion)
+        .where(BidVersion.bid_id == bid.id, col(BidVersion.version) > after)
+        .order_by(col(BidVersion.version))
+        .limit(limit)
     ).all()

@@ -95,7 +95,15 @@ class RoundNotCancellable(WrongRoundState):
 
 
 class BidExists(Conflict):
+    """A second live bid on an item: the answer names the live one (`bid`) to amend."""
+
     code, title = "bid_exists", "A live bid on this item exists: amend it instead"
+
+    def __init__(self, bid_id: str, item_id: str) -> None:
+        super().__init__(
+            f"{self.title}: bid {bid_id} on item {item_id} (PUT or PATCH it, or withdraw it)",
+            bid=bid_id,
+        )
 
 
 class BidWithdrawn(Conflict):
@@ -205,6 +213,18 @@ class AllocationNotDone(Conflict):
 
 class AllocationsOfDifferentRounds(Conflict):
     code, title = "allocations_of_different_rounds", "Only allocations of one round compare"
+
+
+class AllocationAlreadyPublished(Conflict):
+    """The allocation was published already: publishing it again changes nothing."""
+
+    code, title = "already_published", "The allocation is already published"
+
+    def __init__(self, allocation_id: str, round_id: str) -> None:
+        super().__init__(
+            f"{self.title}: {allocation_id}'s awards are binding "
+            f"(GET /v1/rounds/{round_id}/awards reads them)"
+        )
 
 
 class PublicationRefused(Conflict):

@@ -51,23 +51,27 @@ def claim(
     settings = get_settings()
     now = utcnow()
     session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.expires_at) < now))
-    record = IdempotencyRecord(
-        api_key_id=api_key_id,
-        method=method,
-        path=path,
-        key=key,
-        request_hash=request_hash,
-        expires_at=now + timedelta(hours=settings.idempotency_ttl_hours),
-    )
-    session.add(record)
-    try:
-        session.commit()
-        return None
-    except IntegrityError:
-        session.rollback()
-    existing = session.exec(
-        select(IdempotencyRecord).where(*_scope(api_key_id, method, path, key))
-    ).one()
+    existing = None
+    while existing is None:
+        session.add(
+            IdempotencyRecord(
+                api_key_id=api_key_id,
+                method=method,
+                path=path,
+                key=key,
+                request_hash=request_hash,
+                expires_at=now + timedelta(hours=settings.idempotency_ttl_hours),
+            )
+        )
+        try:
+            session.commit()
+            return None
+        except IntegrityError:
+            session.rollback()
+        # Taken; but a failed attempt may free it (`complete`) before we read it: claim again.
+        existing = session.exec(
+            select(IdempotencyRecord).where(*_scope(api_key_id, method, path, key))
+        ).first()
     if existing.request_hash != request_hash:
         raise IdempotencyKeyReused("this Idempotency-Key was used with another request body")
     if existing.status_code is None:

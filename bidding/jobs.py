@@ -2,13 +2,16 @@
 
 - embedded (default on SQLite): the allocation row is the job. A thread started with the
   app claims queued allocations one at a time; at its start it requeues any left running
-  by a process that died. One process per database.
+  by a process that died. One process per database. A second thread, the queue's timer,
+  closes rounds whose deadline has come every `deadline_check_s`.
 - procrastinate (default on PostgreSQL): a procrastinate job, inserted by procrastinate's
   own SQL function on the request's connection, so it commits or rolls back with the
   allocation row. `supplybid worker` processes (any number, on any machine) run it. A
-  periodic task retries jobs whose worker's heartbeat is older than `stalled_after_s`.
+  periodic task retries jobs whose worker's heartbeat is older than `stalled_after_s`;
+  another closes rounds whose deadline has come (`deadline_check_cron`).
 
-Either way the job is `bidding.solves.run_solve`: idempotent, so a retry is safe.
+Either way the job is `bidding.solves.run_solve`: idempotent, so a retry is safe; and
+the deadline close is `bidding.deadlines.close_due_rounds`, safe to run from many at once.
 """
 
 import json
@@ -18,8 +21,10 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from bidding.deadlines import close_due_rounds
 from bidding.settings import Settings
 from bidding.solves import JobQueue, next_queued, requeue_abandoned, run_solve
 
@@ -28,6 +33,7 @@ log = logging.getLogger(__name__)
 QUEUE = "supplybid-solves"
 SOLVE_TASK = "supplybid.solve_allocation"
 RETRY_TASK = "supplybid.retry_stalled_jobs"
+DEADLINE_TASK = "supplybid.close_due_rounds"
 _DEFER = text(
     "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock, NULL, "
     "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])"
@@ -39,29 +45,48 @@ class EmbeddedQueue:
 
     name = "embedded"
 
-    def __init__(self, engine: Engine, *, poll_s: float = 1.0) -> None:
+    def __init__(
+        self, engine: Engine, *, poll_s: float = 1.0, deadline_check_s: float = 1.0
+    ) -> None:
         self._engine = engine
         self._poll_s = poll_s
+        self._deadline_check_s = deadline_check_s
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._timer: threading.Thread | None = None
 
     def enqueue(self, session: Session, *, allocation_id: str, round_id: str) -> None:
         """Nothing to insert (the queued row is the job): wake the worker once it commits."""
         event.listen(session, "after_commit", lambda _s: self._wake.set(), once=True)
 
     def start(self) -> None:
-        """Start the worker thread; it first requeues what a dead process left running."""
+        """Start the worker thread (it first requeues what a dead process left running) and
+        the timer that closes rounds at their deadline (a long solve does not delay it)."""
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="supplybid-solver", daemon=True)
         self._thread.start()
+        self._timer = threading.Thread(
+            target=self._close_at_deadlines, name="supplybid-deadlines", daemon=True
+        )
+        self._timer.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Ask the thread to stop after its current solve (which a restart would requeue)."""
+        """Ask the threads to stop after their current work (a restart requeues a solve)."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for thread in (self._thread, self._timer):
+            if thread is not None:
+                thread.join(timeout)
+
+    def _close_at_deadlines(self) -> None:
+        while not self._stop.wait(self._deadline_check_s):
+            try:
+                close_due_rounds(self._engine)
+            except OperationalError as error:  # the database went away: the next tick retries
+                log.warning("deadline timer: database unavailable: %s", type(error).__name__)
+            except Exception:  # keep the timer alive; the next tick tries again
+                log.exception("embedded deadline timer")
 
     def _run(self) -> None:
         recovered = False
@@ -118,7 +143,7 @@ def backend_name(settings: Settings) -> str:
 def make_queue(settings: Settings, engine: Engine) -> EmbeddedQueue | ProcrastinateQueue:
     """The job queue the settings choose, on this engine."""
     if backend_name(settings) == "embedded":
-        return EmbeddedQueue(engine)
+        return EmbeddedQueue(engine, deadline_check_s=settings.deadline_check_s)
     if make_url(settings.database_url).get_backend_name() != "postgresql":
         raise ValueError("SUPPLYBID_JOB_QUEUE=procrastinate needs PostgreSQL")
     return ProcrastinateQueue()
@@ -143,7 +168,8 @@ def apply_procrastinate_schema(engine: Engine) -> bool:
 
 
 def procrastinate_app(settings: Settings, engine: Engine) -> Any:
-    """The procrastinate app of `supplybid worker`: the solve task and stalled-job recovery."""
+    """The procrastinate app of `supplybid worker`: the solve task, stalled-job recovery and
+    the periodic close of rounds whose deadline has come."""
     import procrastinate
 
     app = procrastinate.App(
@@ -170,6 +196,13 @@ def procrastinate_app(settings: Settings, engine: Engine) -> Any:
         for job in stalled:
             log.warning("retrying stalled job %s (%s)", job.id, job.task_kwargs)
             await manager.retry_job(job)
+
+    # Periodic: every worker defers it, procrastinate runs one per tick; the close itself
+    # locks the round, so two runs at once cannot both close it.
+    @app.periodic(cron=settings.deadline_check_cron, periodic_id="close-due-rounds")
+    @app.task(name=DEADLINE_TASK, queue=QUEUE, queueing_lock=DEADLINE_TASK)
+    def close_rounds_at_deadline(timestamp: int) -> None:
+        close_due_rounds(engine)
 
     return app
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from bidding.changes import audited
@@ -31,12 +32,13 @@ from bidding.errors import (
     RoundNotSolved,
     WrongRoundState,
 )
-from bidding.models import Round, RoundState, utcnow
+from bidding.models import Round, RoundState, as_utc, utcnow
 from bidding.principal import Principal
 from bidding.values import from_cents, from_ppb, plain
 
 Action = Literal[
     "edit",
+    "set_deadline",
     "open",
     "bid",
     "close",
@@ -71,6 +73,7 @@ PUBLISHED = frozenset({S.published, S.settled})
 
 LIFECYCLE: Mapping[Action, Move] = {
     "edit": Move(frozenset({S.draft}), None, RoundNotDraft),
+    "set_deadline": Move(frozenset({S.draft, S.open}), None, RoundNotOpen),
     "open": Move(frozenset({S.draft}), S.open, RoundNotDraft, stamp="opened_at"),
     "bid": Move(frozenset({S.open}), None, RoundNotOpen),
     "close": Move(frozenset({S.open}), S.closed, RoundNotOpen, stamp="closed_at"),
@@ -111,6 +114,41 @@ def lock_round(session: Session, round_id: str) -> Round:
     return row
 
 
+def database_now(session: Session) -> datetime:
+    """The database's clock, now (not the transaction's start): what deadlines are read by.
+
+    PostgreSQL: clock_timestamp(), so a transaction that waited for a lock reads the time
+    it got it. SQLite: its own 'now' (the host's clock, to the millisecond).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        moment: datetime = session.execute(text("SELECT clock_timestamp()")).scalar_one()
+        return as_utc(moment)
+    spelled = session.execute(text("SELECT strftime('%Y-%m-%dT%H:%M:%f', 'now')")).scalar_one()
+    return as_utc(datetime.fromisoformat(spelled))
+
+
+def deadline_passed(session: Session, row: Round) -> bool:
+    """Whether the round has a deadline and the database's clock has reached it."""
+    return row.closes_at is not None and as_utc(row.closes_at) <= database_now(session)
+
+
+def require_bidding(session: Session, row: Round) -> Round:
+    """The round, if it takes bids now: open, and its deadline (if any) not reached.
+
+    From the deadline on, a bid is refused as after a close (`round_not_open`) whether or
+    not the job that closes the round has run yet. The caller holds the round's lock.
+    """
+    require(row, "bid")
+    if row.closes_at is not None and as_utc(row.closes_at) <= database_now(session):
+        deadline = as_utc(row.closes_at).isoformat()
+        refusal = RoundNotOpen(
+            str(row.state), detail=f"The round is not open for bids: its deadline {deadline} passed"
+        )
+        refusal.extra["closes_at"] = deadline
+        raise refusal
+    return row
+
+
 def round_state(row: Round) -> dict[str, Any]:
     """The round's terms and state as the audit log records them."""
     return {
@@ -121,6 +159,7 @@ def round_state(row: Round) -> dict[str, Any]:
         "margin_floor": plain(from_ppb(row.margin_floor_ppb)),
         "capacity_share": plain(from_ppb(row.capacity_share_ppb)),
         "budget": None if row.budget_cents is None else str(from_cents(row.budget_cents)),
+        "closes_at": None if row.closes_at is None else as_utc(row.closes_at).isoformat(),
         "state": str(row.state),
     }
 

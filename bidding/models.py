@@ -31,7 +31,7 @@ class Role(StrEnum):
     manager = "manager"
     finance = "finance"
     factory = "factory"
-    system = "system"  # the command line (demo seed, first key); never a key's role
+    system = "system"  # the service: command line, deadline closes; never a key's role
 
 
 class RoundState(StrEnum):
@@ -116,6 +116,9 @@ class Round(SQLModel, table=True):
     opened_at: datetime | None = None
     closed_at: datetime | None = None
     cancelled_at: datetime | None = None
+    closes_at: datetime | None = Field(default=None, index=True)
+    """The deadline: from then on (the database's clock) bids are refused and the round is
+    closed by the job queue (bidding.deadlines)."""
     snapshot: str | None = Field(default=None, sa_type=Text)
     """The problem-format document of the round as it stood at its close."""
     input_hash: str | None = Field(default=None, max_length=80)

@@ -15,4 +15,4 @@ class Principal:
 
 
 SYSTEM = Principal(key_id=None, role=Role.system)
-"""The command line acting on the database directly (first key, demo seed)."""
+"""The service itself: the command line (first key, demo seed), a round closed at its deadline."""

@@ -17,6 +17,7 @@ from bidding.audit import canonical_json
 from bidding.changes import record_change
 from bidding.db import use_case
 from bidding.errors import (
+    AllocationAlreadyPublished,
     AllocationNotDone,
     AllocationNotFound,
     PublicationRefused,
@@ -46,8 +47,11 @@ def publish_allocation(*, session: Session, actor: Principal, allocation_id: str
     found = session.exec(select(Allocation.round_id).where(Allocation.id == allocation_id)).first()
     if found is None:
         raise AllocationNotFound(f"no allocation {allocation_id!r}")
-    row = require(lock_round(session, found), "publish")
+    row = lock_round(session, found)
     allocation = lock_allocation(session, allocation_id)
+    if allocation.published_at is not None:
+        raise AllocationAlreadyPublished(allocation.id, row.id)
+    require(row, "publish")
     if row.snapshot is None:
         raise RoundNotSolved(row.state)
     if allocation.status != AllocationStatus.done or allocation.result is None:

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from openpyxl import Workbook
 
+from bidding.export_cells import Money
 from bidding.finance import MarginAudit, TakeoverLine
 from bidding.settlement import PublishedRound, RoundStatements
 from bidding.values import plain
@@ -21,13 +22,6 @@ from solver.values import CENT
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MARGIN_DIGITS = Decimal("0.000000001")
-
-
-@dataclass(frozen=True)
-class Money:
-    """A money cell: shown with exactly two decimals."""
-
-    value: Decimal
 
 
 Cell = str | int | Decimal | Money | None

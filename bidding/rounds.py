@@ -6,6 +6,7 @@ publishing (closed -> solved -> published) are in bidding.solves and bidding.pub
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,15 +17,17 @@ from bidding.changes import audited, record_change
 from bidding.db import use_case
 from bidding.errors import (
     FactoryNotFound,
+    InvalidInput,
     InvitationNotFound,
     ItemNotFound,
     RoundEmpty,
     RoundItemNotFound,
     RoundNotClosed,
     RoundNotFound,
+    RoundNotOpen,
     SnapshotInvalid,
 )
-from bidding.lifecycle import lock_round, require, round_state, transition
+from bidding.lifecycle import database_now, lock_round, require, round_state, transition
 from bidding.models import (
     Bid,
     BidStatus,
@@ -35,6 +38,7 @@ from bidding.models import (
     Round,
     RoundItem,
     RoundState,
+    as_utc,
 )
 from bidding.principal import Principal
 from bidding.snapshot import build_round_problem
@@ -54,8 +58,11 @@ def create_round(
     margin_floor: Decimal,
     capacity_share: Decimal,
     budget: Decimal | None,
+    closes_at: datetime | None = None,
 ) -> Round:
-    """Create a round in draft."""
+    """Create a round in draft, with an optional deadline in the future."""
+    if closes_at is not None:
+        _check_future(session, closes_at)
     row = Round(
         id=new_id("rnd"),
         name=name,
@@ -65,6 +72,7 @@ def create_round(
         margin_floor_ppb=to_ppb(margin_floor),
         capacity_share_ppb=to_ppb(capacity_share),
         budget_cents=None if budget is None else to_cents(budget),
+        closes_at=None if closes_at is None else as_utc(closes_at),
     )
     session.add(row)
     session.flush()
@@ -162,13 +170,54 @@ def _draft_round(session: Session, round_id: str) -> Round:
     return require(lock_round(session, round_id), "edit")
 
 
+def _check_future(session: Session, closes_at: datetime) -> None:
+    """A deadline must be ahead of the database's clock (422 naming the field otherwise)."""
+    now = database_now(session)
+    if as_utc(closes_at) <= now:
+        raise InvalidInput(
+            [("body.closes_at", f"must be in the future (the server's time is {now.isoformat()})")]
+        )
+
+
+def _check_deadline_move(session: Session, row: Round, closes_at: datetime | None) -> None:
+    """SPEC 2: an open round's deadline moves only to a future time, and only before it passed.
+
+    A draft round takes bids from nobody yet: its deadline may be set, moved or removed.
+    """
+    require(row, "set_deadline")
+    if row.state == RoundState.open and row.closes_at is not None:
+        if as_utc(row.closes_at) <= database_now(session):
+            deadline = as_utc(row.closes_at).isoformat()
+            raise RoundNotOpen(
+                str(row.state),
+                detail=f"The round is not open for bids: its deadline {deadline} passed, "
+                "so it can no longer be moved",
+            )
+        if closes_at is None:
+            raise InvalidInput(
+                [("body.closes_at", "an open round's deadline can be moved, not removed")]
+            )
+    if closes_at is not None:
+        _check_future(session, closes_at)
+
+
 @use_case
 def update_round(
     *, session: Session, actor: Principal, round_id: str, changes: Mapping[str, Any]
 ) -> Round:
-    """Change a draft round's terms."""
-    row = _draft_round(session, round_id)
-    with audited(session, actor=actor, action="round.update", row=row, state=round_state):
+    """Change a draft round's terms; or move a draft or open round's deadline (`closes_at`).
+
+    Moving an open round's deadline is audited as `round.deadline.move`; any other change
+    is a draft edit, `round.update`.
+    """
+    row = lock_round(session, round_id)
+    terms = set(changes) - {"closes_at"}
+    if terms or not changes:
+        require(row, "edit")
+    if "closes_at" in changes:
+        _check_deadline_move(session, row, changes["closes_at"])
+    action = "round.update" if row.state == RoundState.draft else "round.deadline.move"
+    with audited(session, actor=actor, action=action, row=row, state=round_state):
         for field in ("name", "category", "period", "currency"):
             if field in changes:
                 setattr(row, field, changes[field])
@@ -179,6 +228,9 @@ def update_round(
         if "budget" in changes:
             budget = changes["budget"]
             row.budget_cents = None if budget is None else to_cents(budget)
+        if "closes_at" in changes:
+            closes_at = changes["closes_at"]
+            row.closes_at = None if closes_at is None else as_utc(closes_at)
     session.commit()
     return row
 
@@ -299,11 +351,16 @@ def uninvite_factory(*, session: Session, actor: Principal, round_id: str, facto
 
 @use_case
 def open_round(*, session: Session, actor: Principal, round_id: str) -> Round:
-    """Open a draft round for bids; it needs at least one item."""
+    """Open a draft round for bids; it needs at least one item, and a deadline yet to come."""
     row = _draft_round(session, round_id)
     has_item = session.exec(select(RoundItem).where(RoundItem.round_id == row.id)).first()
     if has_item is None:
         raise RoundEmpty()
+    if row.closes_at is not None and as_utc(row.closes_at) <= database_now(session):
+        deadline = as_utc(row.closes_at).isoformat()
+        raise InvalidInput(
+            [("closes_at", f"the round's deadline {deadline} has passed: move it to a future time")]
+        )
     transition(session, actor=actor, row=row, action="open")
     session.commit()
     return row
@@ -317,15 +374,26 @@ def close_round(*, session: Session, actor: Principal, round_id: str) -> Round:
     snapshot and every bid attempted after it finds the round closed.
     """
     row = require(lock_round(session, round_id), "close")
+    freeze(session, actor=actor, row=row)
+    session.commit()
+    return row
+
+
+def freeze(
+    session: Session, *, actor: Principal, row: Round, details: Mapping[str, Any] | None = None
+) -> Round:
+    """Freeze a locked open round's snapshot and close it (`round.close`); never commits.
+
+    `details` join the event (the deadline, when the job queue closes the round).
+    """
     try:
         problem = build_round_problem(session=session, row=row)
     except ProblemError as exc:
         raise SnapshotInvalid(str(exc)) from exc
     row.snapshot = problem.to_json()
     row.input_hash = problem.input_hash
-    details = {"input_hash": row.input_hash, "bids": sorted(b.id for b in problem.bids)}
-    transition(session, actor=actor, row=row, action="close", details=details)
-    session.commit()
+    event = {"input_hash": row.input_hash, "bids": sorted(b.id for b in problem.bids)}
+    transition(session, actor=actor, row=row, action="close", details=event | dict(details or {}))
     return row
 
 

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     """A job whose worker has not sent a heartbeat for this long is retried by another."""
     stalled_check_cron: str = "* * * * * */10"
     """When workers look for stalled jobs (cron with seconds as the sixth field)."""
+    deadline_check_s: float = 1.0
+    """How often the embedded queue (SQLite) looks for rounds whose deadline has come."""
+    deadline_check_cron: str = "* * * * * */5"
+    """When procrastinate workers look for rounds whose deadline has come (seconds: 6th field)."""
     solve_delay_s: float = 0.0
     """Test hook: seconds a job waits after marking its allocation running, before solving."""
 

@@ -21,14 +21,14 @@ import logging
 import time
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bidding.audit import canonical_json
 from bidding.changes import audited, record_change
 from bidding.db import use_case
-from bidding.errors import AllocationNotFound, RoundNotSolvable, SolveInProgress
+from bidding.errors import AllocationNotFound, InvalidCursor, RoundNotSolvable, SolveInProgress
 from bidding.lifecycle import lock_round, require, round_state, transition
 from bidding.models import Allocation, AllocationStatus, Round, RoundState, utcnow
 from bidding.principal import SYSTEM, Principal
@@ -326,17 +326,28 @@ def get_allocation(*, session: Session, allocation_id: str) -> Allocation:
 def list_allocations(
     *, session: Session, principal: Principal, round_id: str, after: str | None, limit: int
 ) -> list[Allocation]:
-    """A round's allocations in id order after the cursor."""
+    """A round's allocations, newest first, after the cursor's (the id of the last one read).
+
+    Ordered by request time, then id: the latest solve or what-if heads the list.
+    """
     get_round(session=session, principal=principal, round_id=round_id)
-    query = (
-        select(Allocation)
-        .where(Allocation.round_id == round_id)
-        .order_by(col(Allocation.id))
-        .limit(limit)
-    )
+    query = select(Allocation).where(Allocation.round_id == round_id)
     if after is not None:
-        query = query.where(col(Allocation.id) > after)
-    return list(session.exec(query).all())
+        anchor = session.exec(
+            select(Allocation.created_at).where(
+                Allocation.id == after, Allocation.round_id == round_id
+            )
+        ).first()
+        if anchor is None:
+            raise InvalidCursor()
+        query = query.where(
+            or_(
+                col(Allocation.created_at) < anchor,
+                and_(col(Allocation.created_at) == anchor, col(Allocation.id) < after),
+            )
+        )
+    query = query.order_by(col(Allocation.created_at).desc(), col(Allocation.id).desc())
+    return list(session.exec(query.limit(limit)).all())
 
 
 def presented_result(*, session: Session, row: Allocation) -> Result | None:

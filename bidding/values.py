@@ -1,5 +1,6 @@
 """Ids and exact conversions between API values and stored integers."""
 
+import re
 import secrets
 from decimal import Decimal
 
@@ -45,3 +46,45 @@ def from_ppb(parts: int) -> Decimal:
 def plain(value: Decimal) -> str:
     """A decimal spelled without an exponent, digits kept: 1E-8 -> 0.00000001, 18.50 -> 18.50."""
     return format(value, "f")
+
+
+MONEY_TEXT = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
+"""Money as the API takes it: ASCII digits, then at most 2 decimals after a point."""
+MONEY_EXAMPLE = '"18.50"'
+_EXPONENT = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$", re.ASCII)
+_DECIMAL_COMMA = re.compile(r"^[0-9]{1,3}(\.[0-9]{3})*,[0-9]+$|^[0-9]+,[0-9]+$", re.ASCII)
+
+
+def money_text_fault(text: str) -> str | None:
+    """What is wrong with an amount written as text, or None if it is money as API.md says.
+
+    Money is ASCII digits with at most 2 decimals after a point: no spaces, no sign, no
+    exponent, no separators, no other script's digits. Each fault says what to send.
+    """
+    if len(text) <= 20 and MONEY_TEXT.fullmatch(text):
+        return None
+    send = f"send a decimal string of ASCII digits with at most 2 decimals, such as {MONEY_EXAMPLE}"
+    if text != text.strip():
+        reason = "has spaces around it"
+    elif not text:
+        reason = "is empty"
+    elif foreign_digits(text):
+        reason = "has digits other than ASCII 0-9"
+    elif _EXPONENT.fullmatch(text):
+        reason = "has an exponent"
+    elif text.startswith(("-", "+")):
+        reason = "has a sign (money here is 0 or more)"
+    elif _DECIMAL_COMMA.fullmatch(text):
+        reason = "has a decimal comma"
+    elif re.fullmatch(r"[0-9]+\.[0-9]{3,}", text, re.ASCII):
+        reason = "has more than 2 decimals (money is in whole cents)"
+    elif len(text) > 20:
+        reason = "is too long"
+    else:
+        reason = "is not a decimal amount"
+    return f"money {reason}: {send}"
+
+
+def foreign_digits(text: str) -> bool:
+    """The text holds a digit of a script other than ASCII (Arabic-Indic, full-width...)."""
+    return any(not ch.isascii() and (ch.isdigit() or ch.isnumeric()) for ch in text)

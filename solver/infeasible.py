@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from solver.engine import EngineSettings, SolverError, make_engine
+from solver.engine import EngineSettings, SolverError
+from solver.engines import make_engine
 from solver.model import AllocationModel, Formulation, build_model
 from solver.problem import Problem
 from solver.result import RuleConflict

@@ -7,18 +7,15 @@ name the field and the offending id, before anything is built or solved.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from functools import cached_property
 from itertools import repeat
 from operator import attrgetter, gt, itemgetter
-from typing import Annotated, Any, NamedTuple, NotRequired, TypedDict
+from typing import Annotated, Any, NamedTuple
 
-import msgspec
 import numpy as np
 import numpy.typing as npt
 from pydantic import (
@@ -31,11 +28,10 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from solver.trusted import put_column, rows_from_columns, trusted_models
+from solver.problem_hash import input_hash
+from solver.problem_reader import UnreadableError, plain_bids, read_json, share_fields_sets
+from solver.problem_writer import canonical, to_json
 from solver.values import (
-    CENT,
-    MAX_MONEY,
-    MAX_UNITS,
     PART_PER_BILLION,
     PROBABILITY_TOLERANCE,
     Budget,
@@ -244,13 +240,7 @@ class Problem(_Frozen):
         Computed once (the problem is frozen; solve() computes it on another thread while
         the simplex runs). pydantic leaves a cached property out of equality and dumps.
         """
-        # The same bytes as json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
-        # (a test holds them equal), written row by row from templates with the keys already
-        # in sorted order: at 100,000 bids the generic encoder took most of a second.
-        sha = hashlib.sha256()
-        for part in _canonical_text(self):
-            sha.update(part.encode("utf-8"))
-        return "sha256:" + sha.hexdigest()
+        return input_hash(self)  # solver/problem_hash.py
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Problem:
         """A copy, without what is cached (the input hash, the bids' columns): an update
@@ -262,108 +252,14 @@ class Problem(_Frozen):
 
     def canonical(self) -> dict[str, Any]:
         """The problem as plain JSON data, every number normalised, every list in id order."""
-        data = self.model_dump(mode="python")
-        data["items"] = [
-            {**item, "demand": sorted(item["demand"], key=lambda s: (s["units"], s["probability"]))}
-            for item in data["items"]
-        ]
-        return _normalise(data)  # type: ignore[no-any-return]
+        return canonical(self.model_dump(mode="python"))
 
     def to_json(self) -> str:
         """The problem in the exchange format, canonical and stable (numbers as strings)."""
-        return json.dumps(self.canonical(), sort_keys=True, indent=2) + "\n"
+        return to_json(self.canonical())
 
 
 _CACHED = ("input_hash", "bid_columns", "bid_positions")
-
-
-def _canonical_text(problem: Problem) -> Iterator[str]:
-    """The canonical problem as compact JSON with sorted keys, in pieces (see input_hash)."""
-    text = _json_text
-    r = problem.round
-    # Each distinct number is spelled once: prices repeat across bids.
-    bids = problem.bids
-    num = _number_texts(
-        [b.unit_cost for b in bids] + [b.setup_cost for b in bids] + [b.ask_price for b in bids]
-    )
-    yield '{"bids":['
-    # In pieces of a few thousand bids: the text of them all would be tens of megabytes,
-    # made while the solver holds its model (the hash runs during the simplex).
-    for start in range(0, len(bids), _HASH_PIECE):
-        yield ("," if start else "") + ",".join(
-            f'{{"ask_price":{num[b.ask_price]},"capacity":{b.capacity},'
-            f'"factory":{text(b.factory)},"id":{text(b.id)},"item":{text(b.item)},'
-            f'"min_lot":{b.min_lot},"setup_cost":{num[b.setup_cost]},'
-            f'"unit_cost":{num[b.unit_cost]}}}'
-            for b in bids[start : start + _HASH_PIECE]
-        )
-    num = _number_texts(
-        [f.capacity_share for f in problem.factories]
-        + [s.probability for item in problem.items for s in item.demand]
-        + [item.max_factory_share for item in problem.items]
-        + [m for item in problem.items for m in (item.retail_price, item.handling_cost)]
-        + [item.salvage_value for item in problem.items]
-        + [r.budget, r.capacity_share, r.margin_floor, r.mip_gap]
-    )
-    yield '],"factories":['
-    yield ",".join(
-        f'{{"capacity_share":{num[f.capacity_share]},'
-        f'"committed_units":{f.committed_units},"guaranteed_units":{f.guaranteed_units},'
-        f'"id":{text(f.id)},"is_new":{"true" if f.is_new else "false"},'
-        f'"monthly_capacity":{f.monthly_capacity}}}'
-        for f in problem.factories
-    )
-    yield '],"items":['
-    yield ",".join(
-        '{"demand":['
-        + ",".join(
-            f'{{"probability":{num[s.probability]},"units":{s.units}}}'
-            for s in sorted(item.demand, key=lambda s: (s.units, s.probability))
-        )
-        + f'],"handling_cost":{num[item.handling_cost]},"id":{text(item.id)},'
-        f'"max_factory_share":{num[item.max_factory_share]},'
-        f'"min_fill":{item.min_fill},"retail_price":{num[item.retail_price]},'
-        f'"salvage_value":{num[item.salvage_value]}}}'
-        for item in problem.items
-    )
-    yield (
-        f'],"round":{{"budget":{num[r.budget]},'
-        f'"capacity_share":{num[r.capacity_share]},"currency":{text(r.currency)},'
-        f'"id":{text(r.id)},"margin_floor":{num[r.margin_floor]},'
-        f'"mip_gap":{num[r.mip_gap]}}}}}'
-    )
-
-
-_HASH_PIECE = 4096
-_json_text: Callable[[str], str] = json.encoder.encode_basestring_ascii
-"""A str as json.dumps writes it by default (ASCII, escaped), in C."""
-
-
-def _number_texts(values: Iterable[Decimal | None]) -> dict[Decimal | None, str]:
-    """Each distinct value's canonical JSON: format_decimal as a string, or null."""
-    texts: dict[Decimal | None, str] = {None: "null"}
-    for value in set(values):
-        if value is not None:
-            texts[value] = _json_text(format_decimal(value))
-    return texts
-
-
-def _normalise(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _normalise(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_normalise(v) for v in value]
-    if isinstance(value, bool | int | str) or value is None:
-        return value
-    if isinstance(value, Decimal):
-        return format_decimal(value)
-    raise TypeError(f"unexpected value in a problem: {value!r}")
-
-
-def format_decimal(value: Decimal) -> str:
-    """The shortest plain spelling of a number: 1, 1.0 and "1.00" all give "1"."""
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
 
 
 @dataclass(frozen=True)
@@ -394,7 +290,10 @@ def parse_problem(data: Mapping[str, Any] | str | bytes) -> Problem:
     Raises ProblemError listing every field at fault, each named by list, id and field.
     """
     if isinstance(data, str | bytes):
-        data = _read_json(data)
+        try:
+            data = read_json(data)
+        except UnreadableError as exc:
+            raise ProblemError([ProblemIssue("$", str(exc))]) from exc
     if not isinstance(data, Mapping):
         raise ProblemError([ProblemIssue("$", "a problem is a JSON object")])
     raw = _sorted_lists(data)
@@ -424,35 +323,6 @@ def parse_problem(data: Mapping[str, Any] | str | bytes) -> Problem:
     return problem
 
 
-def _read_json(text: str | bytes) -> Any:
-    """JSON text as Python data, every number with a fraction or exponent as a Decimal.
-
-    msgspec reads it in C, in half the time of the json module. Text msgspec refuses
-    (malformed, not UTF-8, NaN and Infinity, which JSON has not but the json module reads,
-    a lone surrogate) goes to the json module, so that a NaN or a surrogate is refused at
-    its field and any other fault is worded as before. Either way one Decimal is made per
-    distinct spelling: prices repeat across bids, and a Decimal is immutable, so the bids
-    share them.
-    """
-    spellings = _DecimalBySpelling()
-    try:
-        return msgspec.json.Decoder(float_hook=spellings.__getitem__).decode(text)
-    except NumberOutOfRangeError as exc:
-        raise ProblemError([ProblemIssue("$", str(exc))]) from exc
-    except (ValueError, ArithmeticError, RecursionError):  # msgspec.DecodeError, UnicodeError
-        pass
-    try:
-        return json.loads(text, parse_float=spellings.__getitem__, parse_constant=Decimal)
-    except ValueError as exc:
-        raise ProblemError([ProblemIssue("$", f"not valid JSON: {exc}")]) from exc
-    except NumberOutOfRangeError as exc:
-        raise ProblemError([ProblemIssue("$", str(exc))]) from exc
-    except ArithmeticError as exc:  # 1e99999999999999999999: beyond any Decimal
-        raise ProblemError([ProblemIssue("$", "a number is out of any range")]) from exc
-    except RecursionError as exc:
-        raise ProblemError([ProblemIssue("$", "not valid JSON: nested too deep")]) from exc
-
-
 _BIDS = TypeAdapter(tuple[ProblemBid, ...])
 _CHUNK = 4096
 _BID_FIELDS = tuple(ProblemBid.model_fields)
@@ -463,14 +333,14 @@ def _validate_bids(
 ) -> tuple[tuple[ProblemBid, ...], list[ErrorDetails], BidColumns | None]:
     """Bid objects for the rows, or the errors (located as in the problem) if any.
 
-    Plain rows are made directly (_plain_bids), with their columns. Others go through
+    Plain rows are made directly (solver/problem_reader.py), with their columns. Others go through
     pydantic in chunks,
     each chunk's rows let go (replaced by None in `rows`, the caller's own sorted list)
     once made, as pydantic's objects are larger; rows at fault are kept, to name them.
     """
-    plain = _plain_bids(rows)
+    plain = plain_bids(rows, ProblemBid)
     if plain is not None:
-        return plain[0], [], plain[1]
+        return plain[0], [], BidColumns(*plain[1])
     bids: list[ProblemBid] = []
     errors: list[ErrorDetails] = []
     for start in range(0, len(rows), _CHUNK):
@@ -488,166 +358,6 @@ def _validate_bids(
         bids.extend(chunk)
         rows[start:stop] = [None] * (stop - start)
     return tuple(bids), errors, None
-
-
-_RowId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-_RowUnits = Annotated[int, msgspec.Meta(ge=0, le=MAX_UNITS)]
-
-
-class _PlainBidRow(TypedDict):
-    """A bid row in the plain shape, as msgspec checks it in C (_plain_bids).
-
-    The same types and ranges as Bid, strictly: ids as str, units as int (not bool, not
-    1.0). Money is left to _plain_money, which checks each distinct amount once.
-    """
-
-    id: _RowId
-    factory: _RowId
-    item: _RowId
-    unit_cost: Any
-    capacity: Annotated[int, msgspec.Meta(ge=1, le=MAX_UNITS)]
-    ask_price: NotRequired[Any]
-    min_lot: NotRequired[_RowUnits | None]
-    setup_cost: NotRequired[Any]
-
-
-_PLAIN_ROWS = list[_PlainBidRow]
-_MONEY_TYPES = {Decimal, int}
-_OPTIONAL_MONEY_TYPES = {Decimal, int, type(None)}
-
-
-def _plain_bids(rows: list[Any]) -> tuple[tuple[ProblemBid, ...], BidColumns] | None:
-    """The Bids of rows in the plain shape problem files have, made without pydantic.
-
-    At 100,000 bids pydantic's validation took more time than the simplex. This takes
-    only rows whose every value already has its field's exact type and range (ids as
-    ASCII str, money as Decimal or int in whole cents, units as int), checked in C by
-    msgspec (money by column, each distinct amount once), and makes the objects pydantic
-    would make (a property test holds them equal). When any row has another shape, valid
-    or not, it returns None and pydantic validates them all (and words any refusal).
-    The rows given are not changed: msgspec's checked copies become the bids' dicts.
-    The values by column come with the bids.
-    """
-    if set(map(type, rows)) != {dict} or not set().union(*rows).issubset(_BID_FIELDS):
-        return None  # msgspec would drop unknown fields; pydantic refuses them
-    try:
-        checked: list[dict[str, Any]] = msgspec.convert(rows, _PLAIN_ROWS)
-    except msgspec.ValidationError:
-        return None
-    get = dict.get
-    columns: list[list[Any]] = [list(map(get, checked, repeat(name))) for name in _BID_FIELDS]
-    ids, factories, items, costs, capacities, asks, lots, setups = columns
-    # other text (a lone surrogate...) is left to pydantic, which may refuse it, and a str
-    # subclass (an Enum's member), which pydantic makes a plain str
-    for texts in (ids, factories, items):
-        if set(map(type, texts)) != {str} or not all(map(str.isascii, texts)):
-            return None
-    try:
-        plain_money = (
-            _plain_money(costs, _MONEY_TYPES)
-            and _plain_money(asks, _OPTIONAL_MONEY_TYPES)
-            and _plain_money(setups, _OPTIONAL_MONEY_TYPES)
-        )
-    except TypeError:  # a value that cannot be hashed (a signalling NaN): pydantic says so
-        return None
-    if not plain_money:
-        return None
-    fields_sets = _fields_sets(checked)
-    # each value as pydantic makes it: money as Decimal, no ask as None, no lot as 0, no
-    # setup cost as 0 (a column already in that form is kept as it is)
-    if int in set(map(type, costs)):
-        costs = [as_decimal(cost) for cost in costs]
-    if set(map(type, asks)) != {type(None)}:
-        asks = [as_decimal(ask) if ask else None for ask in asks]
-    if type(None) in set(map(type, lots)):
-        lots = [lot or 0 for lot in lots]
-    if set(map(type, setups)) != {Decimal}:
-        zero = Decimal(0)
-        setups = [zero if setup is None else as_decimal(setup) for setup in setups]
-    values = [ids, factories, items, costs, capacities, asks, lots, setups]
-    if set(map(tuple, checked)) == {_BID_FIELDS}:
-        # Every row has every field in field order (the order of problem-format.md's
-        # example, which `supplybid generate` writes too): msgspec's copies become the
-        # bids' attribute dicts, with the values put in their form, instead of a second
-        # copy being made (a tenth of a second at 100,000 bids). A stored round's
-        # snapshot has its keys sorted, and is copied.
-        for field, given, made in zip(_BID_FIELDS, columns, values, strict=True):
-            if made is not given:
-                put_column(checked, field, made)
-        attributes = checked
-    else:
-        attributes = rows_from_columns(_BID_FIELDS, values)
-    return tuple(trusted_models(ProblemBid, attributes, fields_sets)), BidColumns(*values)
-
-
-def _plain_money(amounts: list[Any], types: set[type]) -> bool:
-    """Every amount of a column of the given types (by type: True == 1) and, for each
-    distinct one, finite, within range and in whole cents."""
-    if not set(map(type, amounts)) <= types:
-        return False
-    for amount in set(amounts) - {None}:
-        if type(amount) is int:
-            if not 0 <= amount <= MAX_MONEY:
-                return False
-        elif not _whole_cents_in_range(amount):
-            return False
-    return True
-
-
-def _whole_cents_in_range(value: Decimal) -> bool:
-    return value.is_finite() and 0 <= value <= MAX_MONEY and value.quantize(CENT) == value
-
-
-def as_decimal(value: Decimal | int) -> Decimal:
-    """An amount as Decimal: a Decimal as it is, an int converted exactly."""
-    return value if type(value) is Decimal else Decimal(value)
-
-
-def _fields_sets(rows: list[dict[str, Any]]) -> Iterable[set[str]]:
-    """pydantic's record of the fields given, per row: one set shared by rows of the same
-    keys (and, as usual, one set for all without asking each row when all have the same)."""
-    keys = set().union(*rows)
-    if set(map(len, rows)) == {len(keys)}:
-        return repeat(keys, len(rows))
-    shared: dict[frozenset[str], set[str]] = {}
-    return [shared.setdefault(frozenset(row), set(row)) for row in rows]
-
-
-class _DecimalBySpelling(dict[str, Decimal]):
-    def __missing__(self, text: str) -> Decimal:
-        value = self[text] = Decimal(text)
-        if value.is_finite() and value and value.adjusted() > MAX_MAGNITUDE:
-            raise NumberOutOfRangeError(text)
-        return value
-
-
-MAX_MAGNITUDE = 100
-"""Largest power of ten a number of a problem file may have: every field stops at 10**15
-(a budget), and pydantic would spend minutes making 1e999999999999999999 an int before
-its range check refuses it."""
-
-
-class NumberOutOfRangeError(ArithmeticError):
-    """A number in a problem file beyond MAX_MAGNITUDE: refused before any field sees it."""
-
-    def __init__(self, text: str) -> None:
-        shown = text if len(text) <= 40 else text[:37] + "..."
-        super().__init__(f"the number {shown} is beyond any field's range")
-
-
-def share_fields_sets(rows: Sequence[BaseModel]) -> None:
-    """Let rows whose fields-set (pydantic's record of given fields) is equal share one.
-
-    pydantic keeps a set of the given field names in every object: at 700 bytes a bid, the
-    largest part of a parsed problem. Frozen objects never change theirs (a copy copies
-    it), so equal sets can be one object.
-    """
-    shared: dict[frozenset[str], set[str]] = {}
-    for row in rows:
-        fields = row.__pydantic_fields_set__
-        object.__setattr__(
-            row, "__pydantic_fields_set__", shared.setdefault(frozenset(fields), fields)
-        )
 
 
 def _sorted_lists(data: Mapping[str, Any]) -> dict[str, Any]:

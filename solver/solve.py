@@ -37,7 +37,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from solver.engine import ColumnOrder, Engine, EngineSettings, SolverError, make_engine
+from solver.engine import ColumnOrder, Engine, EngineSettings, SolverError
+from solver.engines import cbc_version, highs_version, make_engine
 from solver.explain import Explanation, explain
 from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
@@ -244,7 +245,6 @@ def _presolve(choice: str, *, mip: bool) -> bool:
 
 def solver_info(settings: EngineSettings, options: SolveOptions, *, mip: bool) -> SolverInfo:
     """Solver name, exact version and every option given to it."""
-    from solver.engine import cbc_version, highs_version
 
     name, version = (
         ("HiGHS", highs_version()) if settings.solver == "highs" else ("CBC", cbc_version())

@@ -63,7 +63,7 @@ def solve_round(
 def list_allocations(
     round_id: IdPath, session: SessionDep, actor: ManagerOrFinance, page: Pagination
 ) -> Page[AllocationSummary]:
-    """The round's allocations (solves and what-ifs), without their results, in id order."""
+    """The round's allocations (solves and what-ifs), without their results, newest first."""
     rows = solves.list_allocations(
         session=session, principal=actor, round_id=round_id, after=page.after, limit=page.limit
     )

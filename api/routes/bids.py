@@ -176,10 +176,18 @@ def withdraw_bid(
 
 @router.get("/{bid_id}/versions", responses=problems(404, 409))
 def list_bid_versions(
-    round_id: IdPath, bid_id: IdPath, session: SessionDep, actor: BidReader
-) -> list[BidVersionPublic]:
+    round_id: IdPath, bid_id: IdPath, session: SessionDep, actor: BidReader, page: Pagination
+) -> Page[BidVersionPublic]:
     """A bid's amendment history, oldest first: its factory's; staff's once closed."""
     versions = bids.list_versions(
-        session=session, principal=actor, round_id=round_id, bid_id=bid_id
+        session=session,
+        principal=actor,
+        round_id=round_id,
+        bid_id=bid_id,
+        after=page.after_seq(),
+        limit=page.limit,
     )
-    return [BidVersionPublic.of(v) for v in versions]
+    return Page(
+        data=[BidVersionPublic.of(v) for v in versions],
+        next_cursor=page.next_cursor(versions[-1].version if versions else None, len(versions)),
+    )

@@ -29,7 +29,7 @@ def _public(session: Session, principal: Principal, row: Round) -> RoundPublic:
 
 @router.post("", status_code=201)
 def create_round(body: RoundCreate, session: SessionDep, actor: Manager) -> RoundPublic:
-    """Create a round in draft with its terms."""
+    """Create a round in draft with its terms and an optional deadline (`closes_at`)."""
     row = rounds.create_round(
         session=session,
         actor=actor,
@@ -40,6 +40,7 @@ def create_round(body: RoundCreate, session: SessionDep, actor: Manager) -> Roun
         margin_floor=body.margin_floor,
         capacity_share=body.capacity_share,
         budget=body.budget,
+        closes_at=body.closes_at,
     )
     return _public(session, actor, row)
 
@@ -69,7 +70,11 @@ def get_round(round_id: IdPath, session: SessionDep, actor: CurrentPrincipal) ->
 def update_round(
     round_id: IdPath, body: RoundUpdate, session: SessionDep, actor: Manager
 ) -> RoundPublic:
-    """Change a draft round's terms (409 `round_not_draft` otherwise)."""
+    """Change a draft round's terms (409 `round_not_draft` otherwise), or move its deadline.
+
+    `closes_at` alone may be moved on a draft or open round, to a future time, until the
+    deadline passes (409 `round_not_open` naming the state otherwise; 422 for a past time).
+    """
     row = rounds.update_round(
         session=session, actor=actor, round_id=round_id, changes=body.changes()
     )

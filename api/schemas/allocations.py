@@ -10,6 +10,7 @@ from pydantic import (
 )
 
 from api.schemas.base import (
+    Budget,
     Input,
     MarginFloor,
     Output,
@@ -26,7 +27,6 @@ from bidding.snapshot import Overrides
 from bidding.values import from_cents, from_ppb
 from solver.result import Result
 from solver.values import (
-    Budget,
     Share,
     Units,
 )

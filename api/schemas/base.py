@@ -1,33 +1,107 @@
 """Shared bases of every body: shape checks only; rules that need the database live in bidding.
 
-Field names follow problem-format.md. Money travels as decimal strings with at most two
-decimals, fractions as decimal strings, units as integers; unknown fields are refused.
-The value types (money, units, shares) are solver.values's, shared with the solver.
+Field names follow problem-format.md. Money travels as decimal strings of ASCII digits
+with at most two decimals (strictly, here: the problem format's parser is lenient),
+fractions as decimal strings, units as integers; unknown fields are refused. The value
+types (money, units, shares) are solver.values's, shared with the solver.
 """
 
+import math
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
+    WithJsonSchema,
     field_serializer,
 )
+from pydantic_core import PydanticCustomError
 
-from bidding.values import plain
-from solver.values import (
-    Fraction,
-    Money,
-)
+from api.deprecation import money_number_warning, note_deprecated
+from bidding.values import MONEY_TEXT, money_text_fault, plain
+from solver import values
+from solver.values import MAX_BUDGET, MAX_MONEY, Fraction
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 Ref = Annotated[str, Field(pattern=ID_PATTERN, examples=["itm_3vQk9Jw0bY2mT1pe"])]
 """An object's id, as this service makes them."""
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
-PositiveMoney = Annotated[Money, Field(gt=0)]
+
+
+def _strict_money(value: Any, info: ValidationInfo) -> Any:
+    # API.md: money is a decimal string ("18.50"). A JSON number is read for one more
+    # release, with a warning in the answer (api.deprecation); anything else is refused
+    # here, before the value's own range and cents checks.
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, str):
+        fault = money_text_fault(value)
+        if fault is not None:
+            raise PydanticCustomError("money_format", fault)
+        return Decimal(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError(
+            "money_format", 'money is a decimal string, such as "18.50"; send it so'
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("money_format", 'money is a finite amount, such as "18.50"')
+    note_deprecated(money_number_warning(f"body.{info.field_name}"))
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
+def _money_schema(*, positive: bool, maximum: Decimal, nullable: bool) -> WithJsonSchema:
+    text: dict[str, Any] = {
+        "type": "string",
+        "pattern": MONEY_TEXT.pattern,
+        "maxLength": 20,
+        "description": "A decimal string of ASCII digits, at most 2 decimals: `18.50`.",
+        "examples": ["18.50"],
+    }
+    number: dict[str, Any] = {
+        "type": "number",
+        "maximum": float(maximum),
+        "deprecated": True,
+        "description": "Deprecated: read this release with a `Deprecation` header and a "
+        "`warnings` member in the answer; send a string.",
+    }
+    number["exclusiveMinimum" if positive else "minimum"] = 0
+    forms = [text, number] + ([{"type": "null"}] if nullable else [])
+    return WithJsonSchema({"anyOf": forms})
+
+
+StrictMoney = BeforeValidator(_strict_money)
+Money = Annotated[
+    values.Money, StrictMoney, _money_schema(positive=False, maximum=MAX_MONEY, nullable=False)
+]
+"""Money of 0 or more: a decimal string with at most 2 decimals."""
+PositiveMoney = Annotated[
+    values.Money,
+    Field(gt=0),
+    StrictMoney,
+    _money_schema(positive=True, maximum=MAX_MONEY, nullable=False),
+]
+OptionalMoney = Annotated[
+    values.OptionalMoney,
+    StrictMoney,
+    _money_schema(positive=False, maximum=MAX_MONEY, nullable=True),
+]
+"""Money where absent, null and 0 all mean none (a bid's setup cost)."""
+OptionalPositiveMoney = Annotated[
+    values.OptionalPositiveMoney,
+    StrictMoney,
+    _money_schema(positive=False, maximum=MAX_MONEY, nullable=True),
+]
+"""Money where null and 0 mean none, else above 0 (a bid's ask price)."""
+Budget = Annotated[
+    values.Budget, StrictMoney, _money_schema(positive=False, maximum=MAX_BUDGET, nullable=True)
+]
+"""A budget of 0 or more, or null for none."""
 MarginFloor = Annotated[Fraction, Field(ge=0, lt=1)]
 Probability = Annotated[Fraction, Field(gt=0, le=1)]
 Period = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
@@ -80,6 +154,9 @@ class ProblemDetails(Output):
     errors: list[ProblemFieldError] | None = None
     limits: dict[str, int] | None = Field(
         default=None, description="A refused bid sheet's limits: `max_bytes`, `max_rows`."
+    )
+    bid: str | None = Field(
+        default=None, description="`bid_exists`: the id of the live bid to amend instead."
     )
 
 

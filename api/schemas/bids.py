@@ -7,7 +7,14 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from api.schemas.base import Input, Output, PositiveMoney, Ref
+from api.schemas.base import (
+    Input,
+    OptionalMoney,
+    OptionalPositiveMoney,
+    Output,
+    PositiveMoney,
+    Ref,
+)
 from bidding.bid_sheet_import import SheetOutcome
 from bidding.bid_sheets import LIMITS, BidSheet
 from bidding.bids import terms_of
@@ -16,12 +23,7 @@ from bidding.models import (
     BidVersion,
     as_utc,
 )
-from solver.values import (
-    OptionalMoney,
-    OptionalPositiveMoney,
-    OptionalUnits,
-    PositiveUnits,
-)
+from solver.values import OptionalUnits, PositiveUnits
 
 
 class BidAmend(Input):

@@ -8,17 +8,14 @@ from pydantic import (
     Field,
 )
 
-from api.schemas.base import Input, Name, NotNull, Output, PositiveMoney, Probability
+from api.schemas.base import Input, Money, Name, NotNull, Output, PositiveMoney, Probability
 from bidding.items import DemandScenario
 from bidding.models import (
     Item,
     as_utc,
 )
 from bidding.values import from_cents
-from solver.values import (
-    Money,
-    Units,
-)
+from solver.values import Units
 
 
 class ScenarioIn(Input):

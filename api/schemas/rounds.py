@@ -1,10 +1,12 @@
 """Bodies of /v1/rounds: terms, items in a round, invitations."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from api.schemas.base import Currency, Input, MarginFloor, Name, NotNull, Output, Period
+from pydantic import AfterValidator, AwareDatetime, Field
+
+from api.schemas.base import Budget, Currency, Input, MarginFloor, Name, NotNull, Output, Period
 from bidding.models import (
     Invitation,
     Role,
@@ -17,12 +19,30 @@ from bidding.principal import Principal
 from bidding.rounds import RoundDetail
 from bidding.values import from_cents, from_ppb
 from solver.values import (
-    Budget,
     FactoryShare,
     OptionalShare,
     OptionalUnits,
     Share,
 )
+
+
+def _in_utc(value: datetime) -> datetime:
+    # A time near the calendar's ends with an offset has no UTC spelling: invalid, not a 500.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of range") from exc
+
+
+Deadline = Annotated[
+    AwareDatetime,
+    AfterValidator(_in_utc),
+    Field(
+        description="The round's deadline: an ISO 8601 time with a zone, in the future. From "
+        "then on bids are refused and the round is closed by the system.",
+        examples=["2026-12-31T18:00:00+08:00"],
+    ),
+]
 
 
 class RoundCreate(Input):
@@ -35,10 +55,15 @@ class RoundCreate(Input):
     margin_floor: MarginFloor = Decimal("0.10")
     capacity_share: Share = Decimal("0.20")
     budget: Budget = None
+    closes_at: Deadline | None = None
 
 
 class RoundUpdate(Input):
-    """Terms of a draft round to change; absent ones stay (budget may be set to null)."""
+    """Terms of a draft round to change; absent ones stay (budget may be set to null).
+
+    `closes_at` alone may also be moved on an open round, to a future time, while the
+    deadline has not passed; in draft it may be set to null (no deadline).
+    """
 
     name: Annotated[Name | None, NotNull] = None
     category: Annotated[Name | None, NotNull] = None
@@ -47,6 +72,7 @@ class RoundUpdate(Input):
     margin_floor: Annotated[MarginFloor | None, NotNull] = None
     capacity_share: Annotated[Share | None, NotNull] = None
     budget: Budget = None
+    closes_at: Deadline | None = None
 
     def changes(self) -> dict[str, Any]:
         """The fields sent."""
@@ -123,6 +149,7 @@ class RoundPublic(Output):
     opened_at: datetime | None
     closed_at: datetime | None
     cancelled_at: datetime | None
+    closes_at: datetime | None = Field(description="The deadline, if any (SPEC 2).")
 
     @classmethod
     def of(cls, row: Round, detail: RoundDetail, *, viewer: Principal) -> "RoundPublic":
@@ -147,4 +174,5 @@ class RoundPublic(Output):
             opened_at=None if row.opened_at is None else as_utc(row.opened_at),
             closed_at=None if row.closed_at is None else as_utc(row.closed_at),
             cancelled_at=None if row.cancelled_at is None else as_utc(row.cancelled_at),
+            closes_at=None if row.closes_at is None else as_utc(row.closes_at),
         )

@@ -170,7 +170,9 @@ def test_every_route_that_could_change_a_published_allocation_refuses(world: Wor
         ),
     ]
     assert [r.status_code for r in attempts] == [409] * len(attempts)
-    assert attempts[0].json()["code"] == "round_not_solved"
+    assert attempts[0].json()["code"] == "already_published"
+    assert first in attempts[0].json()["detail"]
+    assert attempts[1].json()["code"] == "round_not_solved"
     assert attempts[2].json()["code"] == "round_not_solvable"
     after = world.client.get(
         f"/v1/rounds/{world.round_id}/awards", headers=world.headers("finance")
@@ -375,3 +377,20 @@ def test_a_running_allocation_shows_its_phase_and_a_finished_one_none(world: Wor
     shown = world.client.get(f"/v1/allocations/{allocation_id}", headers=world.headers("manager"))
     assert shown.json()["status"] == "running"
     assert shown.json()["phase"] == "whole_units"
+
+
+def test_a_rounds_allocations_are_listed_newest_first_in_pages(world: World) -> None:
+    closed_round_with_two_bids(world)
+    made = []
+    for body in ({}, {"margin_floor": "0.12"}, {"margin_floor": "0.15"}):
+        made.append(request_solve(world, body))
+        wait_until_finished(world, made[-1])
+    url = f"/v1/rounds/{world.round_id}/allocations"
+    first = world.client.get(url, params={"limit": 2}, headers=world.headers("finance")).json()
+    assert [a["id"] for a in first["data"]] == [made[2], made[1]]
+    assert first["next_cursor"] is not None
+    rest = world.client.get(
+        url, params={"limit": 2, "cursor": first["next_cursor"]}, headers=world.headers("finance")
+    ).json()
+    assert [a["id"] for a in rest["data"]] == [made[0]]
+    assert rest["next_cursor"] is None

@@ -139,7 +139,7 @@ def test_after_the_close_finance_checks_each_commitment_against_the_log(world: W
     ).is_success
     versions = world.client.get(
         f"{url}/{bid['id']}/versions", headers=world.headers("finance")
-    ).json()
+    ).json()["data"]
     logged = {
         json.loads(e["after"])["commitment"]
         for e in _audit_events(world)

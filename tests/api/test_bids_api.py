@@ -1,7 +1,9 @@
 """The bid routes: submit, idempotency, sealing, amend, withdraw, versions."""
 
+import pytest
 from sqlmodel import Session, func, select
 
+from bidding.errors import IdempotencyInFlight
 from bidding.models import AuditEvent, Bid
 from tests.conftest import World
 
@@ -32,16 +34,18 @@ def test_a_factory_submits_a_bid_and_gets_it_back_with_money_as_strings(world: W
     assert (body["factory"], body["status"], body["version"]) == (world.factory_id, "live", 1)
 
 
-def test_a_second_live_bid_on_the_same_item_is_a_409_bid_exists(world: World) -> None:
+def test_a_second_live_bid_on_the_same_item_is_a_409_bid_exists_naming_the_live_one(
+    world: World,
+) -> None:
     url = f"/v1/rounds/{world.round_id}/bids"
-    assert (
-        world.client.post(url, json=_bid_body(world), headers=world.headers("factory")).status_code
-        == 201
-    )
+    first = world.client.post(url, json=_bid_body(world), headers=world.headers("factory"))
+    assert first.status_code == 201
     second = world.client.post(url, json=_bid_body(world), headers=world.headers("factory"))
     assert second.status_code == 409
     assert second.headers["content-type"] == "application/problem+json"
     assert second.json()["code"] == "bid_exists"
+    assert second.json()["bid"] == first.json()["id"]
+    assert first.json()["id"] in second.json()["detail"]
     assert _count_bids(world) == 1
 
 
@@ -147,7 +151,7 @@ def test_staff_read_every_bid_once_the_round_is_closed(world: World) -> None:
         listing = world.client.get(url, headers=world.headers(role))
         assert [b["id"] for b in listing.json()["data"]] == [bid["id"]]
         versions = world.client.get(f"{url}/{bid['id']}/versions", headers=world.headers(role))
-        assert [v["version"] for v in versions.json()] == [1]
+        assert [v["version"] for v in versions.json()["data"]] == [1]
     problem = world.client.get(
         f"/v1/rounds/{world.round_id}/problem", headers=world.headers("finance")
     )
@@ -183,3 +187,77 @@ def test_amend_and_withdraw_work_while_open_and_are_refused_after_the_close(worl
     assert late_submit.status_code == 409
     with Session(world.engine) as session:
         assert session.exec(select(func.count()).select_from(AuditEvent)).one() == events
+
+
+def test_a_bids_versions_come_in_pages_like_every_list(world: World) -> None:
+    url = f"/v1/rounds/{world.round_id}/bids"
+    bid = world.client.post(url, json=_bid_body(world), headers=world.headers("factory")).json()
+    for cost in ("18.00", "17.50", "17.00", "16.50"):
+        amended = world.client.put(
+            f"{url}/{bid['id']}",
+            json={"unit_cost": cost, "capacity": 8000},
+            headers=world.headers("factory"),
+        )
+        assert amended.status_code == 200, amended.text
+    seen: list[int] = []
+    pages = 0
+    cursor: str | None = None
+    while True:
+        params: dict[str, str | int] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = world.client.get(
+            f"{url}/{bid['id']}/versions", params=params, headers=world.headers("factory")
+        )
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert len(body["data"]) <= 2
+        seen += [v["version"] for v in body["data"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [1, 2, 3, 4, 5]
+    assert pages == 3
+    assert [
+        v["unit_cost"]
+        for v in world.client.get(
+            f"{url}/{bid['id']}/versions", headers=world.headers("factory")
+        ).json()["data"]
+    ] == ["18.50", "18.00", "17.50", "17.00", "16.50"]
+    bad = world.client.get(
+        f"{url}/{bid['id']}/versions",
+        params={"cursor": "bm90LWpzb24"},
+        headers=world.headers("factory"),
+    )
+    assert (bad.status_code, bad.json()["code"]) == (422, "invalid_cursor")
+
+
+def test_a_key_freed_by_a_failed_attempt_while_claimed_again_goes_ahead(world: World) -> None:
+    """A failed attempt frees its key (`complete` with None) just as a retry finds it taken:
+    the retry claims it again instead of failing on a row that is gone (seen as a 500)."""
+    from sqlalchemy import event
+
+    from bidding import idempotency
+    from bidding.keys import find_active_key
+
+    url = f"/v1/rounds/{world.round_id}/bids"
+    with Session(world.engine) as session:
+        key = find_active_key(session=session, secret=world.keys["factory"])
+        assert key is not None
+        api_key_id = key.id
+    scope = {"api_key_id": api_key_id, "method": "POST", "path": url, "key": "k-4"}
+    with Session(world.engine) as session:
+        assert idempotency.claim(session=session, **scope, request_hash="h") is None
+    with Session(world.engine) as retry:
+        freed: list[bool] = []
+
+        def free_it(_session: Session, _previous: object) -> None:
+            if not freed:  # the failed attempt ends between the retry's insert and its read
+                freed.append(True)
+                with Session(world.engine) as failed:
+                    idempotency.complete(session=failed, **scope, response=None)
+
+        event.listen(retry, "after_soft_rollback", free_it)
+        assert idempotency.claim(session=retry, **scope, request_hash="h") is None
+        assert freed == [True]
+    with Session(world.engine) as session, pytest.raises(IdempotencyInFlight):
+        idempotency.claim(session=session, **scope, request_hash="h")

@@ -141,6 +141,7 @@ def test_connections_killed_during_traffic_are_503s_and_the_service_recovers(
                 ).scalar_one()
 
     outcomes: Counter[str] = Counter()
+    examples: dict[str, str] = {}
     bids_url = f"/v1/rounds/{round_id}/bids"
 
     def note(response: httpx.Response) -> None:
@@ -148,7 +149,10 @@ def test_connections_killed_during_traffic_are_503s_and_the_service_recovers(
         if status >= 500:
             problem = response.headers.get("content-type") == "application/problem+json"
             retry = response.headers.get("retry-after", "").isdigit()
-            outcomes[f"{status}{'' if problem and retry else ' bare'}"] += 1
+            outcome = f"{status}{'' if problem and retry else ' bare'}"
+            if outcome not in outcomes:  # the first of each kind, to say what answered it
+                examples[outcome] = f"{response.request.method} {response.text[:300]}"
+            outcomes[outcome] += 1
         else:
             outcomes[str(status)] += 1
 
@@ -210,7 +214,7 @@ def test_connections_killed_during_traffic_are_503s_and_the_service_recovers(
             stop.set()
             killing.join()
             killer.dispose()
-    figures = {"kills": kills, "during": dict(outcomes), "after": after}
+    figures = {"kills": kills, "during": dict(outcomes), "after": after, "examples": examples}
     report_figures("faults-pg-terminate-backend", figures)
     assert kills > 0, figures
     assert outcomes["cut"] == 0, figures

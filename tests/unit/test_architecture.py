@@ -88,6 +88,11 @@ def test_bidding_and_api_import_each_other_without_a_cycle() -> None:
     assert _cycle({k: v for k, v in graph.items() if k.split(".")[0] in LAYERS}) is None
 
 
+def test_the_solvers_modules_import_one_another_without_a_cycle() -> None:
+    graph = _graph(PACKAGES)
+    assert _cycle({k: v for k, v in graph.items() if k.split(".")[0] == "solver"}) is None
+
+
 @pytest.mark.parametrize("package", LAYERS)
 def test_no_module_imports_a_sibling_inside_a_function(package: str) -> None:
     modules = _modules(package)

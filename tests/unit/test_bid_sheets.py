@@ -72,6 +72,11 @@ def test_a_bom_and_utf16_text_are_read() -> None:
         ("8.000", False, "write 8000"),
         ("18.5.0", True, "write it as e.g. 18.50"),
         ("1e3", True, "write it as e.g. 18.50"),
+        ("\u0661\u0668.\u0665\u0660", True, "digits other than ASCII 0-9: write it as e.g. 18.50"),
+        ("\uff11\uff18.50", True, "digits other than ASCII 0-9"),
+        ("\u0668\u0660\u0660\u0660", False, "digits other than ASCII 0-9: write it as e.g. 8000"),
+        ("+18.50", True, "write it as e.g. 18.50"),
+        ("18.", True, "write it as e.g. 18.50"),
     ],
 )
 def test_a_number_in_a_local_spelling_is_refused_showing_the_form_expected(

@@ -21,6 +21,7 @@ S = RoundState
 # SPEC 2's table, written out by hand: (action, from, to or None where the state stays).
 SPEC_2 = {
     "edit": ({S.draft}, None),
+    "set_deadline": ({S.draft, S.open}, None),  # SPEC 2: a deadline moves until bids end
     "open": ({S.draft}, S.open),
     "bid": ({S.open}, None),
     "close": ({S.open}, S.closed),
@@ -73,6 +74,7 @@ def test_an_action_is_allowed_exactly_from_its_states_and_refused_with_a_409(
     ("action", "state", "refusal"),
     [
         ("edit", S.open, RoundNotDraft),
+        ("set_deadline", S.closed, RoundNotOpen),
         ("open", S.closed, RoundNotDraft),
         ("bid", S.closed, RoundNotOpen),
         ("close", S.draft, RoundNotOpen),

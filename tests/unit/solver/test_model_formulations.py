@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solver.engine import item_order, reorder_columns
+from solver.highs_engine import item_order, reorder_columns
 from solver.model import build_model, demand_segments
 from solver.problem import parse_problem
 from solver.solve import SolveOptions, solve

@@ -1,6 +1,6 @@
 """Property tests: on random small rounds, the verifier finds nothing in what solve() returns,
 the LP optimum matches scipy's linprog on the plain form built independently by
-solver.direct, and the allocation does not depend on the order of the input lists."""
+bench.direct, and the allocation does not depend on the order of the input lists."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from solver.direct import build_plain_model, linprog_form
+from bench.direct import build_plain_model, linprog_form
 from solver.problem import Problem, parse_problem
 from solver.result import Result
 from solver.verify import verify

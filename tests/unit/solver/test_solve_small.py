@@ -317,8 +317,10 @@ def test_a_later_pass_gets_its_own_seconds_whatever_highs_run_clock_reads(
     """HiGHS's run clock adds up over every run of a model, and its time limit is held
     against that clock: a pass's seconds must come on top of it. (A 100,000-bid MILP whose
     search took 450 of 600 s had its re-solve stopped at once, and the round failed.)"""
-    import solver.engine
-    from solver.engine import EngineSettings, HighsEngine, make_engine
+    import solver.highs_engine
+    from solver.engine import EngineSettings
+    from solver.engines import make_engine
+    from solver.highs_engine import HighsEngine
     from solver.model import build_model
 
     problem = parse_problem(random_problem_data(3, bids=400))
@@ -335,7 +337,7 @@ def test_a_later_pass_gets_its_own_seconds_whatever_highs_run_clock_reads(
         highs.clearSolver()
         highs.run()
     # each later pass may take a quarter of what the clock reads (far more than it needs)
-    monkeypatch.setattr(solver.engine, "later_pass_limit", lambda *_: highs.getRunTime() / 4)
+    monkeypatch.setattr(solver.highs_engine, "later_pass_limit", lambda *_: highs.getRunTime() / 4)
     engine.set_costs(engine.original_costs() * 1.01)
     assert engine.run(mip=False, cold=True) == "optimal"
     assert engine.run(mip=True, presolve=True) == "optimal"
@@ -350,7 +352,8 @@ def test_a_setup_opened_by_the_search_that_the_lp_leaves_without_units_is_releas
     the LP gives B2 nothing, and releasing B2's setup raises the optimum by its fee."""
     import numpy as np
 
-    from solver.engine import EngineSettings, make_engine
+    from solver.engine import EngineSettings
+    from solver.engines import make_engine
     from solver.model import build_model
     from solver.solve import release_idle_setups
 

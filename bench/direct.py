@@ -3,7 +3,7 @@
 This is what a modeler cannot beat: no per-variable Python object, every column and row
 built by numpy in bulk, the matrix passed to `highspy` in one call. It serves twice:
 
-- as the benchmark baseline (`python -m solver.direct PROBLEM.json`), a whole process that
+- as the benchmark baseline (`python -m bench.direct PROBLEM.json`), a whole process that
   reads the problem file and solves the model SPEC 3 states first (`y_ik` per scenario);
 - as an independent check of the optimum: it shares no code with `solver.model` or
   `solver.pricing`, and `linprog_form` gives the same matrices to scipy's `linprog`.
@@ -355,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Benchmark baseline: read a problem file, build the plain form, solve, print timings."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        print("usage: python -m solver.direct PROBLEM.json", file=sys.stderr)
+        print("usage: python -m bench.direct PROBLEM.json", file=sys.stderr)
         return 2
     started = time.perf_counter()
     data = json.loads(Path(args[0]).read_bytes())

@@ -1,4 +1,4 @@
-"""The plain form handed to HiGHS directly: the benchmark baseline and an independent optimum."""
+"""bench/direct.py: the plain form handed to HiGHS directly, baseline and independent optimum."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from solver.direct import _ceil_div_margin, build_plain_model, linprog_form, main, solve_direct
+from bench.direct import _ceil_div_margin, build_plain_model, linprog_form, main, solve_direct
 from solver.generate import generate_problem
 from solver.problem import parse_problem
 from tests.unit.solver.test_verify import problem_data
