@@ -1,11 +1,29 @@
 """The workspace's charts, built as plotly figures on the server; one static script draws them."""
 
-from collections.abc import Sequence
+import heapq
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
 import plotly.graph_objects as go
 
 from bidding.workspace import TabulatedItem
+
+CHART_BARS = 40
+"""Bars of a chart by item or factory: the largest forty of 2,500 items are readable, all not."""
+
+
+def largest[K](keys: Iterable[K], size: Callable[[K], Any]) -> list[K]:
+    """The CHART_BARS keys of largest size, largest first; all of them when fewer."""
+    return heapq.nlargest(CHART_BARS, keys, key=size)
+
+
+def titled(title: str, shown: int, total: int, which: str) -> str:
+    """A chart's title, saying when it shows only some bars: "(the 40 largest of 2,500)"."""
+    if shown >= total:
+        return title
+    return f"{title} (the {shown} {which} of {total:,})".strip()
+
 
 GREEN = "#1b7f3b"
 RED = "#b3261e"

@@ -6,6 +6,7 @@ tables as the API's `?format=` answers.
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request
@@ -69,8 +70,14 @@ def margin_audit_page(request: Request, session: SessionDep, viewer: FinancePage
             bars.append(f"{names.get(line.factory, line.factory)} · {published.round.name}")
             margins.append(line.margin)
             floors.append(floor)
+    lowest = charts.largest(range(len(bars)), lambda n: -(margins[n] or Decimal(0)))
     figure = charts.margins_against_floor(
-        bars, margins, floors, "Factory margins against their round's floor"
+        [bars[n] for n in lowest],
+        [margins[n] for n in lowest],
+        [floors[n] for n in lowest],
+        charts.titled(
+            "Factory margins against their round's floor", len(lowest), len(bars), "lowest"
+        ),
     )
     return render(
         request,

@@ -1,10 +1,9 @@
 """Manager pages: rounds, their lifecycle and bids, solves, allocations, what-ifs, publication."""
 
-import heapq
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -310,22 +309,6 @@ async def what_if_solve(
     return go_to(request, f"/allocations/{row.id}")
 
 
-CHART_BARS = 40
-"""Bars of a chart by item or factory: the largest forty of 2,500 items are readable, all not."""
-
-
-def _largest[K](keys: Iterable[K], size: Callable[[K], Any]) -> list[K]:
-    """The CHART_BARS keys of largest size, largest first; all of them when fewer."""
-    return heapq.nlargest(CHART_BARS, keys, key=size)
-
-
-def _of(title: str, shown: int, total: int, which: str) -> str:
-    """A chart's title, saying when it shows only some bars: "(the 40 largest of 2,500)"."""
-    if shown >= total:
-        return title
-    return f"{title} (the {shown} {which} of {total:,})".strip()
-
-
 def _phase(row: object) -> str:
     # The solver will report phases (API.md); until the row has one, its status says enough.
     phase = getattr(row, "phase", None)
@@ -394,11 +377,12 @@ def allocation_page(
             problem=problem,
             item=item or (matrix_page.items[0][0] if matrix_page.items else None),
         )
-        by_spend = _largest(item_ids, lambda i: figures.item_spend.get(i, Decimal(0)))
-        by_takeover = _largest(item_ids, lambda i: figures.item_takeover_cost[i])
-        fullest = [used[n] for n in _largest(range(len(used)), lambda n: used[n].used)]
+        by_spend = charts.largest(item_ids, lambda i: figures.item_spend.get(i, Decimal(0)))
+        by_takeover = charts.largest(item_ids, lambda i: figures.item_takeover_cost[i])
+        fullest = [used[n] for n in charts.largest(range(len(used)), lambda n: used[n].used)]
         thinnest = [
-            used[n] for n in _largest(range(len(used)), lambda n: -(used[n].margin or Decimal(0)))
+            used[n]
+            for n in charts.largest(range(len(used)), lambda n: -(used[n].margin or Decimal(0)))
         ]
         context |= {
             "result": result,
@@ -422,15 +406,17 @@ def allocation_page(
                 [u.name for u in fullest],
                 [u.used for u in fullest],
                 [u.cap for u in fullest],
-                _of("Capacity used against the share cap", len(fullest), len(used), "fullest"),
+                charts.titled(
+                    "Capacity used against the share cap", len(fullest), len(used), "fullest"
+                ),
             ),
             "spend": charts.by_item_bars(
-                _of("Spend by item", len(by_spend), len(item_ids), "largest"),
+                charts.titled("Spend by item", len(by_spend), len(item_ids), "largest"),
                 [names.get(i, i) for i in by_spend],
                 [("spend", [figures.item_spend.get(i, Decimal(0)) for i in by_spend], charts.BLUE)],
             ),
             "takeover": charts.by_item_bars(
-                _of(
+                charts.titled(
                     "Expected takeover cost and unsold units by item",
                     len(by_takeover),
                     len(item_ids),
@@ -454,7 +440,7 @@ def allocation_page(
                 [u.name for u in thinnest],
                 [u.margin for u in thinnest],
                 [floor] * len(thinnest),
-                _of("Margins against the floor", len(thinnest), len(used), "lowest"),
+                charts.titled("Margins against the floor", len(thinnest), len(used), "lowest"),
             ),
             "others": [
                 a
