@@ -196,7 +196,7 @@ def round_page(
     `items` pages the list of items (a hundred links a page); without it, the page
     holding the chosen item."""
     row = rounds.get_round(session=session, principal=viewer.principal, round_id=round_id)
-    context = _round_context(session, row)
+    context = _round_context(session, row) | {"item_page": items or 0}
     if row.snapshot is not None:
         tabulated, chosen = workspace.tabulation(session=session, row=row, item=item)
         item_pages = max(-(-len(tabulated) // workspace.PAGE_ROWS), 1)
