@@ -1,11 +1,29 @@
 """The workspace's charts, built as plotly figures on the server; one static script draws them."""
 
-from collections.abc import Sequence
+import heapq
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
 import plotly.graph_objects as go
 
 from bidding.workspace import TabulatedItem
+
+CHART_BARS = 40
+"""Bars of a chart by item or factory: the largest forty of 2,500 items are readable, all not."""
+
+
+def largest[K](keys: Iterable[K], size: Callable[[K], Any]) -> list[K]:
+    """The CHART_BARS keys of largest size, largest first; all of them when fewer."""
+    return heapq.nlargest(CHART_BARS, keys, key=size)
+
+
+def titled(title: str, shown: int, total: int, which: str) -> str:
+    """A chart's title, saying when it shows only some bars: "(the 40 largest of 2,500)"."""
+    if shown >= total:
+        return title
+    return f"{title} (the {shown} {which} of {total:,})".strip()
+
 
 GREEN = "#1b7f3b"
 RED = "#b3261e"
@@ -64,10 +82,10 @@ def supply_curve(item: TabulatedItem, awarded_units: int | None = None) -> go.Fi
 
 
 def capacity_use(
-    names: Sequence[str], used: Sequence[float], caps: Sequence[float | None]
+    names: Sequence[str], used: Sequence[float], caps: Sequence[float | None], title: str = ""
 ) -> go.Figure:
     """Each factory's awarded units over its monthly capacity, against its share cap."""
-    figure = go.Figure(layout=_layout("Capacity used against the share cap", "", "share"))
+    figure = go.Figure(layout=_layout(title or "Capacity used against the share cap", "", "share"))
     figure.add_trace(go.Bar(x=list(names), y=list(used), name="used", marker_color=BLUE))
     figure.add_trace(
         go.Scatter(

@@ -3,7 +3,7 @@ and edit: manager, as POST/PATCH /v1/items), API keys (admin: create once, list,
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SessionDep
@@ -43,8 +43,16 @@ def factory_list(
     return render(request, "admin/factories.html", viewer, {"factories": rows})
 
 
-def _factory_form(name: str, monthly_capacity: str, is_new: str | None) -> dict[str, object]:
+def factory_fields(
+    name: Annotated[str, Form(max_length=200)],
+    monthly_capacity: Annotated[str, Form(max_length=20)],
+    is_new: Annotated[str | None, Form(max_length=3)] = None,
+) -> dict[str, object]:
+    """The factory form's fields, as the API's body takes them (a checkbox is "on" or absent)."""
     return {"name": name, "monthly_capacity": monthly_capacity, "is_new": is_new == "on"}
+
+
+FactoryForm = Annotated[dict[str, object], Depends(factory_fields)]
 
 
 @router.post("/admin/factories")
@@ -52,12 +60,10 @@ def factory_create(
     request: Request,
     session: SessionDep,
     viewer: CatalogPage,
-    name: Annotated[str, Form(max_length=200)],
-    monthly_capacity: Annotated[str, Form(max_length=20)],
-    is_new: Annotated[str | None, Form(max_length=3)] = None,
+    form: FactoryForm,
 ) -> Response:
     """Register a factory (the same rules as POST /v1/factories)."""
-    body = validated(FactoryCreate, _factory_form(name, monthly_capacity, is_new))
+    body = validated(FactoryCreate, form)
     row = factories.create_factory(
         session=session,
         actor=viewer.principal,
@@ -83,12 +89,10 @@ def factory_update(
     session: SessionDep,
     viewer: CatalogPage,
     factory_id: str,
-    name: Annotated[str, Form(max_length=200)],
-    monthly_capacity: Annotated[str, Form(max_length=20)],
-    is_new: Annotated[str | None, Form(max_length=3)] = None,
+    form: FactoryForm,
 ) -> Response:
     """Change a factory's name, capacity or newcomer flag."""
-    body = validated(FactoryUpdate, _factory_form(name, monthly_capacity, is_new))
+    body = validated(FactoryUpdate, form)
     factories.update_factory(
         session=session,
         actor=viewer.principal,
@@ -131,9 +135,14 @@ def parse_demand(text: str) -> list[dict[str, str]]:
     return scenarios
 
 
-def _item_form(
-    name: str, retail_price: str, handling_cost: str, salvage_value: str, demand: str
+def item_fields(
+    name: Annotated[str, Form(max_length=200)],
+    retail_price: Annotated[str, Form(max_length=30)],
+    handling_cost: Annotated[str, Form(max_length=30)],
+    salvage_value: Annotated[str, Form(max_length=30)],
+    demand: Annotated[str, Form(max_length=20000)],
 ) -> dict[str, object]:
+    """The item form's fields, as the API's body takes them (demand typed as pairs)."""
     return {
         "name": name,
         "retail_price": retail_price.strip(),
@@ -143,21 +152,18 @@ def _item_form(
     }
 
 
+ItemForm = Annotated[dict[str, object], Depends(item_fields)]
+
+
 @router.post("/admin/items")
 def item_create(
     request: Request,
     session: SessionDep,
     viewer: ManagerPage,
-    name: Annotated[str, Form(max_length=200)],
-    retail_price: Annotated[str, Form(max_length=30)],
-    handling_cost: Annotated[str, Form(max_length=30)],
-    salvage_value: Annotated[str, Form(max_length=30)],
-    demand: Annotated[str, Form(max_length=20000)],
+    form: ItemForm,
 ) -> Response:
     """Create an item with its prices and demand scenarios (the rules of POST /v1/items)."""
-    body = validated(
-        ItemCreate, _item_form(name, retail_price, handling_cost, salvage_value, demand)
-    )
+    body = validated(ItemCreate, form)
     row = items.create_item(
         session=session,
         actor=viewer.principal,
@@ -197,16 +203,10 @@ def item_update(
     session: SessionDep,
     viewer: ManagerPage,
     item_id: str,
-    name: Annotated[str, Form(max_length=200)],
-    retail_price: Annotated[str, Form(max_length=30)],
-    handling_cost: Annotated[str, Form(max_length=30)],
-    salvage_value: Annotated[str, Form(max_length=30)],
-    demand: Annotated[str, Form(max_length=20000)],
+    form: ItemForm,
 ) -> Response:
     """Change an item (409 `item_in_use` once a round holding it has opened)."""
-    body = validated(
-        ItemUpdate, _item_form(name, retail_price, handling_cost, salvage_value, demand)
-    )
+    body = validated(ItemUpdate, form)
     items.update_item(
         session=session, actor=viewer.principal, item_id=item_id, changes=body.changes()
     )

@@ -5,10 +5,13 @@ tables as the API's `?format=` answers.
 """
 
 import re
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
 
 from api import charts
 from api.deps import SessionDep
@@ -18,6 +21,7 @@ from bidding.exports import Report, to_bytes
 from bidding.models import RoundState
 from bidding.names import factory_names, item_names
 from bidding.values import from_ppb
+from bidding.web_sessions import SignedIn
 
 router = APIRouter(include_in_schema=False)
 
@@ -65,8 +69,14 @@ def margin_audit_page(request: Request, session: SessionDep, viewer: FinancePage
             bars.append(f"{names.get(line.factory, line.factory)} · {published.round.name}")
             margins.append(line.margin)
             floors.append(floor)
+    lowest = charts.largest(range(len(bars)), lambda n: -(margins[n] or Decimal(0)))
     figure = charts.margins_against_floor(
-        bars, margins, floors, "Factory margins against their round's floor"
+        [bars[n] for n in lowest],
+        [margins[n] for n in lowest],
+        [floors[n] for n in lowest],
+        charts.titled(
+            "Factory margins against their round's floor", len(lowest), len(bars), "lowest"
+        ),
     )
     return render(
         request,
@@ -74,14 +84,6 @@ def margin_audit_page(request: Request, session: SessionDep, viewer: FinancePage
         viewer,
         {"audit": result, "figure": figure, "charts": bool(bars), "factory_names": names},
     )
-
-
-@router.get("/finance/margins/download")
-def margin_audit_download(
-    session: SessionDep, viewer: FinancePage, format: DownloadFormat
-) -> Response:
-    """The margin audit as CSV or XLSX."""
-    return download(reports.margins_report(finance.margin_audit(session=session)), format)
 
 
 @router.get("/finance/takeover")
@@ -105,10 +107,21 @@ def takeover_page(request: Request, session: SessionDep, viewer: FinancePage) ->
     )
 
 
-@router.get("/finance/takeover/download")
-def takeover_download(session: SessionDep, viewer: FinancePage, format: DownloadFormat) -> Response:
-    """The takeover audit as CSV or XLSX."""
-    return download(reports.takeover_report(finance.takeover_audit(session=session)), format)
+AUDIT_REPORTS: dict[str, Callable[[Session], Report]] = {
+    "margins": lambda session: reports.margins_report(finance.margin_audit(session=session)),
+    "takeover": lambda session: reports.takeover_report(finance.takeover_audit(session=session)),
+}
+
+
+@router.get("/finance/{report}/download")
+def audit_report_download(
+    session: SessionDep,
+    viewer: FinancePage,
+    report: Literal["margins", "takeover"],
+    format: DownloadFormat,
+) -> Response:
+    """The margin audit or the takeover audit as CSV or XLSX."""
+    return download(AUDIT_REPORTS[report](session), format)
 
 
 @router.get("/finance/rounds/{round_id}")
@@ -139,26 +152,28 @@ def round_report(
     )
 
 
-@router.get("/finance/rounds/{round_id}/statements/download")
-def statements_download(
-    session: SessionDep, viewer: FinancePage, round_id: str, format: DownloadFormat
-) -> Response:
-    """Statements as CSV or XLSX."""
-    report = settlement.round_statements(
-        session=session, principal=viewer.principal, round_id=round_id
+def _round_report(session: Session, viewer: SignedIn, round_id: str, report: str) -> Report:
+    if report == "statements":
+        return reports.statements_report(
+            settlement.round_statements(
+                session=session, principal=viewer.principal, round_id=round_id
+            )
+        )
+    return reports.result_report(
+        settlement.round_result(session=session, principal=viewer.principal, round_id=round_id)
     )
-    return download(reports.statements_report(report), format)
 
 
-@router.get("/finance/rounds/{round_id}/result/download")
-def result_download(
-    session: SessionDep, viewer: FinancePage, round_id: str, format: DownloadFormat
+@router.get("/finance/rounds/{round_id}/{report}/download")
+def round_report_download(
+    session: SessionDep,
+    viewer: FinancePage,
+    round_id: str,
+    report: Literal["statements", "result"],
+    format: DownloadFormat,
 ) -> Response:
-    """The platform's result as CSV or XLSX."""
-    published = settlement.round_result(
-        session=session, principal=viewer.principal, round_id=round_id
-    )
-    return download(reports.result_report(published), format)
+    """A round's statements or the platform's result as CSV or XLSX."""
+    return download(_round_report(session, viewer, round_id, report), format)
 
 
 @router.get("/finance/replay")

@@ -1,6 +1,7 @@
 """Manager pages: rounds, their lifecycle and bids, solves, allocations, what-ifs, publication."""
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated
 
@@ -89,50 +90,45 @@ def _checked(form: FormData, prefix: str) -> list[str]:
     return [str(v) for v in form.getlist(prefix)]
 
 
+ROUND_TERMS = ("name", "category", "period", "currency", "margin_floor", "capacity_share", "budget")
+
+
+def _given(form: FormData, fields: dict[str, str]) -> dict[str, str]:
+    """The form's non-blank values (field name: form key), named as the API's body names them."""
+    return {
+        field: value
+        for field, key in fields.items()
+        if (value := blank_to_none(str(form.get(key) or ""))) is not None
+    }
+
+
 @router.post("/rounds")
 async def round_create(request: Request, session: SessionDep, viewer: ManagerPage) -> Response:
     """Create a draft round with its items and invitations (each as the API's PUT would)."""
     form = await request.form()
-    terms = validated(
-        RoundCreate,
-        {
-            key: value
-            for key in ("name", "category", "period", "currency", "margin_floor", "capacity_share")
-            if (value := blank_to_none(str(form.get(key) or ""))) is not None
-        }
-        | ({"budget": b} if (b := blank_to_none(str(form.get("budget") or ""))) else {}),
-    )
+    terms = validated(RoundCreate, _given(form, {k: k for k in ROUND_TERMS}))
     chosen_items = _checked(form, "item")
     if not chosen_items:
         raise InvalidInput([("item", "choose at least one item")])
     item_terms = {
         item_id: validated(
             RoundItemPut,
-            {
-                k: v
-                for k, v in (
-                    ("min_fill", blank_to_none(str(form.get(f"min_fill.{item_id}") or ""))),
-                    ("max_factory_share", blank_to_none(str(form.get(f"share.{item_id}") or ""))),
-                )
-                if v is not None
-            },
+            _given(
+                form, {"min_fill": f"min_fill.{item_id}", "max_factory_share": f"share.{item_id}"}
+            ),
         )
         for item_id in chosen_items
     }
     invitations = {
         factory_id: validated(
             InvitationPut,
-            {
-                k: v
-                for k, v in (
-                    ("capacity_share", blank_to_none(str(form.get(f"fshare.{factory_id}") or ""))),
-                    (
-                        "guaranteed_units",
-                        blank_to_none(str(form.get(f"guaranteed.{factory_id}") or "")),
-                    ),
-                )
-                if v is not None
-            },
+            _given(
+                form,
+                {
+                    "capacity_share": f"fshare.{factory_id}",
+                    "guaranteed_units": f"guaranteed.{factory_id}",
+                },
+            ),
         )
         for factory_id in _checked(form, "factory")
     }
@@ -191,14 +187,24 @@ def round_page(
     round_id: str,
     item: IdQuery = None,
     page: PageNumber = 0,
+    items: Annotated[int | None, Query(ge=0, le=100_000)] = None,
 ) -> HTMLResponse:
     """A round: its terms and lifecycle buttons; the bid count while open; after the close
-    the tabulation of one item at a time (a page of bids) and its supply curve."""
+    the tabulation of one item at a time (a page of bids) and its supply curve.
+
+    `items` pages the list of items (a hundred links a page); without it, the page
+    holding the chosen item."""
     row = rounds.get_round(session=session, principal=viewer.principal, round_id=round_id)
-    context = _round_context(session, row)
+    context = _round_context(session, row) | {"item_page": items or 0}
     if row.snapshot is not None:
         tabulated, chosen = workspace.tabulation(session=session, row=row, item=item)
+        item_pages = max(-(-len(tabulated) // workspace.PAGE_ROWS), 1)
+        if items is None:
+            at = next((n for n, t in enumerate(tabulated) if chosen and t.item == chosen.item), 0)
+            items = at // workspace.PAGE_ROWS
         context |= {
+            "item_page": min(items, item_pages - 1),
+            "item_pages": item_pages,
             "tabulated": tabulated,
             "chosen": chosen,
             "bids": chosen.bids[page * workspace.PAGE_ROWS : (page + 1) * workspace.PAGE_ROWS]
@@ -208,39 +214,29 @@ def round_page(
             "pages": -(-len(chosen.bids) // workspace.PAGE_ROWS) if chosen else 0,
             "curve": charts.supply_curve(chosen) if chosen else None,
             "charts": chosen is not None,
-            "allocations": solves.list_allocations(
-                session=session, principal=viewer.principal, round_id=row.id, after=None, limit=100
-            ),
+            "allocations": workspace.listed_allocations(session=session, round_id=row.id),
         }
     block = "tabulation" if is_htmx(request) and request.query_params.get("page") else None
     return render(request, "manager/round.html", viewer, context, block=block)
 
 
-@router.post("/rounds/{round_id}/open")
-def round_open(
-    request: Request, session: SessionDep, viewer: ManagerPage, round_id: str
-) -> Response:
-    """Open a draft round for bids."""
-    rounds.open_round(session=session, actor=viewer.principal, round_id=round_id)
-    return go_to(request, f"/rounds/{round_id}")
+def _lifecycle_move(move: str, change: Callable[..., object], doc: str) -> None:
+    """One lifecycle button: POST /rounds/{id}/<move> makes the move, then shows the round."""
+
+    def handler(
+        request: Request, session: SessionDep, viewer: ManagerPage, round_id: str
+    ) -> Response:
+        change(session=session, actor=viewer.principal, round_id=round_id)
+        return go_to(request, f"/rounds/{round_id}")
+
+    handler.__doc__ = doc
+    handler.__name__ = f"round_{move}"
+    router.post(f"/rounds/{{round_id}}/{move}")(handler)
 
 
-@router.post("/rounds/{round_id}/close")
-def round_close(
-    request: Request, session: SessionDep, viewer: ManagerPage, round_id: str
-) -> Response:
-    """Close an open round: the bids are frozen in the snapshot."""
-    rounds.close_round(session=session, actor=viewer.principal, round_id=round_id)
-    return go_to(request, f"/rounds/{round_id}")
-
-
-@router.post("/rounds/{round_id}/cancel")
-def round_cancel(
-    request: Request, session: SessionDep, viewer: ManagerPage, round_id: str
-) -> Response:
-    """Cancel a round not yet published."""
-    rounds.cancel_round(session=session, actor=viewer.principal, round_id=round_id)
-    return go_to(request, f"/rounds/{round_id}")
+_lifecycle_move("open", rounds.open_round, "Open a draft round for bids.")
+_lifecycle_move("close", rounds.close_round, "Close an open round: the bids are frozen.")
+_lifecycle_move("cancel", rounds.cancel_round, "Cancel a round not yet published.")
 
 
 @router.post("/rounds/{round_id}/solve")
@@ -282,10 +278,9 @@ async def what_if_solve(
 ) -> Response:
     """Queue a what-if with the overrides given (validated as the API's body)."""
     form = await request.form()
-    body: dict[str, object] = {}
-    for key in ("margin_floor", "capacity_share", "budget"):
-        if (value := blank_to_none(str(form.get(key) or ""))) is not None:
-            body[key] = value
+    body: dict[str, object] = dict(
+        _given(form, {k: k for k in ("margin_floor", "capacity_share", "budget")})
+    )
     if form.get("no_budget") == "on":
         body["budget"] = None
     body["exclude_factories"] = _checked(form, "exclude_factory")
@@ -360,24 +355,34 @@ def allocation_page(
         "phase": _phase(row),
         "overrides": json.loads(row.overrides) if row.overrides else {},
     }
-    result = solves.presented_result(session=session, row=row)
-    if row.status == AllocationStatus.done and result is not None:
+    document = workspace.result_document(session=session, row=row)
+    if row.status == AllocationStatus.done and document is not None:
+        # One parse of each text: the awarded rows validated, the problem read as JSON.
+        result = workspace.awarded_result(document)
+        problem = workspace.decode_document(row.problem)
         solved = snapshot.solved_items(row)
         figures = comparison.figures(solved, result)
         explained, total = workspace.explained_page(
+            session=session, document=document, problem=problem, page=page, factory=factory
+        )
+        used, floor = workspace.factory_use(session=session, result=result, problem=problem)
+        item_ids = [i.id for i in solved]
+        names = {i.id: i.name for i in solved if i.name} or item_names(
+            session=session, item_ids=set(item_ids)
+        )
+        matrix_page = workspace.award_matrix(session=session, result=result, page=matrix)
+        tabulated, chosen = workspace.tabulation_of(
             session=session,
-            result=result,
-            problem_text=row.problem,
-            page=page,
-            factory=factory,
+            problem=problem,
+            item=item or (matrix_page.items[0][0] if matrix_page.items else None),
         )
-        used, floor = workspace.factory_use(
-            session=session, result=result, problem_text=row.problem
-        )
-        names = item_names(session=session, item_ids={i.id for i in solved})
-        item_ids = sorted(i.id for i in solved)
-        labels = [names.get(i, i) for i in item_ids]
-        tabulated, chosen = workspace.tabulation(session=session, row=round_row, item=item)
+        by_spend = charts.largest(item_ids, lambda i: figures.item_spend.get(i, Decimal(0)))
+        by_takeover = charts.largest(item_ids, lambda i: figures.item_takeover_cost[i])
+        fullest = [used[n] for n in charts.largest(range(len(used)), lambda n: used[n].used)]
+        thinnest = [
+            used[n]
+            for n in charts.largest(range(len(used)), lambda n: -(used[n].margin or Decimal(0)))
+        ]
         context |= {
             "result": result,
             "figures": figures,
@@ -385,7 +390,7 @@ def allocation_page(
             "total": total,
             "page": page,
             "pages": -(-total // workspace.PAGE_ROWS),
-            "matrix": workspace.award_matrix(session=session, result=result, page=matrix),
+            "matrix": matrix_page,
             "matrix_page": matrix,
             "matrix_pages": -(-len(item_ids) // workspace.MATRIX_ITEMS),
             "item_filter": item,
@@ -397,31 +402,48 @@ def allocation_page(
             if chosen
             else None,
             "capacity": charts.capacity_use(
-                [u.name for u in used], [u.used for u in used], [u.cap for u in used]
+                [u.name for u in fullest],
+                [u.used for u in fullest],
+                [u.cap for u in fullest],
+                charts.titled(
+                    "Capacity used against the share cap", len(fullest), len(used), "fullest"
+                ),
             ),
             "spend": charts.by_item_bars(
-                "Spend by item",
-                labels,
-                [("spend", [figures.item_spend.get(i, Decimal(0)) for i in item_ids], charts.BLUE)],
+                charts.titled("Spend by item", len(by_spend), len(item_ids), "largest"),
+                [names.get(i, i) for i in by_spend],
+                [("spend", [figures.item_spend.get(i, Decimal(0)) for i in by_spend], charts.BLUE)],
             ),
             "takeover": charts.by_item_bars(
-                "Expected takeover cost and unsold units by item",
-                labels,
-                [("takeover cost", [figures.item_takeover_cost[i] for i in item_ids], charts.RED)],
-                ("expected unsold units", [figures.item_unsold[i] for i in item_ids], charts.GREY),
+                charts.titled(
+                    "Expected takeover cost and unsold units by item",
+                    len(by_takeover),
+                    len(item_ids),
+                    "largest",
+                ),
+                [names.get(i, i) for i in by_takeover],
+                [
+                    (
+                        "takeover cost",
+                        [figures.item_takeover_cost[i] for i in by_takeover],
+                        charts.RED,
+                    )
+                ],
+                (
+                    "expected unsold units",
+                    [figures.item_unsold[i] for i in by_takeover],
+                    charts.GREY,
+                ),
             ),
             "margins": charts.margins_against_floor(
-                [u.name for u in used], [u.margin for u in used], [floor] * len(used)
+                [u.name for u in thinnest],
+                [u.margin for u in thinnest],
+                [floor] * len(thinnest),
+                charts.titled("Margins against the floor", len(thinnest), len(used), "lowest"),
             ),
             "others": [
                 a
-                for a in solves.list_allocations(
-                    session=session,
-                    principal=viewer.principal,
-                    round_id=row.round_id,
-                    after=None,
-                    limit=100,
-                )
+                for a in workspace.listed_allocations(session=session, round_id=row.round_id)
                 if a.id != row.id and a.status == AllocationStatus.done
             ],
         }
@@ -468,6 +490,7 @@ def comparison_page(
             "item_names": compared.names.items,
             "factory_names": compared.names.factories,
             "zero": Decimal(0),
+            "currency": workspace.round_currency(session=session, round_id=compared.base.round_id),
         },
         block=block,
     )
