@@ -33,6 +33,7 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import signal
 import socket
 import statistics
@@ -446,6 +447,7 @@ def served(
     postgres = make_url(database_url).get_backend_name() == "postgresql"
     port = _port(ports)
     env = {**os.environ, "SUPPLYBID_DATABASE_URL": database_url, **limits}
+    env.setdefault("SUPPLYBID_AUDIT_KEY", secrets.token_hex(32))  # serve and worker share it
     where = ["--host", "127.0.0.1", "--port", str(port)]
     if profile is None:
         command = [SUPPLYBID, "serve", *where]
