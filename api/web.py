@@ -200,6 +200,18 @@ def when(moment: datetime | str | None, zone: str) -> str:
     return f"{local:%Y-%m-%d %H:%M} {named}"
 
 
+def iso(moment: datetime | None) -> str:
+    """A time as ISO 8601 in UTC, for a machine to read (a `<time>`, the countdown)."""
+    return "" if moment is None else as_utc(moment).isoformat()
+
+
+def local_input(moment: datetime | None, zone: str) -> str:
+    """A time as a `datetime-local` field's value in the viewer's zone (to the minute)."""
+    if moment is None:
+        return ""
+    return f"{as_utc(moment).astimezone(ZoneInfo(zone)):%Y-%m-%dT%H:%M}"
+
+
 def money(value: Decimal | str | None) -> str:
     """Money with thousands separators and 2 decimals; a dash for none."""
     if value is None:
@@ -223,6 +235,8 @@ def figure_json(figure: go.Figure) -> Markup:
 
 templates.env.filters["when"] = when
 templates.env.filters["money"] = money
+templates.env.filters["iso"] = iso
+templates.env.filters["local_input"] = local_input
 templates.env.filters["percent"] = percent
 templates.env.filters["figure_json"] = figure_json
 templates.env.globals["quote"] = quote
@@ -325,6 +339,19 @@ def whole(value: str) -> int | str:
     """A form's whole number as an int (the API's unit fields take JSON integers only)."""
     text = value.strip()
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else text
+
+
+def local_time(value: str, zone: str) -> str:
+    """A form's `datetime-local` value (no zone) read in the viewer's zone, as ISO 8601 with
+    its offset, for the API's body schema to check; any other text is passed on as it is,
+    so the schema names the field."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return moment.isoformat()
 
 
 def blank_to_none(value: str | None) -> str | None:

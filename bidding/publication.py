@@ -226,9 +226,15 @@ def text_digest(text: str) -> str:
 
 
 def list_awards(
-    *, session: Session, principal: Principal, round_id: str, after: str | None, limit: int
+    *,
+    session: Session,
+    principal: Principal,
+    round_id: str,
+    after: str | None,
+    limit: int | None,
 ) -> list[Award]:
-    """The published awards of a round in bid order; a factory gets its own only.
+    """The published awards of a round in bid order (`limit` None: all); a factory gets its
+    own only.
 
     Before publication: 409 `round_not_published` for every role that can see the round
     (its state is visible to them anyway); a round a factory cannot see is a 404.

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bidding.award_figures import AwardContext
 from bidding.comparison import Comparison, Figures, figures
 from bidding.export_cells import Cell, Money, Percent, fraction_value, money_value
 from bidding.exports import Report, Sheet
@@ -33,7 +34,8 @@ def margin_fraction(value: Decimal | None) -> Decimal | None:
     return None if value is None else fraction_value(value)
 
 
-def _percent(value: Decimal | float | None) -> Percent | None:
+def percent_or_none(value: Decimal | float | None) -> Percent | None:
+    """A share or margin as a percentage cell, or an empty cell."""
     return None if value is None else Percent(Decimal(str(value)))
 
 
@@ -42,7 +44,8 @@ def _units(value: Decimal | int) -> Decimal | int:
     return int(value) if value == int(value) else Decimal(value).normalize()
 
 
-def _money_header(label: str, currency: str | None) -> str:
+def money_header(label: str, currency: str | None) -> str:
+    """A money column's header, naming its currency."""
     return f"{label} ({currency})" if currency else label
 
 
@@ -56,10 +59,10 @@ def _statement_headers(currency: str) -> tuple[str, ...]:
     units, *money_labels, margin = STATEMENT_FIGURES
     return (
         units,
-        *(_money_header(m, currency) for m in money_labels),
+        *(money_header(m, currency) for m in money_labels),
         margin,
         TAKEOVER_FIGURES[0],
-        _money_header(TAKEOVER_FIGURES[1], currency),
+        money_header(TAKEOVER_FIGURES[1], currency),
     )
 
 
@@ -69,7 +72,7 @@ def _statement_cells(line: StatementFigures, currency: str, settled: bool) -> tu
         Money(line.amount, currency),
         Money(line.cost, currency),
         Money(line.setup_cost, currency),
-        _percent(margin_fraction(line.margin)),
+        percent_or_none(margin_fraction(line.margin)),
         line.takeover_units if settled else None,
         Money(line.takeover_value, currency) if settled else None,
     )
@@ -162,7 +165,7 @@ def figure_cell(name: str, value: Decimal | int, currency: str | None) -> Cell:
 
 
 def _figure_header(name: str, label: str, currency: str | None) -> str:
-    return label if name in UNIT_FIGURES else _money_header(label, currency)
+    return label if name in UNIT_FIGURES else money_header(label, currency)
 
 
 def _outcome_cells(
@@ -354,11 +357,13 @@ def _header(figure: _Figure, currency: str, side: str = "") -> str:
     label = f"{figure.label} ({side})" if side else figure.label
     if not figure.is_money:
         return label
-    return f"{figure.label} ({side}, {currency})" if side else _money_header(label, currency)
+    return f"{figure.label} ({side}, {currency})" if side else money_header(label, currency)
 
 
-def allocation_report(row: Allocation, result: Result, names: Names, currency: str) -> Report:
-    """An allocation's rows (a bid each), per item, per factory, and its totals."""
+def allocation_report(
+    row: Allocation, result: Result, names: Names, currency: str, context: AwardContext
+) -> Report:
+    """An allocation's rows (a bid each, explained in words), per item, per factory, totals."""
     shown = figures(solved_items(row), result)
     zero = Decimal(0)
     return Report(
@@ -375,13 +380,15 @@ def allocation_report(row: Allocation, result: Result, names: Names, currency: s
                     "Item",
                     "Item name",
                     "Units",
-                    _money_header("Supply price", currency),
-                    _money_header("Setup fee", currency),
-                    _money_header("Amount", currency),
+                    money_header("Supply price", currency),
+                    money_header("Setup fee", currency),
+                    money_header("Amount", currency),
                     "Capacity share used",
                     "Margin",
                     "Reason",
-                    _money_header("Cost to win more", currency),
+                    money_header("Cost to win more", currency),
+                    money_header("Cost ceiling", currency),
+                    "Explanation",
                 ),
                 rows=[
                     (
@@ -398,10 +405,12 @@ def allocation_report(row: Allocation, result: Result, names: Names, currency: s
                             a.supply_price * a.units + (a.setup_fee if a.units else zero),
                             currency,
                         ),
-                        _percent(a.capacity_share_used),
-                        _percent(a.margin),
+                        percent_or_none(a.capacity_share_used),
+                        percent_or_none(a.margin),
                         a.reason,
                         None if a.cost_to_win_more is None else Money(a.cost_to_win_more, currency),
+                        money_or_none(context.ceilings.get(a.bid), currency),
+                        context.explain_row(a, names.item(a.item)),
                     )
                     for a in result.allocations
                 ],
@@ -433,7 +442,7 @@ def allocation_report(row: Allocation, result: Result, names: Names, currency: s
                     "Factory",
                     "Factory name",
                     "Units",
-                    _money_header("Spend", currency),
+                    money_header("Spend", currency),
                 ),
                 rows=[
                     (
@@ -452,7 +461,7 @@ def allocation_report(row: Allocation, result: Result, names: Names, currency: s
                 rows=[
                     (
                         row.id,
-                        _money_header("Objective", currency),
+                        money_header("Objective", currency),
                         Money(shown.objective, currency),
                     ),
                     *(
@@ -463,6 +472,11 @@ def allocation_report(row: Allocation, result: Result, names: Names, currency: s
             ),
         ),
     )
+
+
+def money_or_none(value: Decimal | None, currency: str) -> Money | None:
+    """Money in its currency, or an empty cell."""
+    return None if value is None else Money(value, currency)
 
 
 def _sides(
@@ -541,7 +555,7 @@ def comparison_report(c: Comparison, currency: str) -> Report:
                 rows=[
                     ("Allocation", c.base.id, c.other.id, None),
                     (
-                        _money_header("Objective", currency),
+                        money_header("Objective", currency),
                         *(
                             Money(v, currency)
                             for v in (a.objective, b.objective, b.objective - a.objective)

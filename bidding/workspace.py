@@ -15,6 +15,7 @@ import msgspec
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
+from bidding.award_figures import context_of_documents
 from bidding.comparison import Comparison, comparison_of
 from bidding.errors import AllocationNotDone, AllocationsOfDifferentRounds, RoundNotClosed
 from bidding.models import Allocation, AllocationStatus, AuditEvent, Round, as_utc
@@ -332,6 +333,9 @@ class ExplainedBid:
     item_name: str
     reason: str
     cost_to_win_more: str
+    cost_ceiling: Decimal | None
+    explanation: str
+    """The sentence the factory reads once the allocation is published."""
 
 
 def explained_page(
@@ -340,12 +344,14 @@ def explained_page(
     document: dict[str, Any],
     problem: dict[str, Any],
     page: int,
+    row: Round,
     factory: str | None = None,
     item: str | None = None,
 ) -> tuple[list[ExplainedBid], int]:
     """One page of the allocation's bids, explained; and how many bids there are in all.
 
-    Rows are filtered as plain JSON; only the page's hundred are validated and priced.
+    Rows are filtered as plain JSON; only the page's hundred are validated, priced and put
+    in words (with the figures of `row`, the allocation's round, read once).
     """
     rows = [
         r
@@ -361,6 +367,9 @@ def explained_page(
     }
     factories = factory_names(session=session, factory_ids={r.factory for r in shown})
     items = item_names(session=session, item_ids={r.item for r in shown})
+    context = context_of_documents(
+        period=row.period, currency=row.currency, problem=problem, result=document, bid_ids=wanted
+    )
     return [
         ExplainedBid(
             row=r,
@@ -368,6 +377,8 @@ def explained_page(
             item_name=items.get(r.item, r.item),
             reason=reason_in_words(r.reason),
             cost_to_win_more=cost_to_win_more_in_words(r, costs.get(r.bid)),
+            cost_ceiling=context.ceilings.get(r.bid),
+            explanation=context.explain_row(r, items.get(r.item, r.item)),
         )
         for r in shown
     ], len(rows)

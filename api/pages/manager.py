@@ -13,12 +13,13 @@ from api import charts
 from api.deps import JobsDep, SessionDep
 from api.schemas.allocations import AllocationRequest
 from api.schemas.finance import SettlementRequest
-from api.schemas.rounds import InvitationPut, RoundCreate, RoundItemPut
+from api.schemas.rounds import InvitationPut, RoundCreate, RoundItemPut, RoundUpdate
 from api.web import (
     ManagerPage,
     blank_to_none,
     go_to,
     is_htmx,
+    local_time,
     render,
     validated,
     whole,
@@ -35,6 +36,7 @@ from bidding import (
     workspace,
 )
 from bidding.errors import InvalidInput
+from bidding.lifecycle import database_now
 from bidding.models import AllocationStatus, Round, RoundState
 from bidding.names import factory_names, item_names
 from bidding.snapshot import Overrides
@@ -106,7 +108,11 @@ def _given(form: FormData, fields: dict[str, str]) -> dict[str, str]:
 async def round_create(request: Request, session: SessionDep, viewer: ManagerPage) -> Response:
     """Create a draft round with its items and invitations (each as the API's PUT would)."""
     form = await request.form()
-    terms = validated(RoundCreate, _given(form, {k: k for k in ROUND_TERMS}))
+    given = _given(form, {k: k for k in ROUND_TERMS})
+    deadline = blank_to_none(str(form.get("closes_at") or ""))
+    if deadline is not None:
+        given["closes_at"] = local_time(deadline, viewer.time_zone)
+    terms = validated(RoundCreate, given)
     chosen_items = _checked(form, "item")
     if not chosen_items:
         raise InvalidInput([("item", "choose at least one item")])
@@ -142,6 +148,7 @@ async def round_create(request: Request, session: SessionDep, viewer: ManagerPag
         margin_floor=terms.margin_floor,
         capacity_share=terms.capacity_share,
         budget=terms.budget,
+        closes_at=terms.closes_at,
     )
     for item_id, put in item_terms.items():
         rounds.put_round_item(
@@ -168,6 +175,8 @@ def _round_context(session: SessionDep, row: Round) -> dict[str, object]:
     detail = rounds.round_details(session=session, round_ids=[row.id])[row.id]
     return {
         "round": row,
+        # The countdown counts from the database's clock, the one deadlines are read by.
+        "now": database_now(session),
         "detail": detail,
         "margin_floor": from_ppb(row.margin_floor_ppb),
         "capacity_share": from_ppb(row.capacity_share_ppb),
@@ -218,6 +227,25 @@ def round_page(
         }
     block = "tabulation" if is_htmx(request) and request.query_params.get("page") else None
     return render(request, "manager/round.html", viewer, context, block=block)
+
+
+@router.post("/rounds/{round_id}/deadline")
+async def round_deadline(
+    request: Request, session: SessionDep, viewer: ManagerPage, round_id: str
+) -> Response:
+    """Set or move a draft or open round's deadline (as the API's PATCH of `closes_at`).
+
+    The form's time is read in the viewer's zone; the refusals are the PATCH's (a past
+    time, a deadline already passed, a round in another state), shown as a page."""
+    form = await request.form()
+    given = blank_to_none(str(form.get("closes_at") or ""))
+    if given is None:
+        raise InvalidInput([("closes_at", "give the new deadline: a date and a time")])
+    body = validated(RoundUpdate, {"closes_at": local_time(given, viewer.time_zone)})
+    rounds.update_round(
+        session=session, actor=viewer.principal, round_id=round_id, changes=body.changes()
+    )
+    return go_to(request, f"/rounds/{round_id}")
 
 
 def _lifecycle_move(move: str, change: Callable[..., object], doc: str) -> None:
@@ -363,7 +391,12 @@ def allocation_page(
         solved = snapshot.solved_items(row)
         figures = comparison.figures(solved, result)
         explained, total = workspace.explained_page(
-            session=session, document=document, problem=problem, page=page, factory=factory
+            session=session,
+            document=document,
+            problem=problem,
+            page=page,
+            row=round_row,
+            factory=factory,
         )
         used, floor = workspace.factory_use(session=session, result=result, problem=problem)
         item_ids = [i.id for i in solved]

@@ -22,8 +22,10 @@ from api.schemas.allocations import (
     ComparisonPublic,
 )
 from api.schemas.base import Page
-from bidding import comparison, publication, reports, rounds, solves
+from bidding import award_reports, comparison, publication, reports, rounds, solves
+from bidding.award_figures import AwardContext, award_context
 from bidding.errors import AllocationNotDone
+from bidding.models import Award
 from bidding.names import allocation_names, award_names
 
 router = APIRouter(tags=["allocations"], responses=COMMON)
@@ -101,7 +103,8 @@ def get_allocation(
         if result is None or names is None:
             raise AllocationNotDone(row.status, f"allocation {row.id} is {row.status}")
         round_row = rounds.get_round(session=session, principal=actor, round_id=row.round_id)
-        report = reports.allocation_report(row, result, names, round_row.currency)
+        context = award_context(session=session, allocation_id=row.id)
+        report = reports.allocation_report(row, result, names, round_row.currency, context)
         return export(report, format, view)
     json_only(view)
     return AllocationPublic.with_result(row, result, names)
@@ -161,20 +164,50 @@ def publish_allocation(
     return AllocationSummary.of(row)
 
 
-@router.get("/v1/rounds/{round_id}/awards", responses=problems(404, 409))
+@router.get(
+    "/v1/rounds/{round_id}/awards",
+    response_model=Page[AwardPublic],
+    responses={**EXPORTS, **problems(404, 409)},
+)
 def list_awards(
-    round_id: IdPath, session: SessionDep, actor: BidReader, page: Pagination
-) -> Page[AwardPublic]:
+    round_id: IdPath,
+    session: SessionDep,
+    actor: BidReader,
+    page: Pagination,
+    format: Format = "json",
+    view: ExportView = None,
+) -> Page[AwardPublic] | Response:
     """Awards of the published allocation, in bid order; a factory sees its own only.
 
-    Before publication every role gets 409 `round_not_published`; a round a factory
+    Each award carries `explanation`, a sentence in plain words built from its figures,
+    and `cost_ceiling`. `?format=csv|xlsx` exports every award the caller may read (not a
+    page). Before publication every role gets 409 `round_not_published`; a round a factory
     cannot see is a 404.
     """
+    if format != "json":
+        row = rounds.get_round(session=session, principal=actor, round_id=round_id)
+        rows = publication.list_awards(
+            session=session, principal=actor, round_id=round_id, after=None, limit=None
+        )
+        context = _context(session, rows)
+        names = award_names(session=session, rows=rows)
+        return export(award_reports.awards_report(row, rows, context, names), format, view)
+    json_only(view)
     rows = publication.list_awards(
         session=session, principal=actor, round_id=round_id, after=page.after, limit=page.limit
     )
+    context = _context(session, rows)
     shown = award_names(session=session, rows=rows)
     return Page(
-        data=[AwardPublic.of(r, shown) for r in rows],
+        data=[AwardPublic.of(r, context, shown) for r in rows],
         next_cursor=page.next_cursor(rows[-1].bid_id if rows else None, len(rows)),
+    )
+
+
+def _context(session: SessionDep, rows: list[Award]) -> AwardContext:
+    """The figures these awards are explained with, read once for all of them."""
+    if not rows:
+        return AwardContext.empty()
+    return award_context(
+        session=session, allocation_id=rows[0].allocation_id, bid_ids={r.bid_id for r in rows}
     )

@@ -16,6 +16,7 @@ from api.schemas.base import (
     Output,
     Ref,
 )
+from bidding.award_figures import AwardContext
 from bidding.comparison import Comparison
 from bidding.models import (
     Allocation,
@@ -181,25 +182,39 @@ class AwardPublic(Output):
     margin: Decimal | None
     reason: str
     cost_to_win_more: Decimal | None
+    cost_ceiling: Decimal | None = Field(
+        description="The unit cost at or above which this bid can win no unit in a round "
+        "like this one, whatever the others bid (SPEC 3); null where the allocator states "
+        "none (a fill or guarantee could force units on it, or not computed)."
+    )
+    explanation: str = Field(
+        description="The award in plain words, built from its figures: what it won, the "
+        "rule that stopped it, and the unit cost that would have won more."
+    )
 
     @classmethod
-    def of(cls, row: Award, names: Names | None = None) -> "AwardPublic":
-        """The public view of an award row (names as published; `names` fills older rows)."""
+    def of(cls, row: Award, context: AwardContext, names: Names | None = None) -> "AwardPublic":
+        """The public view of an award row (names as published; `names` fills older rows),
+        explained with the figures of its allocation (`context`, read once per request)."""
+        item_name = row.item_name or (names.item(row.item_id) if names else None)
+        cost_to_win_more = (
+            None if row.cost_to_win_more_cents is None else from_cents(row.cost_to_win_more_cents)
+        )
         return cls(
             bid=row.bid_id,
             factory=row.factory_id,
             factory_name=row.factory_name or (names.factory(row.factory_id) if names else None),
             item=row.item_id,
-            item_name=row.item_name or (names.item(row.item_id) if names else None),
+            item_name=item_name,
             units=row.units,
             supply_price=from_cents(row.supply_price_cents),
             setup_fee=from_cents(row.setup_fee_cents),
             capacity_share_used=from_ppb(row.capacity_share_used_ppb),
             margin=None if row.margin_ppb is None else from_ppb(row.margin_ppb),
             reason=row.reason,
-            cost_to_win_more=None
-            if row.cost_to_win_more_cents is None
-            else from_cents(row.cost_to_win_more_cents),
+            cost_to_win_more=cost_to_win_more,
+            cost_ceiling=context.ceilings.get(row.bid_id),
+            explanation=context.explain_award(row, item_name),
         )
 
 
