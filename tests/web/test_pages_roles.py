@@ -37,6 +37,7 @@ PAGES: list[tuple[str, str, set[str]]] = [
     ("POST", "/rounds", {"manager"}),
     ("GET", "/rounds/{round}", {"manager"}),
     ("POST", "/rounds/{draft}/open", {"manager"}),
+    ("POST", "/rounds/{draft}/deadline", {"manager"}),
     ("POST", "/rounds/{round}/close", {"manager"}),
     ("POST", "/rounds/{draft}/cancel", {"manager"}),
     ("POST", "/rounds/{round}/solve", {"manager"}),
