@@ -120,7 +120,7 @@ def _outcome(f: AwardInWords) -> str:
     """The first sentence: what the bid won and which rule stopped it."""
     price = amount(f.supply_price, f.currency)
     if f.reason == "excluded":
-        return "This bid was left out of the published allocation, so it won no units"
+        return "This bid was left out of the allocation by a what-if, so it won no units"
     if f.reason == "below_min_lot":
         return (
             f"Your minimum lot of {units(f.min_lot)} units of {f.item_name} is more than "

@@ -1,7 +1,7 @@
 """What the web workspace shows, read from the same tables and documents as the API.
 
 Plain read functions: a round's bid tabulation from its close snapshot, an allocation's
-award matrix and explanations in words, each a page at a time, so a page of a round of
+award matrix and each bid's award in words, each a page at a time, so a page of a round of
 100,000 bids stays small.
 """
 
@@ -290,49 +290,15 @@ def compared_page(
     )
 
 
-REASONS = {
-    "excluded": "left out by this what-if",
-    "below_min_lot": "its minimum lot is more than the round can take from it",
-    "won_full": "won its full capacity",
-    "capacity_bound": "stopped by its factory's share cap of monthly capacity",
-    "item_share_bound": "stopped by the item's maximum share per factory",
-    "budget_bound": "stopped by the round's budget",
-    "guarantee_bound": "units went to a new factory's guaranteed volume",
-    "won_partial": "won part of its capacity: cheaper bids or the demand took the rest",
-    "lost_on_price": "lost on price: cheaper bids cover what is worth buying",
-}
-"""Each reason of SPEC 3 in words a manager reads."""
-
-
-def reason_in_words(reason: str) -> str:
-    """A result's reason code, said plainly."""
-    return REASONS.get(reason, reason)
-
-
-def cost_to_win_more_in_words(row: BidAllocation, unit_cost: Decimal | None) -> str:
-    """What the bid's unit cost would have to be to win more units, or why nothing would do."""
-    value = row.cost_to_win_more
-    if isinstance(value, str) and value == "pending":
-        return "being worked out after publication"
-    if value is None:
-        if row.reason == "won_full":
-            return "nothing more to win: it won its full capacity"
-        if row.reason == "excluded":
-            return "left out of this what-if"
-        return "no lower cost wins it more (its ask sets the price, or rules stop it)"
-    now = f" (it bid {unit_cost:.2f})" if unit_cost is not None else ""
-    return f"would win more units at a unit cost of {Decimal(value):.2f} or less{now}"
-
-
 @dataclass(frozen=True)
 class ExplainedBid:
-    """One bid's outcome in an allocation, with its reason and cost to win more in words."""
+    """One bid's outcome in an allocation: its reason, and the sentence the factory reads."""
 
     row: BidAllocation
     factory_name: str
     item_name: str
-    reason: str
-    cost_to_win_more: str
+    unit_cost: Decimal | None
+    """The bid's unit cost as solved (None for a bid a what-if left out)."""
     cost_ceiling: Decimal | None
     explanation: str
     """The sentence the factory reads once the allocation is published."""
@@ -375,8 +341,7 @@ def explained_page(
             row=r,
             factory_name=factories.get(r.factory, r.factory),
             item_name=items.get(r.item, r.item),
-            reason=reason_in_words(r.reason),
-            cost_to_win_more=cost_to_win_more_in_words(r, costs.get(r.bid)),
+            unit_cost=costs.get(r.bid),
             cost_ceiling=context.ceilings.get(r.bid),
             explanation=context.explain_row(r, items.get(r.item, r.item)),
         )

@@ -2,15 +2,20 @@
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 from sqlalchemy import text
 
 from solver.solve import PHASES
 from tests.browser.conftest import BACKENDS, Server, Watched, sign_in
 
 pytestmark = pytest.mark.browser
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+"""The browser's zone in every story (conftest's `watched`)."""
 
 MANAGER_PAGES = [
     "/rounds",
@@ -80,11 +85,14 @@ def test_manager_runs_a_round(watched: Watched, server: Server) -> None:
     page.fill("input[name=capacity_share]", "0.5")
     for item in server.items:
         page.check(f"#item-{item.id}")
+    far = (datetime.now(SHANGHAI) + timedelta(days=30)).replace(hour=18, minute=0)
+    page.fill("input[name=closes_at]", f"{far:%Y-%m-%dT%H:%M}")  # in the viewer's zone
     _shot(watched, server, "round-new")
     page.click("text=Create round (draft)")
     page.wait_for_selector("#round-state")
     assert page.inner_text("#round-state") == "draft"
     round_id = page.url.rsplit("/", 1)[1]
+    assert f"Closes at {far:%Y-%m-%d} 18:00 CST (Asia/Shanghai)" in page.inner_text("#deadline")
     page.click("text=Open for bids")
     page.wait_for_selector("#round-state:has-text('open')")
     _bid_everything(server, round_id)
@@ -104,7 +112,7 @@ def test_manager_runs_a_round(watched: Watched, server: Server) -> None:
     _wait_for_award(watched)
     _charts_drawn(watched, 5)
     why = page.inner_text("#explanations")
-    assert re.search(r"won its full capacity|won part|lost on price|share cap", why)
+    assert re.search(r"You won your full capacity|You won [\d,]+ of|You won no units", why)
     assert "of 6" in why  # the page counts the bids it shows
     _shot(watched, server, "allocation")
     page.click("text=New what-if…")
@@ -113,7 +121,7 @@ def test_manager_runs_a_round(watched: Watched, server: Server) -> None:
     page.click("text=Solve what-if")
     page.wait_for_url(re.compile(r"/allocations/"))
     _wait_for_award(watched)
-    assert "left out by this what-if" in page.inner_text("#explanations")
+    assert "left out of the allocation by a what-if" in page.inner_text("#explanations")
     page.goto(allocation_url)
     page.click("button:has-text('Compare')")
     page.wait_for_selector("#comparison")
@@ -142,15 +150,92 @@ def test_manager_runs_a_round(watched: Watched, server: Server) -> None:
     assert "published" in page.inner_text("main")
 
 
-def _published_round(server: Server) -> str:
-    """A published round made through the API, for the finance story to read."""
+def _draft_round(server: Server, name: str) -> str:
+    """A draft round with the server's items, made through the API."""
+    with _api(server, "manager") as manager:
+        made = manager.post(
+            "/v1/rounds", json={"name": name, "category": "toys", "period": "2027-02"}
+        )
+        assert made.status_code == 201, made.text
+        for item in server.items:
+            manager.put(f"/v1/rounds/{made.json()['id']}/items/{item.id}", json={})
+        return str(made.json()["id"])
+
+
+COUNTDOWN = re.compile(r"\(in (\d+) d (\d\d):(\d\d):(\d\d)\)")
+
+
+def _countdown(watched: Watched) -> timedelta:
+    """What the round page's countdown shows, once the script has started it."""
+    box = watched.page.locator("#deadline .countdown")
+    box.wait_for(state="visible")
+    found = COUNTDOWN.search(box.inner_text())
+    assert found, box.inner_text()
+    days, hours, minutes, seconds = (int(g) for g in found.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+@pytest.mark.parametrize("server", BACKENDS, indirect=True)
+def test_manager_sets_and_moves_a_deadline_and_its_countdown_keeps_the_servers_time(
+    watched: Watched, server: Server, browser: Browser
+) -> None:
+    round_id = _draft_round(server, "Toys, February")
+    page = watched.page
+    # The browser's clock is three years behind: the countdown must not count from it.
+    page.clock.install(time=datetime(2023, 6, 1, 12, 0, tzinfo=SHANGHAI))
+    sign_in(watched, server, server.keys["manager"])
+    page.goto(f"{server.base}/rounds/{round_id}")
+    soon = (datetime.now(SHANGHAI) + timedelta(days=2, hours=3)).replace(second=0, microsecond=0)
+    page.fill("#deadline-form input[name=closes_at]", f"{soon:%Y-%m-%dT%H:%M}")
+    page.click("#deadline-form button")
+    page.wait_for_selector("#deadline")
+    page.click("text=Open for bids")
+    page.wait_for_selector("#round-state:has-text('open')")
+    left = _countdown(watched)
+    assert timedelta(days=2, hours=2, minutes=58) < left <= timedelta(days=2, hours=3)
+    assert f"Closes at {soon:%Y-%m-%d %H:%M} CST (Asia/Shanghai)" in page.inner_text("#deadline")
+    _shot(watched, server, "round-open")
+
+    later = soon + timedelta(days=3)
+    page.fill("#deadline-form input[name=closes_at]", f"{later:%Y-%m-%dT%H:%M}")
+    page.click("#deadline-form button:has-text('Move deadline')")
+    page.wait_for_selector(f"#deadline:has-text('{later:%Y-%m-%d %H:%M}')")
+    assert timedelta(days=5, hours=2, minutes=58) < _countdown(watched)
+    with _api(server, "manager") as manager:
+        stored = manager.get(f"/v1/rounds/{round_id}").json()["closes_at"]
+    assert datetime.fromisoformat(stored) == later
+
+    past = datetime.now(SHANGHAI) - timedelta(hours=1)
+    watched.expected.append("status of 422")
+    page.fill("#deadline-form input[name=closes_at]", f"{past:%Y-%m-%dT%H:%M}")
+    page.click("#deadline-form button:has-text('Move deadline')")
+    page.wait_for_selector("#refusal")
+    assert "must be in the future" in page.inner_text("#refusal")
+
+    plain = browser.new_context(java_script_enabled=False, timezone_id="Asia/Shanghai")
+    try:
+        reader = plain.new_page()
+        reader.goto(f"{server.base}/login?next=/rounds/{round_id}")
+        reader.fill("input[name=api_key]", server.keys["manager"])
+        reader.click("button[type=submit]")
+        reader.wait_for_selector("#deadline")
+        # Signed in without script, the viewer's zone is UTC: the plain time, zone named.
+        in_utc = later.astimezone(UTC)
+        assert f"Closes at {in_utc:%Y-%m-%d %H:%M} UTC" in reader.inner_text("#deadline")
+        assert not reader.locator("#deadline .countdown").is_visible()
+    finally:
+        plain.close()
+
+
+def _published_round(server: Server, name: str = "Toys, January", period: str = "2027-01") -> str:
+    """A published and settled round made through the API, for the finance story to read."""
     with _api(server, "manager") as manager:
         made = manager.post(
             "/v1/rounds",
             json={
-                "name": "Toys, January",
+                "name": name,
                 "category": "toys",
-                "period": "2027-01",
+                "period": period,
                 "capacity_share": "0.5",
             },
         ).json()
@@ -207,6 +292,24 @@ def test_finance_works_through_each_audit_page(watched: Watched, server: Server)
     events = page.inner_text("#events")
     assert "round.open" in events or "open" in events
     assert "api_key" not in events
+
+
+@pytest.mark.parametrize("server", BACKENDS, indirect=True)
+def test_factory_reads_its_awards_in_words_once_published(watched: Watched, server: Server) -> None:
+    round_id = _published_round(server, "Toys, March", "2027-03")
+    with _api(server, "factory1") as factory:
+        awards = factory.get(f"/v1/rounds/{round_id}/awards").json()["data"]
+    assert awards
+    assert {a["factory"] for a in awards} == {server.factories[1].id}
+    page = watched.page
+    sign_in(watched, server, server.keys["factory1"])
+    assert page.url.endswith("/factory")
+    article = page.locator("article", has_text="Toys, March")
+    shown = article.locator("table.awards td.explanation").all_inner_texts()
+    assert shown == [a["explanation"] for a in awards]
+    others = {f.name for f in server.factories} - {server.factories[1].name}
+    assert not any(name in article.inner_text() for name in others)
+    _shot(watched, server, "factory-awards")
 
 
 def test_admin_makes_a_factory_and_a_key_then_revokes_it(

@@ -130,7 +130,7 @@ def test_lost_on_price_states_the_supply_price_and_the_cost_that_wins_units() ->
 def test_an_excluded_bid_says_so_and_nothing_more() -> None:
     figures = replace(JAR, reason="excluded", units=0, capacity=None, cost_ceiling=Decimal("12.00"))
     assert explanation(figures) == (
-        "This bid was left out of the published allocation, so it won no units."
+        "This bid was left out of the allocation by a what-if, so it won no units."
     )
 
 

@@ -56,7 +56,7 @@ def test_a_new_round_takes_its_deadline_in_the_managers_zone(world: World) -> No
     form = world.client.get("/rounds/new")
     assert form.status_code == 200
     assert 'name="closes_at" type="datetime-local"' in form.text
-    assert "your time zone, Asia/Shanghai" in form.text
+    assert "in your time zone (Asia/Shanghai)" in form.text
     made = world.client.post(
         "/rounds",
         data={
