@@ -7,8 +7,9 @@ the message of a malformed amount (send `"18.50"`).
 
 The schemas note a deprecated use (`note_deprecated`) while they validate; this pure ASGI
 middleware gives each request its own list and writes the notes into the answer. It sits
-inside the idempotency middleware, so a replay repeats the answer's `warnings` (a replay
-carries only the first answer's body and type, so not the header).
+inside the idempotency middleware, so a replay repeats the answer's `warnings`; a replay
+stores only the first answer's body and type, and repeats the header from the body
+(`replayed_deprecation`): only this middleware writes a `warnings` member.
 """
 
 import json
@@ -97,3 +98,17 @@ def _with_warnings(start: Message, body: bytes, notes: list[str]) -> bytes:
         return body
     document[WARNINGS_MEMBER] = list(notes)
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def replayed_deprecation(content_type: str, body: bytes) -> str | None:
+    """The `Deprecation` header a replayed answer repeats: the first answer carried it
+    exactly when its JSON object got a `warnings` member here; None otherwise."""
+    if "json" not in content_type:
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(document, dict) and isinstance(document.get(WARNINGS_MEMBER), list):
+        return DEPRECATION
+    return None

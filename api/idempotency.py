@@ -23,6 +23,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.db_errors import fault_response
+from api.deprecation import replayed_deprecation
 from api.limits import principal_of
 from api.problems import bidding_error_response
 from bidding import idempotency, keys
@@ -286,17 +287,15 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
 
 async def _replay(stored: idempotency.StoredResponse, send: Send) -> None:
     body = stored.body.encode("utf-8")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": stored.status_code,
-            "headers": [
-                (b"content-type", stored.content_type.encode("latin-1")),
-                (b"content-length", str(len(body)).encode()),
-                (b"idempotent-replayed", b"true"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", stored.content_type.encode("latin-1")),
+        (b"content-length", str(len(body)).encode()),
+        (b"idempotent-replayed", b"true"),
+    ]
+    deprecation = replayed_deprecation(stored.content_type, body)
+    if deprecation is not None:  # the first answer's header, as its warnings are repeated
+        headers.append((b"deprecation", deprecation.encode("latin-1")))
+    await send({"type": "http.response.start", "status": stored.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 

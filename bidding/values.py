@@ -129,3 +129,13 @@ def name_fault(text: str) -> str | None:
         if category in ("Cf", "Zl", "Zp", "Cs"):
             return f"has an invisible formatting character ({point})"
     return None
+
+
+LINE_BREAKS = str.maketrans("", "", "\n\r\t")
+"""What a free text (a reason, a note) may hold beyond a name: line breaks and tabs."""
+
+
+def text_fault(text: str) -> str | None:
+    """What makes a free text unfit to show, or None: as `name_fault`, but line breaks and
+    tabs are allowed (a reason may run over lines)."""
+    return name_fault(text.translate(LINE_BREAKS))

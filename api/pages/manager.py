@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from api import charts
 from api.deps import JobsDep, SessionDep
 from api.schemas.allocations import AllocationRequest
-from api.schemas.finance import SettlementRequest
+from api.schemas.finance import SettlementCorrectionRequest, SettlementRequest
 from api.schemas.rounds import InvitationPut, RoundCreate, RoundItemPut, RoundUpdate
 from api.web import (
     ManagerPage,
@@ -574,16 +574,20 @@ async def settlement_record(
         for key, value in form.multi_items()
         if key.startswith("sold.")
     }
-    body = validated(SettlementRequest, {"sold": sold})
     if reason and reason.strip():
+        # The API's body schema: a reason with bidi or zero-width characters is refused.
+        correction = validated(
+            SettlementCorrectionRequest, {"sold": sold, "reason": reason.strip()}
+        )
         settlement.correct_settlement(
             session=session,
             actor=viewer.principal,
             round_id=round_id,
-            sold=body.sold,
-            reason=reason.strip(),
+            sold=correction.sold,
+            reason=correction.reason,
         )
     else:
+        body = validated(SettlementRequest, {"sold": sold})
         settlement.settle_round(
             session=session, actor=viewer.principal, round_id=round_id, sold=body.sold
         )

@@ -34,6 +34,7 @@ from bidding.values import (
     name_fault,
     normal_name,
     plain,
+    text_fault,
 )
 from solver import values
 from solver.values import MAX_BUDGET, MAX_MONEY, Fraction
@@ -69,6 +70,16 @@ def _name_schema(min_length: int) -> WithJsonSchema:
     )
 
 
+def _clean_text(value: str) -> str:
+    # A free text (a correction's reason) is read by people as a name is: NFC, and nothing
+    # that would show other text than the one stored; line breaks and tabs are fine.
+    value = normal_name(value)
+    fault = text_fault(value)
+    if fault is not None:
+        raise PydanticCustomError("text_characters", fault)
+    return value
+
+
 Name = Annotated[
     str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_clean_name), _name_schema(1)
 ]
@@ -76,6 +87,13 @@ Name = Annotated[
 OptionalName = Annotated[
     str, Field(max_length=MAX_NAME), AfterValidator(_clean_name), _name_schema(0)
 ]
+Note = Annotated[
+    str,
+    Field(min_length=1, max_length=2000, pattern=r"\S"),
+    AfterValidator(_clean_text),
+]
+"""A free text people read (why a correction was made): NFC, no bidi or zero-width
+characters (line breaks and tabs allowed), not blank."""
 
 
 def _strict_money(value: Any, info: ValidationInfo) -> Any:

@@ -8,7 +8,7 @@ from pydantic import (
     Field,
 )
 
-from api.schemas.base import Input, Output, Ref
+from api.schemas.base import Input, Note, Output, Ref
 from bidding.finance import MarginAudit, Replay, TakeoverLine
 from bidding.models import (
     as_utc,
@@ -36,7 +36,7 @@ class SettlementRequest(Input):
 class SettlementCorrectionRequest(SettlementRequest):
     """Corrected units sold per item (every item again), and why."""
 
-    reason: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
+    reason: Note
 
 
 class SettlementItemPublic(Output):

@@ -321,3 +321,40 @@ def test_exports_parse_back_to_the_figures_of_the_json(world: World) -> None:
     [per_round] = tables["takeover"]["totals"]
     assert per_round["Settled takeover spend"] == takeover[0]["settled"]["takeover_spend"]
     assert tables["margins"]["findings"] == []
+
+
+INVISIBLE_IN_REASONS = {
+    "returns\u200b counted late": "zero-width character (U+200B)",
+    "\u202edetal detnuoc snruter": "bidi control character (U+202E)",
+    "returns \u2066counted\u2069 late": "bidi control character (U+2066)",
+    "returns counted late\ufeff": "zero-width character (U+FEFF)",
+    "returns\u00adcounted": "invisible formatting character (U+00AD)",
+    "returns\u0007counted": "control character (U+0007)",
+}
+
+
+def test_a_correction_reason_with_invisible_or_reordering_characters_is_refused(
+    world: World,
+) -> None:
+    published_round(world)
+    assert settle(world, {world.item_id: 4500}).status_code == 201
+    base = f"/v1/rounds/{world.round_id}/settlement"
+    manager = world.headers("manager")
+    for reason, why in INVISIBLE_IN_REASONS.items():
+        refused = world.client.post(
+            f"{base}/corrections",
+            json={"sold": {world.item_id: 4000}, "reason": reason},
+            headers=manager,
+        )
+        assert refused.status_code == 422, (ascii(reason), refused.text)
+        errors = refused.json()["errors"]
+        assert [e["field"] for e in errors] == ["body.reason"], ascii(reason)
+        assert why in errors[0]["message"], (ascii(reason), errors)
+    assert [v["version"] for v in _get(world, base)["versions"]] == [1]
+    kept = world.client.post(
+        f"{base}/corrections",
+        json={"sold": {world.item_id: 4000}, "reason": "returns counted late:\n\tshop 12"},
+        headers=manager,
+    )
+    assert kept.status_code == 201, kept.text
+    assert _get(world, base)["current"]["reason"] == "returns counted late:\n\tshop 12"

@@ -113,6 +113,20 @@ def test_money_as_a_json_number_is_read_for_now_with_a_deprecation_header_and_a_
     replay = world.client.post(url, json=body, headers=headers)
     assert replay.headers.get("idempotent-replayed") == "true"
     assert replay.json() == first.json()  # the warnings too
+    assert replay.headers["deprecation"] == DEPRECATION  # and the header with them
+
+
+def test_a_replay_of_an_answer_without_warnings_has_no_deprecation_header(world: World) -> None:
+    headers = world.headers("factory", **{"Idempotency-Key": "string-money"})
+    url = f"/v1/rounds/{world.round_id}/bids"
+    body = {"item": world.item_id, "unit_cost": "18.50", "capacity": 100}
+    first = world.client.post(url, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    replay = world.client.post(url, json=body, headers=headers)
+    assert replay.headers.get("idempotent-replayed") == "true"
+    assert replay.json() == first.json()
+    assert "deprecation" not in first.headers
+    assert "deprecation" not in replay.headers
 
 
 @pytest.mark.parametrize("number", [18.505, -1, 1e30, True])
