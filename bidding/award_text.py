@@ -171,14 +171,15 @@ def _to_win_more(f: AwardInWords) -> str | None:
             f"At a unit cost below {amount(f.cost_to_win_more, f.currency)} you would have "
             f"won {more} of {f.item_name}"
         )
-    if f.reason in ("won_full", "excluded"):
+    # Null otherwise says nothing sure about a lower cost: SPEC 3's null cases (the full
+    # capacity, an ask, not even at 0.00) and the allocator's own (where a budget binds,
+    # a lot decides), told apart by no figure here. The first sentence names the rule.
+    if f.reason in ("won_full", "excluded") or f.ask_price is None:
         return None
-    if f.ask_price is not None:
-        return (
-            f"Your ask price of {amount(f.ask_price, f.currency)} sets your supply price, "
-            f"so a lower unit cost alone would not have won you {more}"
-        )
-    return f"Even a unit cost of {amount(Decimal(0), f.currency)} would not have won you {more}"
+    return (
+        f"Your ask price of {amount(f.ask_price, f.currency)} sets your supply price, "
+        f"so a lower unit cost alone would not have won you {more}"
+    )
 
 
 def _ceiling(f: AwardInWords) -> str | None:

@@ -18,8 +18,7 @@ from tests.conftest import World
 from tests.exports import csv_rows, sheets
 
 OWN_SENTENCE = (
-    "Your share for 2026-11 is full: 20% of 50,000 units = 10,000, all awarded in this "
-    "round. Even a unit cost of 0.00 CNY would not have won you more units."
+    "Your share for 2026-11 is full: 20% of 50,000 units = 10,000, all awarded in this round."
 )
 RIVAL_SENTENCE = (
     "You won 2,000 of the 2,500 units of Plush bear you offered, at 18.89 CNY each: cheaper "
@@ -109,3 +108,40 @@ def test_awards_refuse_a_view_without_a_format_and_a_factory_before_publication(
     stray = world.client.get(f"{path}?view=bid", headers=world.headers("manager"))
     assert stray.status_code == 422
     assert "view" in stray.text
+
+
+def test_a_share_filled_across_two_rounds_of_the_period_names_the_earlier_units(
+    world: World,
+) -> None:
+    """The world's open and draft rounds share the period 2026-11: 4,000 units published in
+    the first count against the own factory's 10,000 in the second."""
+    first = _bid(world, "factory", "5.00", 4000)
+    manager = world.headers("manager")
+    assert world.client.post(f"/v1/rounds/{world.round_id}/close", headers=manager).is_success
+    allocation = request_solve(world)
+    assert wait_until_finished(world, allocation)["status"] == "done"
+    assert world.client.post(f"/v1/allocations/{allocation}/publish", headers=manager).is_success
+    assert [a["units"] for a in _awards(world, "factory") if a["bid"] == first] == [4000]
+
+    second_round = world.draft_round_id
+    assert world.client.post(f"/v1/rounds/{second_round}/open", headers=manager).is_success
+    bid = world.client.post(
+        f"/v1/rounds/{second_round}/bids",
+        json={"item": world.item_id, "unit_cost": "5.00", "capacity": 12000},
+        headers=world.headers("factory"),
+    )
+    assert bid.status_code == 201, bid.text
+    assert world.client.post(f"/v1/rounds/{second_round}/close", headers=manager).is_success
+    solved = world.client.post(
+        f"/v1/rounds/{second_round}/allocations", json={}, headers=manager
+    ).json()["id"]
+    assert wait_until_finished(world, solved)["status"] == "done"
+    assert world.client.post(f"/v1/allocations/{solved}/publish", headers=manager).is_success
+    awards = world.client.get(
+        f"/v1/rounds/{second_round}/awards", headers=world.headers("factory")
+    ).json()["data"]
+    assert [(a["reason"], a["units"]) for a in awards] == [("capacity_bound", 6000)]
+    assert awards[0]["explanation"] == (
+        "Your share for 2026-11 is full: 20% of 50,000 units = 10,000; 4,000 were awarded in "
+        "earlier rounds of 2026-11 and 6,000 in this round."
+    )

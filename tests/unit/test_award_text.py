@@ -25,8 +25,7 @@ def test_a_full_share_states_alpha_capacity_and_the_cap_all_awarded_in_this_roun
         JAR, reason="capacity_bound", units=6000, factory_units=10000, cost_to_win_more=None
     )
     assert explanation(figures) == (
-        "Your share for 2027-07 is full: 20% of 50,000 units = 10,000, all awarded in this "
-        "round. Even a unit cost of 0.00 CNY would not have won you more units."
+        "Your share for 2027-07 is full: 20% of 50,000 units = 10,000, all awarded in this round."
     )
 
 
@@ -51,8 +50,7 @@ def test_a_share_with_a_few_units_left_says_how_many() -> None:
     figures = replace(JAR, reason="capacity_bound", factory_units=9990)
     assert explanation(figures) == (
         "Your share for 2027-07 stopped this bid: 20% of 50,000 units = 10,000; 9,990 are "
-        "awarded in this round, and the 10 units left are too few for more of this bid. "
-        "Even a unit cost of 0.00 CNY would not have won you more units."
+        "awarded in this round, and the 10 units left are too few for more of this bid."
     )
 
 
@@ -62,8 +60,7 @@ def test_the_item_share_cap_states_beta_and_the_units_that_reach_it() -> None:
     )
     assert explanation(figures) == (
         "One factory may supply at most 30% of the Glass jar 500ml bought in this round, and "
-        "your 3,600 units reach that share. Even a unit cost of 0.00 CNY would not have won "
-        "you more units."
+        "your 3,600 units reach that share."
     )
 
 
@@ -82,8 +79,7 @@ def test_a_guarantee_says_units_went_to_new_factories_without_naming_them() -> N
     figures = replace(JAR, reason="guarantee_bound", units=0)
     assert explanation(figures) == (
         "Units of this round are guaranteed to new factories, and that guarantee took units "
-        "of Glass jar 500ml this bid would otherwise have won. Even a unit cost of 0.00 CNY "
-        "would not have won you units."
+        "of Glass jar 500ml this bid would otherwise have won."
     )
 
 
@@ -91,8 +87,7 @@ def test_a_minimum_lot_too_large_states_the_lot() -> None:
     figures = replace(JAR, reason="below_min_lot", units=0, min_lot=12000)
     assert explanation(figures) == (
         "Your minimum lot of 12,000 units of Glass jar 500ml is more than this round could "
-        "take from you, so the bid won no units. Even a unit cost of 0.00 CNY would not have "
-        "won you units."
+        "take from you, so the bid won no units."
     )
 
 
@@ -182,3 +177,13 @@ def test_a_null_ceiling_adds_no_sentence() -> None:
 )
 def test_shares_are_percentages_without_trailing_zeros(fraction: Decimal, shown: str) -> None:
     assert percent(fraction) == shown
+
+
+def test_a_null_threshold_without_an_ask_claims_nothing_about_a_lower_cost() -> None:
+    # Null may be SPEC 3's "not even at 0.00" or the allocator's "not stated" (a binding
+    # budget): no figure tells them apart, so no sentence about a lower cost is made.
+    figures = replace(JAR, reason="lost_on_price", units=0, budget=Decimal("5000"))
+    assert explanation(figures) == (
+        "You won no units of Glass jar 500ml: at your supply price of 20.56 CNY, cheaper bids "
+        "cover what the expected demand makes worth buying."
+    )
