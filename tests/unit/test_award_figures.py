@@ -52,7 +52,7 @@ def _row(bid: str, factory: str, item: str, units: int, reason: str) -> BidAlloc
         setup_fee=Decimal("0.00"),
         capacity_share_used=0.0,
         margin=None,
-        reason=reason,  # type: ignore[arg-type]
+        reason=reason,
     )
 
 
