@@ -58,7 +58,8 @@ class _Row(msgspec.Struct):
     bid: str
     factory: str
     units: int
-    cost_ceiling: Decimal | None = None
+    cost_ceiling: Any = None
+    """However the result spells it (a string, a number, absent): `stated_cost_ceiling`."""
 
 
 class _Result(msgspec.Struct):

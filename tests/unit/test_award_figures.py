@@ -95,4 +95,5 @@ def test_a_ceiling_is_read_from_a_row_or_a_model_and_is_none_where_not_stated() 
     assert stated_cost_ceiling({"cost_ceiling": 0}) == Decimal("0")
     assert stated_cost_ceiling({"bid": "B1"}) is None
     assert stated_cost_ceiling({"cost_ceiling": "pending"}) is None
+    assert stated_cost_ceiling({"cost_ceiling": 12.5}) == Decimal("12.5")
     assert stated_cost_ceiling(_row("B1", "F1", "JAR", 0, "lost_on_price")) is None
