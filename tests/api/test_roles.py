@@ -68,6 +68,8 @@ ROUTES: list[tuple[str, str, dict[str, object] | None, set[str]]] = [
     ("GET", "/v1/allocations/alc_unknown/compare/alc_other", None, {"manager", "finance"}),
     ("POST", "/v1/allocations/alc_unknown/publish", None, {"manager"}),
     ("GET", "/v1/rounds/{round}/awards", None, {"factory", "manager", "finance"}),
+    ("GET", "/v1/rounds/{round}/awards?format=csv", None, {"factory", "manager", "finance"}),
+    ("GET", "/v1/rounds/{round}/awards?format=xlsx", None, {"factory", "manager", "finance"}),
     ("POST", "/v1/rounds/{round}/settlement", {"sold": {}}, {"manager"}),
     (
         "POST",
