@@ -6,7 +6,9 @@ the start of every use case's transaction (BEGIN IMMEDIATE), which serialises wr
 Reads on SQLite begin deferred, so they never hold the write lock.
 """
 
+import fcntl
 import functools
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -57,21 +59,82 @@ def use_case[**P, R](function: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
-_SQLITE_WRITERS: "weakref.WeakKeyDictionary[Engine, threading.RLock]" = weakref.WeakKeyDictionary()
-"""One lock per SQLite engine: the process's writers take turns in it."""
+class WriterTurn:
+    """The writers of one SQLite database take turns: the threads of this process on a
+    lock, and the processes (several server workers, the CLI) on a lock file beside the
+    database (`<db>-writer.lock`, flock), taken by the outermost use case of a thread."""
+
+    def __init__(self, lock_path: Path | None) -> None:
+        self._lock = threading.RLock()  # re-entrant: a use case may call another
+        self._depth = 0
+        self._file = FileLock(lock_path) if lock_path is not None else None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            outermost = self._depth == 0
+            if outermost and self._file is not None:
+                self._file.acquire()
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if outermost and self._file is not None:
+                    self._file.release()
+
+
+class FileLock:
+    """An exclusive flock on a file, opened once and closed with this object (or its engine).
+
+    flock belongs to the open file, so two of these on one path exclude each other even
+    in one process; a process that dies lets go of it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        weakref.finalize(self, os.close, self._fd)
+
+    def acquire(self, *, blocking: bool = True) -> bool:
+        """Take the lock (waiting for it unless `blocking` is False); False if not taken."""
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Let go of the lock."""
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+def sqlite_lock_path(engine: Engine, suffix: str) -> Path | None:
+    """`<database file>-<suffix>.lock` for a SQLite file database, else None."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(f"{database}-{suffix}.lock")
+
+
+_SQLITE_WRITERS: "weakref.WeakKeyDictionary[Engine, WriterTurn]" = weakref.WeakKeyDictionary()
+"""One turn per SQLite engine."""
 
 
 @contextmanager
 def _writer_turn(session: Session) -> Iterator[None]:
     # SQLite has one writer at a time, and its busy handler only polls (sleeping up to
     # 100 ms between tries), so under many writers one can lose for seconds: the close
-    # racing 200 bids took 5 s. Queued on a lock in the process instead, each waits for
-    # the writers before it only. Other processes (the CLI) still meet the busy timeout.
-    lock = _SQLITE_WRITERS.get(session.get_bind())  # type: ignore[arg-type]
-    if lock is None:
+    # racing 200 bids took 5 s. Queued on a lock instead (and across processes on the
+    # lock file), each waits for the writers before it only. Writes outside use cases
+    # (idempotency records, the embedded queue's claims) still meet the busy timeout.
+    turn = _SQLITE_WRITERS.get(session.get_bind())  # type: ignore[arg-type]
+    if turn is None:
         yield
         return
-    with lock:
+    with turn():
         yield
 
 
@@ -102,7 +165,7 @@ def make_engine(url: str | URL, *, pool_size: int = 10, pool_timeout_s: float = 
         **pooling,
     )
     _use_begin_immediate(engine, timeout)
-    _SQLITE_WRITERS[engine] = threading.RLock()  # re-entrant: a use case may call another
+    _SQLITE_WRITERS[engine] = WriterTurn(sqlite_lock_path(engine, "writer"))
     return engine
 
 

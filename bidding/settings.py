@@ -58,17 +58,25 @@ class Settings(BaseSettings):
     # than that is never exhausted (each process has its own; see docs/reliability.md).
     worker_threads: int = 40
     """Threads that run the routes' blocking work (the web threadpool)."""
-    concurrency_limit: int = 32
+    concurrency_limit: int = 8
     """Requests handled at once; more wait in the queue. With the key lookups, at most
-    `worker_threads`, so a request never waits for a thread while holding a connection."""
-    key_concurrency_limit: int = 8
-    """Of those, at most this many from one API key (or one unauthenticated client)."""
+    `worker_threads`, so a request never waits for a thread while holding a connection.
+    Small on purpose: one process runs Python on one core at a time, so more at once only
+    share it more thinly, and a caller's request waits behind all of them (the load
+    bench: 32 gave no more throughput than 8, and a bursting key four times the delay)."""
+    key_concurrency_limit: int = 2
+    """Of those, at most this many from one API key (or one unauthenticated client): a
+    bursting key then holds a quarter of the places, and waits behind itself for more."""
     queue_limit: int = 256
     """Requests that may wait for a place; past that a request is answered 503 at once."""
     queue_timeout_s: float = 10.0
     """How long a request waits for a place before a 503 with Retry-After."""
     key_lookup_concurrency: int = 8
     """API key lookups at once, each in its own short session, before a request queues."""
+    key_cache_ttl_s: float = 1.0
+    """How long a looked-up key (found or not) is believed without asking the database
+    again (0: every request asks). A revocation made in this process applies at once; one
+    made by another process (another server worker, the CLI) within this time."""
     db_pool_spare: int = 8
     """Connections beyond `concurrency_limit`: the embedded solve worker, health checks."""
     db_pool_timeout_s: float = 10.0
@@ -81,6 +89,14 @@ class Settings(BaseSettings):
     """Requests per client address without a valid key (no key, an unknown or revoked one)."""
     rate_limit_storage_uri: str = "memory://"
     """Where counts are kept: memory:// is one process's own (see docs/reliability.md)."""
+    rate_limit_refusals_per_s: float = 20.0
+    """A caller's 429s are sent at most this many a second; others are held first (up to
+    `rate_limit_pace_max_s`), so a client that resends at once on many connections,
+    ignoring Retry-After, is refused this often, not as often as the server can answer."""
+    rate_limit_pace_max_s: float = 10.0
+    """The longest a 429 is held."""
+    rate_limit_paced_max: int = 1024
+    """Refusals held at once; past that a 429 is sent at once (file descriptors are finite)."""
 
     # Request bodies, limited while they arrive (413 past the limit).
     max_body_bytes: int = 1024 * 1024

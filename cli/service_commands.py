@@ -83,15 +83,31 @@ def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes on the one port (about one per core; docs/reliability.md "
+            "says what is per process).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API on the configured database."""
     import uvicorn
 
-    from api.app import create_app
-
     require_audit_key()
     require_database()
-    uvicorn.run(create_app(), host=host, port=port, server_header=False)
+    # An import string: with several workers each process builds its own app (its own
+    # engine, pool, limiter and queue); on SQLite one of them runs the embedded jobs.
+    uvicorn.run(
+        "api.app:served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        server_header=False,
+    )
 
 
 def worker(
