@@ -7,8 +7,8 @@ connection for the route:
    same as the stored key hash, so no lookup is needed to count), per browser session
    (once its cookie is found to name a live session, cached a few seconds), and per
    client address for requests without a valid key or session. Over the limit: 429
-   problem+json with Retry-After, paced: at most `rate_limit_refusals_per_s` a second
-   per caller, the others held a while first.
+   problem+json with Retry-After, paced: a caller with many requests refused at once
+   gets at most `rate_limit_refusals_per_s` refusals a second, the others held first.
 2. A place among `concurrency_limit` running requests, at most `key_concurrency_limit`
    of them from one key or client. Others wait in a queue (at most `queue_limit`, for at
    most `queue_timeout_s`) served round robin across keys, so a burst from one key queues
@@ -301,6 +301,7 @@ class AdmissionMiddleware:
         self.keys = KeyCache(self._lookups, settings.queue_timeout_s, settings.key_cache_ttl_s)
         self._paced = 0
         self._next_refusal: dict[str, float] = {}
+        self._held: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -366,22 +367,29 @@ class AdmissionMiddleware:
     async def _refuse(
         self, wait_s: float, caller: str, keyed: bool, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        # Paced: a caller's refusals go out at most `rate_limit_refusals_per_s` a second,
-        # the others held (a timer, no thread) up to `rate_limit_pace_max_s`. A client that
-        # resends at once on many connections, ignoring Retry-After, used to be refused as
-        # often as the event loop could answer, on the core the other keys' requests need.
+        # Paced: while one of a caller's refusals is held, its next ones go out at most
+        # `rate_limit_refusals_per_s` a second, held (a timer, no thread) up to
+        # `rate_limit_pace_max_s`. A client that resends at once on many connections,
+        # ignoring Retry-After, used to be refused as often as the event loop could answer,
+        # on the core the other keys' requests need. One request at a time is never held.
         now = time.monotonic()
-        slot = max(now, self._next_refusal.get(caller, now))
-        delay = min(slot - now, self.settings.rate_limit_pace_max_s)
+        delay = 0.0
+        if self._held[caller]:
+            slot = max(now, self._next_refusal.get(caller, now))
+            delay = min(slot - now, self.settings.rate_limit_pace_max_s)
         self._next_refusal[caller] = now + delay + 1 / self.settings.rate_limit_refusals_per_s
         if len(self._next_refusal) > PACED_CALLERS:
             self._next_refusal = {c: t for c, t in self._next_refusal.items() if t > now}
-        if delay > 0 and self._paced < self.settings.rate_limit_paced_max:
+        if self._paced < self.settings.rate_limit_paced_max:
             self._paced += 1
+            self._held[caller] += 1
             try:
                 await asyncio.sleep(delay)
             finally:
                 self._paced -= 1
+                self._held[caller] -= 1
+                if self._held[caller] <= 0:
+                    del self._held[caller]
             wait_s -= delay
         await _rate_limited(wait_s, keyed)(scope, receive, send)
 

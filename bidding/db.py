@@ -11,6 +11,7 @@ import functools
 import os
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -60,28 +61,60 @@ def use_case[**P, R](function: Callable[P, R]) -> Callable[P, R]:
 
 
 class WriterTurn:
-    """The writers of one SQLite database take turns: the threads of this process on a
-    lock, and the processes (several server workers, the CLI) on a lock file beside the
-    database (`<db>-writer.lock`, flock), taken by the outermost use case of a thread."""
+    """The writers of one SQLite database take turns: the threads of this process in the
+    order they came (a lock handed over first come, first served: a plain lock lets a
+    thread that lets go take it again before a waiter wakes), and the processes (several
+    server workers, the CLI) on a lock file beside the database (`<db>-writer.lock`,
+    flock), taken by the outermost use case of a thread."""
 
     def __init__(self, lock_path: Path | None) -> None:
-        self._lock = threading.RLock()  # re-entrant: a use case may call another
-        self._depth = 0
+        self._mutex = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0  # re-entrant: a use case may call another
+        self._waiting: deque[tuple[int, threading.Lock]] = deque()
         self._file = FileLock(lock_path) if lock_path is not None else None
+
+    def _acquire(self) -> bool:
+        """Take the turn, waiting for the threads before; True if this is the outermost."""
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me:
+                self._depth += 1
+                return False
+            if self._owner is None:
+                self._owner, self._depth = me, 1
+                return True
+            gate = threading.Lock()
+            gate.acquire()
+            self._waiting.append((me, gate))
+        gate.acquire()  # released by the thread before, which made this one the owner
+        return True
+
+    def _release(self) -> None:
+        with self._mutex:
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiting:
+                self._owner, gate = self._waiting.popleft()
+                self._depth = 1
+                gate.release()
+            else:
+                self._owner = None
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
-        with self._lock:
-            outermost = self._depth == 0
+        outermost = self._acquire()
+        try:
             if outermost and self._file is not None:
                 self._file.acquire()
-            self._depth += 1
             try:
                 yield
             finally:
-                self._depth -= 1
                 if outermost and self._file is not None:
                     self._file.release()
+        finally:
+            self._release()
 
 
 class FileLock:

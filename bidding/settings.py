@@ -90,9 +90,10 @@ class Settings(BaseSettings):
     rate_limit_storage_uri: str = "memory://"
     """Where counts are kept: memory:// is one process's own (see docs/reliability.md)."""
     rate_limit_refusals_per_s: float = 20.0
-    """A caller's 429s are sent at most this many a second; others are held first (up to
-    `rate_limit_pace_max_s`), so a client that resends at once on many connections,
-    ignoring Retry-After, is refused this often, not as often as the server can answer."""
+    """While one of a caller's 429s is held, its next are sent at most this many a second
+    (held up to `rate_limit_pace_max_s`): a client that resends at once on many
+    connections, ignoring Retry-After, is refused this often, not as often as the server
+    can answer. A caller with one request at a time is answered at once."""
     rate_limit_pace_max_s: float = 10.0
     """The longest a 429 is held."""
     rate_limit_paced_max: int = 1024
