@@ -26,6 +26,24 @@ from sqlmodel import Session, create_engine
 from bidding.settings import get_settings
 
 _WRITING: ContextVar[bool] = ContextVar("supplybid_writing", default=False)
+_CARRIED: ContextVar[bool] = ContextVar("supplybid_carried", default=False)
+
+
+@contextmanager
+def carried_by_next_commit() -> Iterator[None]:
+    """Commits in this block return before their write reaches the disk: the next commit
+    that does wait for the disk carries it there, since both databases write their log in
+    order (SQLite's WAL with synchronous NORMAL, PostgreSQL's with synchronous_commit off).
+
+    For a write that only matters together with a later durable one: an idempotency
+    claim, which guards the bid written next. A power cut may lose the claim, but then
+    the bid too, and a retry runs as the first request. Every other commit waits.
+    """
+    token = _CARRIED.set(True)
+    try:
+        yield
+    finally:
+        _CARRIED.reset(token)
 
 
 def use_case[**P, R](function: Callable[P, R]) -> Callable[P, R]:
@@ -188,7 +206,9 @@ def make_engine(url: str | URL, *, pool_size: int = 10, pool_timeout_s: float = 
     if parsed.get_backend_name() != "sqlite":
         # pre_ping: a connection the server dropped (a restart, pg_terminate_backend) is
         # replaced at checkout instead of failing the request that draws it.
-        return create_engine(parsed, pool_pre_ping=True, **pooling)
+        engine = create_engine(parsed, pool_pre_ping=True, **pooling)
+        _carry_commits_on_postgres(engine)
+        return engine
     timeout = get_settings().sqlite_busy_timeout_s
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -213,11 +233,25 @@ def _use_begin_immediate(engine: Engine, timeout: float) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=FULL")  # every commit on disk (but carried ones)
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        # The safety level cannot change inside a transaction: set before it begins,
+        # when it differs from what this connection's last transaction used.
+        synchronous = "NORMAL" if _CARRIED.get() else "FULL"
+        if connection.info.get("synchronous", "FULL") != synchronous:
+            connection.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+            connection.info["synchronous"] = synchronous
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _WRITING.get() else "BEGIN")
+
+
+def _carry_commits_on_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if _CARRIED.get():  # LOCAL: this transaction only
+            connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
 @lru_cache
