@@ -1,4 +1,4 @@
-"""A bid's amendment in plain SQL (SQLAlchemy Core): the busiest write, without the ORM.
+"""A bid's amendment and reads in plain SQL (SQLAlchemy Core): the busiest paths, no ORM.
 
 Amendments were a third of the load bench's requests, and the ORM (building and
 flushing Bid and BidVersion objects, identity map, unit of work) about a third of their
@@ -7,15 +7,23 @@ transaction: the round locked (FOR UPDATE on PostgreSQL; on SQLite the use case 
 write lock from BEGIN IMMEDIATE), its visibility and state checked by the same rules
 (`can_see_round`, `require_bidding`), the bid and its latest version read in one query,
 the bid updated only from the version read, the new version inserted; bids.amend_bid
-records the audit event through `record_change` as before and commits.
+records the audit event through `record_change` as before and commits. Reads (a bid, a
+factory's list) take the round the same way, unlocked, and the bid with its latest
+version in one query; the rows are handed on as detached Bid and BidVersion objects.
 """
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
-from bidding.errors import BidNotFound, BidWithdrawn, PreconditionFailed, RoundNotFound
+from bidding.errors import (
+    BidNotFound,
+    BidWithdrawn,
+    PreconditionFailed,
+    RoundNotClosed,
+    RoundNotFound,
+)
 from bidding.lifecycle import require_bidding
-from bidding.models import Bid, BidStatus, BidVersion, Round, RoundState
+from bidding.models import Bid, BidStatus, BidVersion, Role, Round, RoundState
 from bidding.principal import Principal
 from bidding.rounds import can_see_round
 
@@ -36,6 +44,12 @@ _MOVE_BID = (
     .where(_BID.c.id == bindparam("bid_id"), _BID.c.version == bindparam("from_version"))
     .values(version=bindparam("to_version"), updated_at=bindparam("at"))
 )
+_READ_ROUND = _ROUND.where(_ROUND_TABLE.c.id == bindparam("round_id"))
+_READ_BID = (
+    select(_BID, *(c.label(f"v_{c.name}") for c in _VERSION.c))
+    .join(_VERSION, (_VERSION.c.bid_id == _BID.c.id) & (_VERSION.c.version == _BID.c.version))
+    .where(_BID.c.id == bindparam("bid_id"))
+)
 _ADD_VERSION = insert(_VERSION)
 _VERSION_COLUMNS = tuple(c.name for c in _VERSION.c if c.name != "id")
 
@@ -52,6 +66,38 @@ def open_round(session: Session, actor: Principal, round_id: str) -> Round:
     if not can_see_round(session, actor, row):
         raise RoundNotFound(f"no round {round_id!r}")
     return require_bidding(session, row)
+
+
+def readable_round(session: Session, principal: Principal, round_id: str) -> Round:
+    """The round whose bids the caller may read (as `bids._readable_round`), detached."""
+    found = session.connection().execute(_READ_ROUND, {"round_id": round_id}).first()
+    row = None if found is None else Round(**{**found._mapping, "state": RoundState(found.state)})
+    if principal.role == Role.factory:
+        # A round the factory cannot bid in has no bids of its: answer as for a bid.
+        if row is None or not can_see_round(session, principal, row):
+            raise BidNotFound(f"no bids of yours in round {round_id!r}")
+        return row
+    if row is None:
+        raise RoundNotFound(f"no round {round_id!r}")
+    if row.closed_at is None:  # sealed until the close (forever, if cancelled before it)
+        raise RoundNotClosed(row.state)
+    return row
+
+
+def read_bid(
+    session: Session, principal: Principal, round_id: str, bid_id: str
+) -> tuple[Bid, BidVersion]:
+    """One bid at its latest version, if the caller may read it (as `bids.get_bid`)."""
+    row = readable_round(session, principal, round_id)
+    found = session.connection().execute(_READ_BID, {"bid_id": bid_id}).first()
+    if found is None or found.round_id != row.id:
+        raise BidNotFound(f"no bid {bid_id!r} in round {round_id!r}")
+    if principal.role == Role.factory and found.factory_id != principal.factory_id:
+        raise BidNotFound(f"no bid {bid_id!r} in round {round_id!r}")
+    columns = found._mapping
+    bid = Bid(**{c.name: columns[c.name] for c in _BID.c})
+    version = BidVersion(**{c.name: columns[f"v_{c.name}"] for c in _VERSION.c})
+    return bid, version
 
 
 def live_bid(session: Session, actor: Principal, row: Round, bid_id: str) -> tuple[Bid, str]:
