@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     # Capacity. A request holds at most one database connection at a time, and only while
     # it runs; at most `concurrency_limit` requests run at once, so a pool a little larger
     # than that is never exhausted (each process has its own; see docs/reliability.md).
+    keep_alive_s: float = 75.0
+    """How long the server keeps an idle connection open (uvicorn's keep-alive timeout).
+    Longer than clients' own idle limits (httpx 5 s, browsers up to 60 s, load balancers
+    60 s), so a client never sends a request on a connection the server is closing: with
+    uvicorn's 5 s, the load bench's client (httpx, also 5 s) saw up to 19 requests in a
+    run fail as `ReadError` on connections closed under them."""
     worker_threads: int = 40
     """Threads that run the routes' blocking work (the web threadpool)."""
     concurrency_limit: int = 8

@@ -107,6 +107,7 @@ def serve(
         port=port,
         workers=workers,
         server_header=False,
+        timeout_keep_alive=max(1, round(get_settings().keep_alive_s)),
     )
 
 
