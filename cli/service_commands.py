@@ -80,6 +80,11 @@ def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
     _err.print(f"database downgraded to {revision}: {redacted(url)}")
 
 
+WORKER_HEALTHCHECK_S = 30
+"""How long a `--workers` process may take to answer uvicorn's health ping before it is
+replaced."""
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -108,6 +113,10 @@ def serve(
         workers=workers,
         server_header=False,
         timeout_keep_alive=max(1, round(get_settings().keep_alive_s)),
+        # uvicorn kills a worker that misses its health ping this long: 5 s by default,
+        # which a worker starved of CPU on a loaded machine can miss (the likely cause of
+        # one bench run's 1,429 failed connections); so only a really hung one is replaced.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
 
 
