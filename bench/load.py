@@ -556,7 +556,11 @@ def main() -> None:
                 and figures["not_as_accepted"] == 0
             )
         engine.dispose()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        if figures.get("failures") or figures.get("server_errors"):
+            kept = args.out.with_suffix(".server.log")  # what the server said, for the why
+            kept.write_bytes((workdir / "server.log").read_bytes())
+            figures["server_log"] = str(kept)
     args.out.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
 
