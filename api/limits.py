@@ -7,15 +7,17 @@ connection for the route:
    same as the stored key hash, so no lookup is needed to count), per browser session
    (once its cookie is found to name a live session, cached a few seconds), and per
    client address for requests without a valid key or session. Over the limit: 429
-   problem+json with Retry-After.
+   problem+json with Retry-After, paced: a caller with many requests refused at once
+   gets at most `rate_limit_refusals_per_s` refusals a second, the others held first.
 2. A place among `concurrency_limit` running requests, at most `key_concurrency_limit`
    of them from one key or client. Others wait in a queue (at most `queue_limit`, for at
    most `queue_timeout_s`) served round robin across keys, so a burst from one key queues
    behind itself, not in front of everyone else. A full queue or a wait past the timeout
    is a 503 problem+json with Retry-After. Since a request holds at most one connection
    and only while it runs, a pool of `concurrency_limit` plus spares is never exhausted.
-3. The bearer key, looked up in its own short session before the body is read: an
-   unknown or revoked key is a 401 at once, whatever it sends. The principal is handed to
+3. The bearer key, looked up before the body is read (api/key_cache.py: one lookup per
+   key at a time, believed `key_cache_ttl_s`): an unknown or revoked key is a 401 at
+   once, whatever it sends. The principal is handed to
    the routes (`scope["state"]["principal"]`), which do not look it up again.
 4. The body, counted while it streams in: past the route's limit a 413 problem+json (at
    once when Content-Length already says so).
@@ -44,10 +46,10 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.db_errors import fault_response, internal_error_response
+from api.key_cache import KeyCache
 from api.problems import PROBLEM_MEDIA_TYPE, bidding_error_response, problem_response
 from bidding import keys, web_sessions
 from bidding.errors import NotAuthenticated
-from bidding.models import Role
 from bidding.principal import Principal
 from bidding.settings import Settings
 from bidding.web_sessions import SESSION_COOKIE
@@ -59,6 +61,8 @@ STATIC_PREFIX = "/static/"
 SHEET_ROUTES = re.compile(r"^/v1/rounds/[^/]+/bids/import/?$")
 """Routes that take a bid sheet (multipart), with the larger body limit."""
 OVERLOAD_RETRY_AFTER_S = 2
+PACED_CALLERS = 10_000
+"""Callers whose next refusal time is remembered before the past ones are dropped."""
 PRINCIPAL = "principal"
 """The key in scope["state"] where the admitted request's principal is handed on."""
 _log = logging.getLogger("supplybid.api")
@@ -246,15 +250,6 @@ class RateLimits:
         return max(1.0, reset - time.time())
 
 
-def _authenticate(engine: Engine, secret: str) -> Principal | None:
-    # Its own short session: the connection goes back to the pool before the route runs.
-    with Session(engine) as session:
-        row = keys.find_active_key(session=session, secret=secret)
-        if row is None:
-            return None
-        return Principal(key_id=row.id, role=Role(row.role), factory_id=row.factory_id)
-
-
 def _session_is_live(engine: Engine, session_id: str) -> bool:
     with Session(engine) as session:
         return web_sessions.is_live(session=session, session_id=session_id)
@@ -303,6 +298,10 @@ class AdmissionMiddleware:
         )
         self._lookups = asyncio.Semaphore(settings.key_lookup_concurrency)
         self.sessions = LiveSessions(self._lookups, settings.queue_timeout_s)
+        self.keys = KeyCache(self._lookups, settings.queue_timeout_s, settings.key_cache_ttl_s)
+        self._paced = 0
+        self._next_refusal: dict[str, float] = {}
+        self._held: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -341,12 +340,12 @@ class AdmissionMiddleware:
         else:
             wait = self.limits.hit(self.limits.per_client, client)
         if wait is not None:
-            await _rate_limited(wait, secret is not None)(scope, receive, send)
+            await self._refuse(wait, caller, secret is not None, scope, receive, send)
             return
         group = "anonymous"
         if secret:
             try:
-                principal = await self._authenticate(scope["app"].state.engine, secret)
+                principal = await self.keys.principal(scope["app"].state.engine, secret)
             except Exception as exc:
                 await _fault(exc)(scope, receive, send)
                 return
@@ -365,10 +364,34 @@ class AdmissionMiddleware:
         finally:
             self.queue.release(caller)
 
-    async def _authenticate(self, engine: Engine, secret: str) -> Principal | None:
-        # Few at once (the pool keeps connections for them), each in its own short session.
-        async with asyncio.timeout(self.settings.queue_timeout_s), self._lookups:
-            return await run_in_threadpool(_authenticate, engine, secret)
+    async def _refuse(
+        self, wait_s: float, caller: str, keyed: bool, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        # Paced: while one of a caller's refusals is held, its next ones go out at most
+        # `rate_limit_refusals_per_s` a second, held (a timer, no thread) up to
+        # `rate_limit_pace_max_s`. A client that resends at once on many connections,
+        # ignoring Retry-After, used to be refused as often as the event loop could answer,
+        # on the core the other keys' requests need. One request at a time is never held.
+        now = time.monotonic()
+        delay = 0.0
+        if self._held[caller]:
+            slot = max(now, self._next_refusal.get(caller, now))
+            delay = min(slot - now, self.settings.rate_limit_pace_max_s)
+        self._next_refusal[caller] = now + delay + 1 / self.settings.rate_limit_refusals_per_s
+        if len(self._next_refusal) > PACED_CALLERS:
+            self._next_refusal = {c: t for c, t in self._next_refusal.items() if t > now}
+        if self._paced < self.settings.rate_limit_paced_max:
+            self._paced += 1
+            self._held[caller] += 1
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self._paced -= 1
+                self._held[caller] -= 1
+                if self._held[caller] <= 0:
+                    del self._held[caller]
+            wait_s -= delay
+        await _rate_limited(wait_s, keyed)(scope, receive, send)
 
     async def _bounded(
         self, scope: Scope, receive: Receive, send: Send, path: str, headers: Headers
@@ -448,7 +471,7 @@ def _rate_limited(wait_s: float, keyed: bool) -> Callable[[Scope, Receive, Send]
         code="rate_limited",
         title="Too many requests",
         detail=f"this {per} sent more requests than its limit; retry after the wait",
-        headers={"Retry-After": str(math.ceil(wait_s))},
+        headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
     )
 
 

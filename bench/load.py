@@ -430,9 +430,17 @@ class Server:
     pid: int
 
     def cpu_s(self) -> float:
-        """User and system CPU seconds the server process has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User and system CPU seconds the server has used so far: its process and, with
+        `--workers`, its worker processes (children, alive)."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if stat.parent.name == str(self.pid) or fields[1] == str(self.pid):
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -442,6 +450,7 @@ def served(
     workdir: Path,
     profile: Path | None = None,
     limits: dict[str, str] = BENCH_LIMITS,
+    workers: int = 1,
 ) -> Iterator[Server]:
     """`supplybid serve` (or the same app under pyinstrument) and, on PostgreSQL, a worker."""
     postgres = make_url(database_url).get_backend_name() == "postgresql"
@@ -450,7 +459,7 @@ def served(
     env.setdefault("SUPPLYBID_AUDIT_KEY", secrets.token_hex(32))  # serve and worker share it
     where = ["--host", "127.0.0.1", "--port", str(port)]
     if profile is None:
-        command = [SUPPLYBID, "serve", *where]
+        command = [SUPPLYBID, "serve", *where, "--workers", str(workers)]
     else:
         command = [sys.executable, "-m", "bench.profiled_server", *where, "--out", str(profile)]
     base_url = f"http://127.0.0.1:{port}"
@@ -498,6 +507,7 @@ def main() -> None:
     parser.add_argument("--ports", default=os.environ.get("SUPPLYBID_BENCH_PORTS", "8600-8699"))
     parser.add_argument("--profile", type=Path, default=None, help="pyinstrument output stem")
     parser.add_argument("--burst", action="store_true", help="measure burst isolation instead")
+    parser.add_argument("--workers", type=int, default=1, help="supplybid serve --workers")
     parser.add_argument(
         "--configured-limits",
         action="store_true",
@@ -517,10 +527,11 @@ def main() -> None:
             "clients": args.clients,
             "items": args.items,
             "think_ms": args.think_ms,
+            "workers": args.workers,
             "rate_limits": "as configured" if args.configured_limits else BENCH_LIMITS,
         }
         limits = {} if args.configured_limits else BENCH_LIMITS
-        with served(url, args.ports, workdir, args.profile, limits) as server:
+        with served(url, args.ports, workdir, args.profile, limits, args.workers) as server:
             cpu_before, client_before = server.cpu_s(), time.process_time()
             if args.burst:
                 figures |= asyncio.run(burst_isolation(server.base_url, setup, args.seconds))
@@ -545,7 +556,11 @@ def main() -> None:
                 and figures["not_as_accepted"] == 0
             )
         engine.dispose()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        if figures.get("failures") or figures.get("server_errors"):
+            kept = args.out.with_suffix(".server.log")  # what the server said, for the why
+            kept.write_bytes((workdir / "server.log").read_bytes())
+            figures["server_log"] = str(kept)
     args.out.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
 

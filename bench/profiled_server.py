@@ -19,7 +19,8 @@ from pyinstrument import Profiler
 from pyinstrument.renderers import ConsoleRenderer
 from pyinstrument.session import Session
 
-from api.app import create_app
+from api.app import served_app
+from bidding.settings import get_settings
 
 INTERVAL_S = 0.001
 
@@ -68,7 +69,13 @@ def main() -> None:
     loop_profiler = Profiler(interval=INTERVAL_S, async_mode="disabled")
     loop_profiler.start()
     try:
-        uvicorn.run(create_app(), host=args.host, port=args.port, server_header=False)
+        uvicorn.run(
+            served_app(),
+            host=args.host,
+            port=args.port,
+            server_header=False,
+            timeout_keep_alive=max(1, round(get_settings().keep_alive_s)),
+        )
     finally:
         loop_profiler.stop()
         args.out.parent.mkdir(parents=True, exist_ok=True)

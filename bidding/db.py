@@ -6,9 +6,12 @@ the start of every use case's transaction (BEGIN IMMEDIATE), which serialises wr
 Reads on SQLite begin deferred, so they never hold the write lock.
 """
 
+import fcntl
 import functools
+import os
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,6 +26,24 @@ from sqlmodel import Session, create_engine
 from bidding.settings import get_settings
 
 _WRITING: ContextVar[bool] = ContextVar("supplybid_writing", default=False)
+_CARRIED: ContextVar[bool] = ContextVar("supplybid_carried", default=False)
+
+
+@contextmanager
+def carried_by_next_commit() -> Iterator[None]:
+    """Commits in this block return before their write reaches the disk: the next commit
+    that does wait for the disk carries it there, since both databases write their log in
+    order (SQLite's WAL with synchronous NORMAL, PostgreSQL's with synchronous_commit off).
+
+    For a write that only matters together with a later durable one: an idempotency
+    claim, which guards the bid written next. A power cut may lose the claim, but then
+    the bid too, and a retry runs as the first request. Every other commit waits.
+    """
+    token = _CARRIED.set(True)
+    try:
+        yield
+    finally:
+        _CARRIED.reset(token)
 
 
 def use_case[**P, R](function: Callable[P, R]) -> Callable[P, R]:
@@ -57,21 +78,114 @@ def use_case[**P, R](function: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
-_SQLITE_WRITERS: "weakref.WeakKeyDictionary[Engine, threading.RLock]" = weakref.WeakKeyDictionary()
-"""One lock per SQLite engine: the process's writers take turns in it."""
+class WriterTurn:
+    """The writers of one SQLite database take turns: the threads of this process in the
+    order they came (a lock handed over first come, first served: a plain lock lets a
+    thread that lets go take it again before a waiter wakes), and the processes (several
+    server workers, the CLI) on a lock file beside the database (`<db>-writer.lock`,
+    flock), taken by the outermost use case of a thread."""
+
+    def __init__(self, lock_path: Path | None) -> None:
+        self._mutex = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0  # re-entrant: a use case may call another
+        self._waiting: deque[tuple[int, threading.Lock]] = deque()
+        self._file = FileLock(lock_path) if lock_path is not None else None
+
+    def _acquire(self) -> bool:
+        """Take the turn, waiting for the threads before; True if this is the outermost."""
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me:
+                self._depth += 1
+                return False
+            if self._owner is None:
+                self._owner, self._depth = me, 1
+                return True
+            gate = threading.Lock()
+            gate.acquire()
+            self._waiting.append((me, gate))
+        gate.acquire()  # released by the thread before, which made this one the owner
+        return True
+
+    def _release(self) -> None:
+        with self._mutex:
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiting:
+                self._owner, gate = self._waiting.popleft()
+                self._depth = 1
+                gate.release()
+            else:
+                self._owner = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        outermost = self._acquire()
+        try:
+            if outermost and self._file is not None:
+                self._file.acquire()
+            try:
+                yield
+            finally:
+                if outermost and self._file is not None:
+                    self._file.release()
+        finally:
+            self._release()
+
+
+class FileLock:
+    """An exclusive flock on a file, opened once and closed with this object (or its engine).
+
+    flock belongs to the open file, so two of these on one path exclude each other even
+    in one process; a process that dies lets go of it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        weakref.finalize(self, os.close, self._fd)
+
+    def acquire(self, *, blocking: bool = True) -> bool:
+        """Take the lock (waiting for it unless `blocking` is False); False if not taken."""
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Let go of the lock."""
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+def sqlite_lock_path(engine: Engine, suffix: str) -> Path | None:
+    """`<database file>-<suffix>.lock` for a SQLite file database, else None."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(f"{database}-{suffix}.lock")
+
+
+_SQLITE_WRITERS: "weakref.WeakKeyDictionary[Engine, WriterTurn]" = weakref.WeakKeyDictionary()
+"""One turn per SQLite engine."""
 
 
 @contextmanager
 def _writer_turn(session: Session) -> Iterator[None]:
     # SQLite has one writer at a time, and its busy handler only polls (sleeping up to
     # 100 ms between tries), so under many writers one can lose for seconds: the close
-    # racing 200 bids took 5 s. Queued on a lock in the process instead, each waits for
-    # the writers before it only. Other processes (the CLI) still meet the busy timeout.
-    lock = _SQLITE_WRITERS.get(session.get_bind())  # type: ignore[arg-type]
-    if lock is None:
+    # racing 200 bids took 5 s. Queued on a lock instead (and across processes on the
+    # lock file), each waits for the writers before it only. Writes outside use cases
+    # (idempotency records, the embedded queue's claims) still meet the busy timeout.
+    turn = _SQLITE_WRITERS.get(session.get_bind())  # type: ignore[arg-type]
+    if turn is None:
         yield
         return
-    with lock:
+    with turn():
         yield
 
 
@@ -92,7 +206,9 @@ def make_engine(url: str | URL, *, pool_size: int = 10, pool_timeout_s: float = 
     if parsed.get_backend_name() != "sqlite":
         # pre_ping: a connection the server dropped (a restart, pg_terminate_backend) is
         # replaced at checkout instead of failing the request that draws it.
-        return create_engine(parsed, pool_pre_ping=True, **pooling)
+        engine = create_engine(parsed, pool_pre_ping=True, **pooling)
+        _carry_commits_on_postgres(engine)
+        return engine
     timeout = get_settings().sqlite_busy_timeout_s
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +218,7 @@ def make_engine(url: str | URL, *, pool_size: int = 10, pool_timeout_s: float = 
         **pooling,
     )
     _use_begin_immediate(engine, timeout)
-    _SQLITE_WRITERS[engine] = threading.RLock()  # re-entrant: a use case may call another
+    _SQLITE_WRITERS[engine] = WriterTurn(sqlite_lock_path(engine, "writer"))
     return engine
 
 
@@ -117,11 +233,25 @@ def _use_begin_immediate(engine: Engine, timeout: float) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=FULL")  # every commit on disk (but carried ones)
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        # The safety level cannot change inside a transaction: set before it begins,
+        # when it differs from what this connection's last transaction used.
+        synchronous = "NORMAL" if _CARRIED.get() else "FULL"
+        if connection.info.get("synchronous", "FULL") != synchronous:
+            connection.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+            connection.info["synchronous"] = synchronous
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _WRITING.get() else "BEGIN")
+
+
+def _carry_commits_on_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if _CARRIED.get():  # LOCAL: this transaction only
+            connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
 @lru_cache

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from bidding.db import use_case
+from bidding.db import carried_by_next_commit, use_case
 from bidding.errors import IdempotencyInFlight, IdempotencyKeyReused
 from bidding.models import IdempotencyRecord, as_utc, utcnow
 from bidding.settings import get_settings
@@ -51,7 +51,19 @@ CLAIM_ATTEMPTS = 3
 def claim(
     *, session: Session, api_key_id: str, method: str, path: str, key: str, request_hash: str
 ) -> StoredResponse | None:
-    """Claim a key for this request: None to go ahead, or the first response to replay."""
+    """Claim a key for this request: None to go ahead, or the first response to replay.
+
+    Its commits are carried to disk by the request's own write (`carried_by_next_commit`):
+    one disk flush fewer per idempotent request, and a claim lost in a power cut only
+    lets a retry run as the first request, which is what a claim freed by failure does.
+    """
+    with carried_by_next_commit():
+        return _claim(session, api_key_id, method, path, key, request_hash)
+
+
+def _claim(
+    session: Session, api_key_id: str, method: str, path: str, key: str, request_hash: str
+) -> StoredResponse | None:
     settings = get_settings()
     now = utcnow()
     session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.expires_at) < now))

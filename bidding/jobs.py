@@ -2,8 +2,10 @@
 
 - embedded (default on SQLite): the allocation row is the job. A thread started with the
   app claims queued allocations one at a time; at its start it requeues any left running
-  by a process that died. One process per database. A second thread, the queue's timer,
-  closes rounds whose deadline has come every `deadline_check_s`.
+  by a process that died. One process per database runs it: the one holding the lock
+  file `<db>-jobs.lock` (with `supplybid serve --workers N`, the others wait for the lock
+  and take over if its holder dies). A second thread, the queue's timer, closes rounds
+  whose deadline has come every `deadline_check_s`, in the same process.
 - procrastinate (default on PostgreSQL): a procrastinate job, inserted by procrastinate's
   own SQL function on the request's connection, so it commits or rolls back with the
   allocation row. `supplybid worker` processes (any number, on any machine) run it. A
@@ -24,6 +26,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from bidding.db import FileLock, sqlite_lock_path
 from bidding.deadlines import close_due_rounds
 from bidding.settings import Settings
 from bidding.solves import JobQueue, next_queued, requeue_abandoned, run_solve
@@ -55,6 +58,10 @@ class EmbeddedQueue:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._timer: threading.Thread | None = None
+        self._lock_path = sqlite_lock_path(engine, "jobs")
+        self._lock: FileLock | None = None
+        self.running = threading.Event()
+        """Set while this process is the database's job worker (holds the jobs lock)."""
 
     def enqueue(self, session: Session, *, allocation_id: str, round_id: str) -> None:
         """Nothing to insert (the queued row is the job): wake the worker once it commits."""
@@ -78,9 +85,29 @@ class EmbeddedQueue:
         for thread in (self._thread, self._timer):
             if thread is not None:
                 thread.join(timeout)
+        if self._lock is not None and self.running.is_set():
+            self._lock.release()
+        self.running.clear()
+
+    def _take_turn(self) -> bool:
+        # One job worker per database: the holder of the jobs lock file (a dead holder's
+        # lock is freed by the kernel, and the next to take it requeues its solve).
+        if self.running.is_set():
+            return True
+        if self._lock_path is None:
+            self.running.set()
+            return True
+        if self._lock is None:
+            self._lock = FileLock(self._lock_path)
+        if self._lock.acquire(blocking=False):
+            self.running.set()
+            log.info("this process runs the embedded job worker (%s)", self._lock_path)
+        return self.running.is_set()
 
     def _close_at_deadlines(self) -> None:
         while not self._stop.wait(self._deadline_check_s):
+            if not self.running.is_set():
+                continue  # another process is the job worker
             try:
                 close_due_rounds(self._engine)
             except OperationalError as error:  # the database went away: the next tick retries
@@ -92,6 +119,9 @@ class EmbeddedQueue:
         recovered = False
         while not self._stop.is_set():
             try:
+                if not self._take_turn():
+                    self._stop.wait(self._poll_s)
+                    continue
                 with Session(self._engine, expire_on_commit=False) as session:
                     if not recovered:
                         requeued = requeue_abandoned(session=session)

@@ -1,9 +1,12 @@
 """API keys: made once and shown once, stored as sha256 only, revoked by an admin."""
 
 import hashlib
+import itertools
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, event
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bidding.changes import record_change
@@ -79,6 +82,38 @@ def authenticate(*, session: Session, secret: str | None) -> Principal:
     return Principal(key_id=row.id, role=Role(row.role), factory_id=row.factory_id)
 
 
+_ACTIVE_KEY = (
+    select(ApiKey.id, ApiKey.role, ApiKey.factory_id)
+    .where(col(ApiKey.key_hash) == bindparam("key_hash"), col(ApiKey.revoked_at).is_(None))
+    .limit(1)
+)
+
+
+def active_principal(engine: Engine, secret: str) -> Principal | None:
+    """The principal of an unrevoked key, or None: one indexed row read on a connection of
+    its own, no ORM session (the lookup runs on every request that is not cached)."""
+    with engine.connect() as connection:
+        row = connection.execute(_ACTIVE_KEY, {"key_hash": hash_key(secret)}).first()
+    if row is None:
+        return None
+    return Principal(key_id=row.id, role=Role(row.role), factory_id=row.factory_id)
+
+
+_revocations = itertools.count(1)
+_revoked_upto = 0
+
+
+def revocations() -> int:
+    """How many key revocations this process has committed: a cache of looked-up keys
+    forgets what it holds when this moves (revocations made elsewhere: its TTL)."""
+    return _revoked_upto
+
+
+def _count_revocation(_session: Session) -> None:
+    global _revoked_upto
+    _revoked_upto = next(_revocations)
+
+
 def find_active_key(*, session: Session, secret: str) -> ApiKey | None:
     """The unrevoked key with this secret, if any."""
     return session.exec(
@@ -117,5 +152,6 @@ def revoke_key(*, session: Session, actor: Principal, key_id: str) -> ApiKey:
             before={"revoked": False},
             after={"revoked": True},
         )
+        event.listen(session, "after_commit", _count_revocation, once=True)
         session.commit()
     return row

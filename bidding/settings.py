@@ -56,19 +56,33 @@ class Settings(BaseSettings):
     # Capacity. A request holds at most one database connection at a time, and only while
     # it runs; at most `concurrency_limit` requests run at once, so a pool a little larger
     # than that is never exhausted (each process has its own; see docs/reliability.md).
+    keep_alive_s: float = 75.0
+    """How long the server keeps an idle connection open (uvicorn's keep-alive timeout).
+    Longer than clients' own idle limits (httpx 5 s, browsers up to 60 s, load balancers
+    60 s), so a client never sends a request on a connection the server is closing: with
+    uvicorn's 5 s, the load bench's client (httpx, also 5 s) saw up to 19 requests in a
+    run fail as `ReadError` on connections closed under them."""
     worker_threads: int = 40
     """Threads that run the routes' blocking work (the web threadpool)."""
-    concurrency_limit: int = 32
+    concurrency_limit: int = 8
     """Requests handled at once; more wait in the queue. With the key lookups, at most
-    `worker_threads`, so a request never waits for a thread while holding a connection."""
-    key_concurrency_limit: int = 8
-    """Of those, at most this many from one API key (or one unauthenticated client)."""
+    `worker_threads`, so a request never waits for a thread while holding a connection.
+    Small on purpose: one process runs Python on one core at a time, so more at once only
+    share it more thinly, and a caller's request waits behind all of them (the load
+    bench: 32 gave no more throughput than 8, and a bursting key four times the delay)."""
+    key_concurrency_limit: int = 2
+    """Of those, at most this many from one API key (or one unauthenticated client): a
+    bursting key then holds a quarter of the places, and waits behind itself for more."""
     queue_limit: int = 256
     """Requests that may wait for a place; past that a request is answered 503 at once."""
     queue_timeout_s: float = 10.0
     """How long a request waits for a place before a 503 with Retry-After."""
     key_lookup_concurrency: int = 8
     """API key lookups at once, each in its own short session, before a request queues."""
+    key_cache_ttl_s: float = 1.0
+    """How long a looked-up key (found or not) is believed without asking the database
+    again (0: every request asks). A revocation made in this process applies at once; one
+    made by another process (another server worker, the CLI) within this time."""
     db_pool_spare: int = 8
     """Connections beyond `concurrency_limit`: the embedded solve worker, health checks."""
     db_pool_timeout_s: float = 10.0
@@ -81,6 +95,15 @@ class Settings(BaseSettings):
     """Requests per client address without a valid key (no key, an unknown or revoked one)."""
     rate_limit_storage_uri: str = "memory://"
     """Where counts are kept: memory:// is one process's own (see docs/reliability.md)."""
+    rate_limit_refusals_per_s: float = 20.0
+    """While one of a caller's 429s is held, its next are sent at most this many a second
+    (held up to `rate_limit_pace_max_s`): a client that resends at once on many
+    connections, ignoring Retry-After, is refused this often, not as often as the server
+    can answer. A caller with one request at a time is answered at once."""
+    rate_limit_pace_max_s: float = 10.0
+    """The longest a 429 is held."""
+    rate_limit_paced_max: int = 1024
+    """Refusals held at once; past that a 429 is sent at once (file descriptors are finite)."""
 
     # Request bodies, limited while they arrive (413 past the limit).
     max_body_bytes: int = 1024 * 1024

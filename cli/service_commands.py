@@ -80,18 +80,44 @@ def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
     _err.print(f"database downgraded to {revision}: {redacted(url)}")
 
 
+WORKER_HEALTHCHECK_S = 30
+"""How long a `--workers` process may take to answer uvicorn's health ping before it is
+replaced."""
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes on the one port (about one per core; docs/reliability.md "
+            "says what is per process).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API on the configured database."""
     import uvicorn
 
-    from api.app import create_app
-
     require_audit_key()
     require_database()
-    uvicorn.run(create_app(), host=host, port=port, server_header=False)
+    # An import string: with several workers each process builds its own app (its own
+    # engine, pool, limiter and queue); on SQLite one of them runs the embedded jobs.
+    uvicorn.run(
+        "api.app:served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        server_header=False,
+        timeout_keep_alive=max(1, round(get_settings().keep_alive_s)),
+        # uvicorn kills a worker that misses its health ping this long: 5 s by default,
+        # which a worker starved of CPU on a loaded machine can miss (the likely cause of
+        # one bench run's 1,429 failed connections); so only a really hung one is replaced.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+    )
 
 
 def worker(

@@ -53,18 +53,21 @@ SERVED_AUDIT_KEY = "a-test-servers-audit-key-0123456789abcdef"
 
 
 @contextmanager
-def serve(database_url: str, **settings: str) -> Iterator[Served]:
-    """Serve the API on the database (tables made already), with SUPPLYBID_* settings."""
+def serve(database_url: str, **settings: str | int) -> Iterator[Served]:
+    """Serve the API on the database (tables made already), with SUPPLYBID_* settings
+    (`workers=N`: `supplybid serve --workers N`)."""
+    workers = int(settings.pop("workers", 1))
     port = free_port()
     env = {**os.environ, "SUPPLYBID_DATABASE_URL": database_url, "SUPPLYBID_JOB_QUEUE": "embedded"}
     env.setdefault("SUPPLYBID_AUDIT_KEY", SERVED_AUDIT_KEY)  # the server refuses to start without
-    env.update({f"SUPPLYBID_{name.upper()}": value for name, value in settings.items()})
+    env.update({f"SUPPLYBID_{name.upper()}": str(value) for name, value in settings.items()})
     # A file, not a pipe (a full pipe would stall the server); kept where
     # SUPPLYBID_TEST_SERVER_LOG names one.
     kept = os.environ.get("SUPPLYBID_TEST_SERVER_LOG")
     log = open(kept, "ab") if kept else tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(
-        [SUPPLYBID, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [SUPPLYBID, "serve", "--host", "127.0.0.1", "--port", str(port)]
+        + (["--workers", str(workers)] if workers > 1 else []),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=log,

@@ -1,8 +1,11 @@
 """Rate limits as configured: per API key, and per client for requests without a valid key."""
 
+import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -122,3 +125,46 @@ def test_a_live_session_is_limited_as_a_key_not_as_the_client(limited: Limited) 
         for n in range(15)
     ]
     assert 429 in fake, fake
+
+
+PACE_PER_S = 50.0
+
+
+def test_refusals_to_a_key_sending_many_at_once_are_paced(database_url: str) -> None:
+    # 60 requests at once from one key over a limit of 5 a second: the refusals go out at
+    # most PACE_PER_S a second (held on a timer), not as fast as the server can answer.
+    app = create_app(
+        Settings(
+            database_url=database_url,
+            job_queue="embedded",
+            rate_limit_per_key="5/second",
+            rate_limit_refusals_per_s=PACE_PER_S,
+        )
+    )
+    create_tables(app.state.engine)
+    with Session(app.state.engine, expire_on_commit=False) as session:
+        round_id = builders.an_open_round(session, item_list=[builders.an_item(session)]).id
+        key = builders.a_key(session, Role.factory, builders.a_factory(session))
+
+    async def burst() -> tuple[list[tuple[int, float, str | None]], float]:
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            started = time.monotonic()
+
+            async def one() -> tuple[int, float, str | None]:
+                response = await client.get(f"/v1/rounds/{round_id}", headers=headers)
+                retry = response.headers.get("retry-after")
+                return response.status_code, time.monotonic() - started, retry
+
+            return list(await asyncio.gather(*(one() for _ in range(60)))), started
+
+    answers, _ = asyncio.run(burst())
+    app.state.engine.dispose()
+    refused = sorted(seconds for status, seconds, _ in answers if status == 429)
+    assert {status for status, _, _ in answers} == {200, 429}, answers
+    assert len(refused) >= 50, answers
+    assert all(retry is not None and int(retry) >= 1 for s, _, retry in answers if s == 429)
+    # The first is answered at once; each next one at least 1/PACE_PER_S after the one before.
+    spread = refused[-1] - refused[0]
+    assert spread >= 0.9 * (len(refused) - 1) / PACE_PER_S, (spread, len(refused))
