@@ -32,6 +32,7 @@ from solver.pulp_bulk import (
     VariableMap,
     add_columns,
     add_row,
+    empty,
     export,
     num_columns,
     set_objective,
@@ -115,8 +116,9 @@ class AllocationModel:
         return len(self.row_meta)
 
     def release_solver_model(self) -> None:
-        """Drop the PuLP model and its arrays once solved; ids, prices and maps stay."""
-        self.lp = pulp.LpProblem(self.lp.name)
+        """Let go of the PuLP problem's rows and columns once the solver holds them (the
+        HiGHS engine does so before its simplex runs); ids, prices and maps stay."""
+        empty(self.lp)
         self.x = self.z = self.total = {}
         self.sales = {}
 

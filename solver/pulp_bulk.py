@@ -115,6 +115,14 @@ def set_objective(lp: pulp.LpProblem, cols: IntArray, coefs: FloatArray) -> None
     lp._model.set_objective(expr)
 
 
+def empty(lp: pulp.LpProblem) -> None:
+    """Let go of every variable, row and the objective the problem holds, in place: the
+    problem stays (its name and sense), a caller still holding it holds nothing large."""
+    core = _rustcore.Model(lp.name)
+    core.set_sense(lp._model.get_sense())
+    lp._model = core
+
+
 def num_columns(lp: pulp.LpProblem) -> int:
     """Variables in the problem (PuLP's variables() makes an object for each)."""
     return int(lp._model.num_variables)
