@@ -32,6 +32,7 @@ from solver.engine import (
     SolverError,
     later_pass_limit,
 )
+from solver.memory import give_back_freed_memory
 from solver.model import AllocationModel
 from solver.pulp_bulk import ModelArrays
 
@@ -263,6 +264,10 @@ class HighsEngine:
         if self.model is not None:
             self.model.release_solver_model()
             self.model = None
+            # PuLP's core freed its many small pieces into the C heap, where HiGHS's large
+            # arrays (each mapped on its own) would not reuse them: given back to the
+            # system instead (100,000 bids: 43 MB, and the peak as much lower)
+            give_back_freed_memory()
 
     def _capture_original(self, a: ModelArrays) -> None:
         inf = highspy.kHighsInf

@@ -213,6 +213,10 @@ def plain_problem[M: BaseModel](
         raise RuntimeError("_BidText's fields out of step with the bid type's")
     columns = [list(map(attrgetter(name), rows)) for name in fields]
     del rows
+    for name in ("factory", "item"):  # one string per factory and per item, not per bid
+        shared_text: dict[str, str] = {}
+        k = fields.index(name)
+        columns[k] = list(map(shared_text.setdefault, columns[k], columns[k]))
     unset = msgspec.UNSET
     given: list[list[bool] | None] = []  # per optional field: the rows giving it (None: all)
     for name in _OPTIONAL_BID_FIELDS:
