@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import compress
 from typing import Literal
 
 import numpy as np
@@ -158,8 +159,8 @@ def build_model(
         elastic=elastic,
         prices=prices,
         fees=fees,
-        price=np.fromiter(map(float, prices), np.float64, n),
-        fee=np.fromiter(map(float, fees), np.float64, n),
+        price=_floats(prices),
+        fee=_floats(fees),
         capacity=np.array(columns.capacity, dtype=np.float64),
         min_lot=min_lot,
         # a lot or a setup cost (never negative: non-zero is positive)
@@ -187,6 +188,13 @@ def build_model(
         _elastic_objective(model)
     model.n_cols = num_columns(model.lp)
     return model
+
+
+def _floats(values: list[Decimal]) -> FloatArray:
+    """The values as floats, each distinct one converted once (prices repeat across bids;
+    equal Decimals are the same number, so the same float)."""
+    as_float = {value: float(value) for value in set(values)}
+    return np.fromiter(map(as_float.__getitem__, values), np.float64, len(values))
 
 
 def _group(keys: IntArray, names: list[str]) -> dict[str, IntArray]:
@@ -231,9 +239,10 @@ def _add_columns(model: AllocationModel) -> None:
     problem = model.problem
     # the elastic model is solved in whole units (SPEC 3 "Infeasible rounds")
     units: Literal["continuous", "integer"] = "integer" if model.elastic else "continuous"
-    model.x_col = add_columns(model.lp, [f"x[{b.id}]" for b in problem.bids], units, model.capacity)
-    model.x = VariableMap(model.lp, [b.id for b in problem.bids], model.x_col)
-    binary_ids = [b.id for b, is_bin in zip(problem.bids, model.binary, strict=True) if is_bin]
+    bid_ids = problem.bid_columns.id
+    model.x_col = add_columns(model.lp, [f"x[{b}]" for b in bid_ids], units, model.capacity)
+    model.x = VariableMap(model.lp, bid_ids, model.x_col)
+    binary_ids = list(compress(bid_ids, model.binary.tolist()))
     z = add_columns(model.lp, [f"z[{b}]" for b in binary_ids], "integer", np.ones(len(binary_ids)))
     model.z = VariableMap(model.lp, binary_ids, z)
     model.z_col = np.full(len(problem.bids), -1, dtype=np.int64)
