@@ -189,6 +189,7 @@ class HighsEngine:
         self._bound_row: int | None = None
         self._altered = False  # costs, row bounds or the bound row other than as built
         self._dual_bound: float | None = None
+        self._when_solving: list[Callable[[], object]] = []
 
     def run(
         self,
@@ -217,7 +218,7 @@ class HighsEngine:
                 arrays = reorder_columns(arrays, self._order)
             solver = BulkHiGHS(
                 arrays,
-                self._hand_over,
+                self._handed_over,
                 mip=mip,
                 msg=False,
                 timeLimit=self.settings.time_limit,
@@ -257,6 +258,16 @@ class HighsEngine:
         if self.highs is None:  # pragma: no cover - run() always comes first
             raise SolverError("the model has not been solved yet")
         return self.highs
+
+    def when_solving(self, start: Callable[[], object]) -> None:
+        """Call `start` once the model is handed to HiGHS, as its first run begins."""
+        self._when_solving.append(start)
+
+    def _handed_over(self) -> None:
+        self._hand_over()
+        starts, self._when_solving = self._when_solving, []
+        for start in starts:
+            start()
 
     def _hand_over(self) -> None:
         """HiGHS holds the model: the PuLP problem is let go before the simplex runs (every

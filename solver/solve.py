@@ -309,11 +309,11 @@ def first_solve(run: Solving, phase: Callable[[str], None]) -> Solved | Result:
     engine = make_engine(model, settings)
     phase("solving")
     # HiGHS releases the GIL while it solves: the input hash, which needs nothing from the
-    # solver, is made on a second thread meanwhile.
+    # solver, is made on a second thread meanwhile (from when the model is handed over:
+    # started earlier, it would take turns with the hand-over for the GIL).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash") as beside:
-        hashing = beside.submit(getattr, problem, "input_hash")
+        engine.when_solving(lambda: beside.submit(getattr, problem, "input_hash"))
         status = engine.run(mip=mip)
-        hashing.result()
     if status == "error" and not settings.presolve:
         # HiGHS's simplex can stop without a verdict ("Unknown") on a badly scaled model:
         # once more with presolve before giving up
