@@ -159,8 +159,8 @@ def build_model(
         elastic=elastic,
         prices=prices,
         fees=fees,
-        price=_floats(prices),
-        fee=_floats(fees),
+        price=np.fromiter(map(float, prices), np.float64, n),
+        fee=np.fromiter(map(float, fees), np.float64, n),
         capacity=np.array(columns.capacity, dtype=np.float64),
         min_lot=min_lot,
         # a lot or a setup cost (never negative: non-zero is positive)
@@ -188,13 +188,6 @@ def build_model(
         _elastic_objective(model)
     model.n_cols = num_columns(model.lp)
     return model
-
-
-def _floats(values: list[Decimal]) -> FloatArray:
-    """The values as floats, each distinct one converted once (prices repeat across bids;
-    equal Decimals are the same number, so the same float)."""
-    as_float = {value: float(value) for value in set(values)}
-    return np.fromiter(map(as_float.__getitem__, values), np.float64, len(values))
 
 
 def _group(keys: IntArray, names: list[str]) -> dict[str, IntArray]:
@@ -330,28 +323,49 @@ def _set_objective(model: AllocationModel, cols: IntArray, coefs: FloatArray) ->
 
 def _expected_sales(model: AllocationModel) -> None:
     """SPEC 3 E[min(X_i, D_i)]: X_i = sum of segments, or y_ik <= X_i per scenario."""
-    for item_pos, item in enumerate(model.problem.items):
-        sales = model.sales_col[item.id]
+    items = model.problem.items
+    if model.formulation == "segments":
+        sales = [model.sales_col[item.id] for item in items]
+        cols, coefs, starts = _headed_rows(model.total_col, sales)
+        for k, item in enumerate(items):
+            a, b = starts[k], starts[k + 1]
+            _add_row(model, "item_sales", item.id, cols[a:b], coefs[a:b], _EQ, 0.0)
+        return
+    for item_pos, item in enumerate(items):
         total = int(model.total_col[item_pos])
-        if model.formulation == "segments":
-            cols = np.concatenate([[total], sales]).astype(np.int64)
-            coefs = np.concatenate([[1.0], -np.ones(len(sales))])
-            _add_row(model, "item_sales", item.id, cols, coefs, _EQ, 0.0)
-        else:
-            for k, var in enumerate(sales.tolist()):
-                cols = np.array([var, total], dtype=np.int64)
-                _add_row(
-                    model, "item_sales", f"{item.id},{k}", cols, np.array([1.0, -1.0]), _LE, 0.0
-                )
+        for k, var in enumerate(model.sales_col[item.id].tolist()):
+            cols = np.array([var, total], dtype=np.int64)
+            _add_row(model, "item_sales", f"{item.id},{k}", cols, np.array([1.0, -1.0]), _LE, 0.0)
 
 
 def _item_totals(model: AllocationModel) -> None:
     """SPEC 3 "X_i the total units of item i": X_i - sum of its bids' x_b = 0."""
-    for k, item in enumerate(model.problem.items):
-        members = model.bids_by_item[item.id]
-        cols = np.concatenate([[model.total_col[k]], model.x_col[members]])
-        coefs = np.concatenate([[1.0], -np.ones(len(members))])
-        _add_row(model, "item_total", item.id, cols.astype(np.int64), coefs, _EQ, 0.0)
+    items = model.problem.items
+    members = [model.x_col[model.bids_by_item[item.id]] for item in items]
+    cols, coefs, starts = _headed_rows(model.total_col, members)
+    for k, item in enumerate(items):
+        a, b = starts[k], starts[k + 1]
+        _add_row(model, "item_total", item.id, cols[a:b], coefs[a:b], _EQ, 0.0)
+
+
+def _headed_rows(heads: IntArray, groups: list[IntArray]) -> tuple[IntArray, FloatArray, list[int]]:
+    """Rows of the form heads[k] - sum(groups[k]), all in two arrays: row k's columns and
+    coefficients are cols[starts[k]:starts[k + 1]] (one numpy call for all rows, not
+    four per row)."""
+    sizes = np.fromiter(map(len, groups), np.int64, len(groups)) + 1
+    bounds = np.zeros(len(groups) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=bounds[1:])
+    total = int(bounds[-1])
+    cols = np.empty(total, dtype=np.int64)
+    coefs = np.full(total, -1.0)
+    head_at = bounds[:-1]
+    cols[head_at] = heads
+    coefs[head_at] = 1.0
+    rest = np.ones(total, dtype=np.bool_)
+    rest[head_at] = False
+    if groups:
+        cols[rest] = np.concatenate(groups)
+    return cols, coefs, bounds.tolist()
 
 
 def capacity_room(problem: Problem) -> dict[str, int]:

@@ -216,17 +216,24 @@ class VariableMap(Mapping[str, pulp.LpVariable]):
     """
 
     def __init__(self, lp: pulp.LpProblem, ids: list[str], cols: IntArray) -> None:
+        if len(ids) != len(cols):  # pragma: no cover - a caller's bug
+            raise ValueError("one column per id expected")
         self._lp = lp
-        self._index = dict(zip(ids, cols.tolist(), strict=True))
+        self._ids = ids
+        self._cols = cols
+        self._index: dict[str, int] | None = None  # made on the first lookup (most solves
+        # make none: HiGHS reads the model whole)
 
     def __getitem__(self, key: str) -> pulp.LpVariable:
+        if self._index is None:
+            self._index = dict(zip(self._ids, self._cols.tolist(), strict=True))
         return variable(self._lp, self._index[key])
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
+        return iter(self._ids)
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._ids)
 
 
 class VariableLists(Mapping[str, list[pulp.LpVariable]]):
