@@ -244,9 +244,27 @@ def plain_problem[M: BaseModel](
             )
             for key in flags
         ]
-    bids = tuple(trusted_models(bid_type, rows_from_columns(fields, values), fields_sets))
+    bids = tuple(trusted_models(bid_type, _bid_rows(values), fields_sets))
     others = {name: getattr(read, name) for name in ("round", "factories", "items")}
     return {k: v for k, v in others.items() if v is not unset}, bids, values
+
+
+def _bid_rows(values: list[list[Any]]) -> list[dict[str, Any]]:
+    """One dict per bid, {field: value} in _BidText's (the bid type's) field order: written
+    out, as a dict display makes a row twice as fast as dict(zip(fields, row))."""
+    return [
+        {
+            "id": bid_id,
+            "factory": factory,
+            "item": item,
+            "unit_cost": cost,
+            "capacity": capacity,
+            "ask_price": ask,
+            "min_lot": lot,
+            "setup_cost": setup,
+        }
+        for bid_id, factory, item, cost, capacity, ask, lot, setup in zip(*values, strict=True)
+    ]
 
 
 def _plain_money(amounts: list[Any], types: set[type]) -> bool:
