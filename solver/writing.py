@@ -69,12 +69,13 @@ def draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[BidA
     """
     problem.input_hash  # noqa: B018 - computed once, kept by the problem
     no_fee = Decimal("0.00")
+    columns = problem.bid_columns
     return trusted_allocations(
         [
             {
-                "bid": bid.id,
-                "factory": bid.factory,
-                "item": bid.item,
+                "bid": bid,
+                "factory": factory,
+                "item": item,
                 "units": 0,
                 "supply_price": price,
                 "setup_fee": no_fee,
@@ -83,7 +84,9 @@ def draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[BidA
                 "reason": "lost_on_price",
                 "cost_to_win_more": None,
             }
-            for bid, price in zip(problem.bids, prices, strict=True)
+            for bid, factory, item, price in zip(
+                columns.id, columns.factory, columns.item, prices, strict=True
+            )
         ]
     )
 
