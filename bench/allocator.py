@@ -68,9 +68,12 @@ MILP_SIZES = ("1k", "10k", "100k")
 
 @dataclass(frozen=True)
 class Run:
-    """One whole-process run: wall time, phases it reported, peak memory, exit code."""
+    """One whole-process run: wall time, CPU time, phases it reported, peak memory, exit code."""
 
     wall_s: float
+    cpu_s: float
+    """User and system CPU seconds of the process (every thread): on a loaded machine, the
+    work done, which the wall time shows only with the neighbours' noise."""
     build_s: float
     solve_s: float
     explain_s: float
@@ -79,8 +82,9 @@ class Run:
     objective: float | None
 
 
-def run_process(command: list[str], stdout: Path) -> tuple[float, float, int]:
-    """Run a command to completion: its wall seconds, its own peak RSS (MB), exit code."""
+def run_process(command: list[str], stdout: Path) -> tuple[float, float, float, int]:
+    """Run a command to completion: its wall seconds, CPU seconds, own peak RSS (MB), exit
+    code."""
     with stdout.open("wb") as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE)
@@ -92,7 +96,7 @@ def run_process(command: list[str], stdout: Path) -> tuple[float, float, int]:
     if process.returncode != 0:
         sys.stderr.write(error.decode(errors="replace"))
     # ru_maxrss is in KiB on Linux.
-    return wall, usage.ru_maxrss / 1024, process.returncode
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode
 
 
 def supplybid() -> list[str]:
@@ -105,16 +109,17 @@ def supplybid() -> list[str]:
 
 def run_ours(problem: Path, result: Path) -> Run:
     """`supplybid solve PROBLEM -o RESULT`: parse, build, solve, whole units, explain, write."""
-    wall, peak, code = run_process(
+    wall, cpu, peak, code = run_process(
         [*supplybid(), "solve", str(problem), "-o", str(result)], result.with_suffix(".out")
     )
     if code != 0:
-        return Run(wall, 0.0, 0.0, 0.0, peak, code, None)
+        return Run(wall, cpu, 0.0, 0.0, 0.0, peak, code, None)
     data = json.loads(result.read_text())
     timings = data.get("timings", {})
     continuous = data.get("continuous_objective")
     return Run(
         wall_s=wall,
+        cpu_s=cpu,
         build_s=float(timings.get("build_s", 0.0)),
         solve_s=float(timings.get("solve_s", 0.0)),
         explain_s=float(timings.get("explain_s", 0.0)),
@@ -127,12 +132,13 @@ def run_ours(problem: Path, result: Path) -> Run:
 def run_baseline(problem: Path, report: Path, *, segments: bool = False) -> Run:
     """`python -m bench.direct [--segments] PROBLEM`: json.loads, numpy build, highspy."""
     form = ["--segments"] if segments else []
-    wall, peak, code = run_process(
+    wall, cpu, peak, code = run_process(
         [sys.executable, "-m", "bench.direct", *form, str(problem)], report
     )
     data: dict[str, Any] = json.loads(report.read_text() or "{}")
     return Run(
         wall_s=wall,
+        cpu_s=cpu,
         build_s=float(data.get("build_s", 0.0)),
         solve_s=float(data.get("solve_s", 0.0)),
         explain_s=0.0,
@@ -205,6 +211,7 @@ def bench_case(size: Size, kind: str, repeat: int, workdir: Path) -> dict[str, A
     }
     for name, side in runs.items():
         row[f"{name}_total_s"] = median(side, "wall_s")
+        row[f"{name}_cpu_s"] = median(side, "cpu_s")
         row[f"{name}_peak_mb"] = median(side, "peak_mb")
         if name != "ours":
             # Each run of ours against the reference run next to it: the machine's speed
@@ -212,15 +219,18 @@ def bench_case(size: Size, kind: str, repeat: int, workdir: Path) -> dict[str, A
             pairs = [a.wall_s / b.wall_s for a, b in zip(ours, side, strict=True)]
             row[f"ratio_{name}_total"] = statistics.median(pairs)
             row[f"ratio_{name}_total_pairs"] = pairs
+            row[f"ratio_{name}_cpu"] = statistics.median(
+                a.cpu_s / b.cpu_s for a, b in zip(ours, side, strict=True)
+            )
             row[f"ratio_{name}_peak"] = median(ours, "peak_mb") / median(side, "peak_mb")
     return row
 
 
 HEADER = (
-    "| size | kind | bids | ours total s | ours explain s | ours peak MB "
-    "| plain total s | plain peak MB | segments total s | segments peak MB "
+    "| size | kind | bids | ours total s | ours CPU s | ours explain s | ours peak MB "
+    "| plain total s | plain peak MB | segments total s | segments CPU s | segments peak MB "
     "| time vs plain | memory vs plain | time vs segments | memory vs segments "
-    "| optimum rel. diff | verify |"
+    "| CPU vs segments | optimum rel. diff | verify |"
 )
 
 
@@ -233,11 +243,12 @@ def table_row(row: dict[str, Any]) -> str:
 
     return (
         f"| {row['size']} | {row['kind'].upper()} | {row['bids']:,} "
-        f"| {row['ours_total_s']:.2f} | {row['ours_explain_s']:.2f} | {row['ours_peak_mb']:.0f} "
-        f"| {row['base_total_s']:.2f} | {row['base_peak_mb']:.0f} "
-        f"| {seg('seg_total_s', '.2f')} | {seg('seg_peak_mb', '.0f')} "
+        f"| {row['ours_total_s']:.2f} | {row['ours_cpu_s']:.2f} | {row['ours_explain_s']:.2f} "
+        f"| {row['ours_peak_mb']:.0f} | {row['base_total_s']:.2f} | {row['base_peak_mb']:.0f} "
+        f"| {seg('seg_total_s', '.2f')} | {seg('seg_cpu_s', '.2f')} | {seg('seg_peak_mb', '.0f')} "
         f"| {row['ratio_base_total']:.2f} | {row['ratio_base_peak']:.2f} "
         f"| {seg('ratio_seg_total', '.2f')} | {seg('ratio_seg_peak', '.2f')} "
+        f"| {seg('ratio_seg_cpu', '.2f')} "
         f"| {'n/a' if diff is None else f'{diff:.1e}'} "
         f"| {'FAILED RUN' if row['failed'] else 'ok' if row['verified'] else 'FINDINGS'} |"
     )

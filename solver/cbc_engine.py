@@ -6,6 +6,7 @@ Every pass re-solves through PuLP, changing its variables one by one.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -41,6 +42,7 @@ class CbcEngine:
                 costs[var.id] = coef
         self._costs = costs
         self._sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+        self._when_solving: list[Callable[[], object]] = []
         if not _COIN_CMD(msg=False).available():
             raise SolverError("CBC is not installed: install the `cbc` extra (cbcbox)")
 
@@ -65,6 +67,9 @@ class CbcEngine:
             randomSeed=self.settings.random_seed,
             presolve=self.settings.presolve if presolve is None else presolve,
         )
+        starts, self._when_solving = self._when_solving, []
+        for start in starts:
+            start()
         try:
             stats = self.lp.solve(solver)
         except pulp.PulpSolverError as exc:
@@ -150,6 +155,10 @@ class CbcEngine:
     def cost_up(self) -> FloatArray | None:
         """CBC gives no cost ranging through PuLP."""
         return None
+
+    def when_solving(self, start: Callable[[], object]) -> None:
+        """Call `start` as the first run begins."""
+        self._when_solving.append(start)
 
     def close(self) -> None:
         """Nothing to free: CBC ran as a separate process."""

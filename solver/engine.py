@@ -14,6 +14,7 @@ more unit would raise the objective.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -98,3 +99,7 @@ class Engine(Protocol):
     def drop_objective_bound(self) -> None: ...
     def restore(self) -> None: ...
     def close(self) -> None: ...
+    def when_solving(self, start: Callable[[], object]) -> None:
+        """Call `start` once, as the solver's first run begins with the model handed over:
+        work beside the solver (the input hash) then runs while the solver holds no lock
+        Python needs, not while the model is being handed over."""

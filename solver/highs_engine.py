@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -31,8 +32,9 @@ from solver.engine import (
     SolverError,
     later_pass_limit,
 )
+from solver.memory import give_back_freed_memory
 from solver.model import AllocationModel
-from solver.pulp_bulk import ModelArrays, num_columns, num_rows
+from solver.pulp_bulk import ModelArrays
 
 HIGHS_MIP_ABS_GAP = 1e-6
 """HiGHS's own default absolute gap, restored for a run that names none."""
@@ -48,12 +50,17 @@ class BulkHiGHS(pulp.HiGHS):
     hand-over by a test), so HiGHS solves exactly what `lp.writeMPS()` would write.
     """
 
-    def __init__(self, arrays: ModelArrays, **kwargs: Any) -> None:
+    def __init__(self, arrays: ModelArrays, handed_over: Callable[[], None], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.arrays = arrays
+        self.arrays: ModelArrays | None = arrays
+        self.handed_over = handed_over
+        self.is_mip = bool(arrays.integer.any() and self.mip)
+        self.num_columns = len(arrays.cost)
+        self.num_rows = len(arrays.row_lower)
 
     def buildSolverModel(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
         a = self.arrays
+        assert a is not None
         vt = highspy.HighsVarType
         integer = a.integer if self.mip else np.zeros_like(a.integer)
         sense = highspy.ObjSense.kMaximize if a.maximise else highspy.ObjSense.kMinimize
@@ -77,6 +84,11 @@ class BulkHiGHS(pulp.HiGHS):
             a.value,
             np.where(integer, int(vt.kInteger), int(vt.kContinuous)).astype(np.uint8),
         )
+        # HiGHS holds its own copy now: the arrays and the PuLP problem's rows go before
+        # the simplex runs, so the two copies never take memory while it works.
+        self.arrays = None
+        del a
+        self.handed_over()
 
     def buildStats(  # noqa: N802 - PuLP's name
         self,
@@ -99,9 +111,9 @@ class BulkHiGHS(pulp.HiGHS):
             cpu_time=cpu - start[1],
             objective=float(h.getInfo().objective_function_value) if has_solution else None,
             best_bound=best_bound,
-            num_variables=num_columns(lp),
-            num_constraints=num_rows(lp),
-            is_mip=bool(self.arrays.integer.any() and self.mip),
+            num_variables=self.num_columns,
+            num_constraints=self.num_rows,
+            is_mip=self.is_mip,
         )
 
     def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, bool]:  # noqa: N802
@@ -152,8 +164,8 @@ class HighsEngine:
     has_ranging = True
 
     def __init__(self, model: AllocationModel, settings: EngineSettings) -> None:
-        self.lp = model.lp
-        self.arrays = model.arrays()
+        self.model: AllocationModel | None = model
+        self.maximise = model.lp.sense == pulp.LpMaximize
         self.settings = settings
         # HiGHS's column j is the model's column _order[j]; the model's column c is
         # HiGHS's _position[c] (None: the same order)
@@ -177,6 +189,7 @@ class HighsEngine:
         self._bound_row: int | None = None
         self._altered = False  # costs, row bounds or the bound row other than as built
         self._dual_bound: float | None = None
+        self._when_solving: list[Callable[[], object]] = []
 
     def run(
         self,
@@ -196,11 +209,16 @@ class HighsEngine:
         """
         gap = self.settings.mip_rel_gap if mip_rel_gap is None else mip_rel_gap
         if self.highs is None:
-            given = (
-                self.arrays if self._order is None else reorder_columns(self.arrays, self._order)
-            )
+            model = self.model
+            assert model is not None  # pragma: no cover - released only once solved
+            lp = model.lp
+            arrays = model.arrays()
+            self._capture_original(arrays)
+            if self._order is not None:
+                arrays = reorder_columns(arrays, self._order)
             solver = BulkHiGHS(
-                given,
+                arrays,
+                self._handed_over,
                 mip=mip,
                 msg=False,
                 timeLimit=self.settings.time_limit,
@@ -210,10 +228,11 @@ class HighsEngine:
                 presolve="on" if self.settings.presolve else "off",
                 output_flag=False,
             )
+            del arrays, model
             self._started = time.perf_counter()
-            self.lp.solve(solver)
-            self.highs = self.lp.solverModel
-            self._capture_original()
+            lp.solve(solver)
+            self.highs = lp.solverModel
+            lp.solverModel = None
         else:
             # HiGHS holds its time limit against one run clock that adds up over every run
             # of the model: the pass's own seconds go on top of what it already reads (a
@@ -240,8 +259,28 @@ class HighsEngine:
             raise SolverError("the model has not been solved yet")
         return self.highs
 
-    def _capture_original(self) -> None:
-        a = self.arrays
+    def when_solving(self, start: Callable[[], object]) -> None:
+        """Call `start` once the model is handed to HiGHS, as its first run begins."""
+        self._when_solving.append(start)
+
+    def _handed_over(self) -> None:
+        self._hand_over()
+        starts, self._when_solving = self._when_solving, []
+        for start in starts:
+            start()
+
+    def _hand_over(self) -> None:
+        """HiGHS holds the model: the PuLP problem is let go before the simplex runs (every
+        later pass changes HiGHS's model, and the result is built from the maps)."""
+        if self.model is not None:
+            self.model.release_solver_model()
+            self.model = None
+            # PuLP's core freed its many small pieces into the C heap, where HiGHS's large
+            # arrays (each mapped on its own) would not reuse them: given back to the
+            # system instead (100,000 bids: 43 MB, and the peak as much lower)
+            give_back_freed_memory()
+
+    def _capture_original(self, a: ModelArrays) -> None:
         inf = highspy.kHighsInf
         self._ncols = len(a.cost)
         self._nrows = len(a.row_lower)
@@ -344,7 +383,7 @@ class HighsEngine:
 
     def bound_objective(self, costs: FloatArray, least: float) -> bool:
         """Add the row costs . x >= least (a maximisation) until drop_objective_bound()."""
-        if not self.arrays.maximise:  # pragma: no cover - only the allocation LP is bounded
+        if not self.maximise:  # pragma: no cover - only the allocation LP is bounded
             return False
         h = self._h()
         if self._bound_row is not None:
@@ -386,7 +425,7 @@ class HighsEngine:
     def close(self) -> None:
         """Free the solver's model: the result is built from arrays already read."""
         self.highs = None
-        self.lp.solverModel = None
+        self._hand_over()
 
 
 @cache

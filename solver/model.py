@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import compress
 from typing import Literal
 
 import numpy as np
@@ -32,6 +33,7 @@ from solver.pulp_bulk import (
     VariableMap,
     add_columns,
     add_row,
+    empty,
     export,
     num_columns,
     set_objective,
@@ -115,8 +117,9 @@ class AllocationModel:
         return len(self.row_meta)
 
     def release_solver_model(self) -> None:
-        """Drop the PuLP model and its arrays once solved; ids, prices and maps stay."""
-        self.lp = pulp.LpProblem(self.lp.name)
+        """Let go of the PuLP problem's rows and columns once the solver holds them (the
+        HiGHS engine does so before its simplex runs); ids, prices and maps stay."""
+        empty(self.lp)
         self.x = self.z = self.total = {}
         self.sales = {}
 
@@ -229,9 +232,10 @@ def _add_columns(model: AllocationModel) -> None:
     problem = model.problem
     # the elastic model is solved in whole units (SPEC 3 "Infeasible rounds")
     units: Literal["continuous", "integer"] = "integer" if model.elastic else "continuous"
-    model.x_col = add_columns(model.lp, [f"x[{b.id}]" for b in problem.bids], units, model.capacity)
-    model.x = VariableMap(model.lp, [b.id for b in problem.bids], model.x_col)
-    binary_ids = [b.id for b, is_bin in zip(problem.bids, model.binary, strict=True) if is_bin]
+    bid_ids = problem.bid_columns.id
+    model.x_col = add_columns(model.lp, [f"x[{b}]" for b in bid_ids], units, model.capacity)
+    model.x = VariableMap(model.lp, bid_ids, model.x_col)
+    binary_ids = list(compress(bid_ids, model.binary.tolist()))
     z = add_columns(model.lp, [f"z[{b}]" for b in binary_ids], "integer", np.ones(len(binary_ids)))
     model.z = VariableMap(model.lp, binary_ids, z)
     model.z_col = np.full(len(problem.bids), -1, dtype=np.int64)
@@ -319,28 +323,49 @@ def _set_objective(model: AllocationModel, cols: IntArray, coefs: FloatArray) ->
 
 def _expected_sales(model: AllocationModel) -> None:
     """SPEC 3 E[min(X_i, D_i)]: X_i = sum of segments, or y_ik <= X_i per scenario."""
-    for item_pos, item in enumerate(model.problem.items):
-        sales = model.sales_col[item.id]
+    items = model.problem.items
+    if model.formulation == "segments":
+        sales = [model.sales_col[item.id] for item in items]
+        cols, coefs, starts = _headed_rows(model.total_col, sales)
+        for k, item in enumerate(items):
+            a, b = starts[k], starts[k + 1]
+            _add_row(model, "item_sales", item.id, cols[a:b], coefs[a:b], _EQ, 0.0)
+        return
+    for item_pos, item in enumerate(items):
         total = int(model.total_col[item_pos])
-        if model.formulation == "segments":
-            cols = np.concatenate([[total], sales]).astype(np.int64)
-            coefs = np.concatenate([[1.0], -np.ones(len(sales))])
-            _add_row(model, "item_sales", item.id, cols, coefs, _EQ, 0.0)
-        else:
-            for k, var in enumerate(sales.tolist()):
-                cols = np.array([var, total], dtype=np.int64)
-                _add_row(
-                    model, "item_sales", f"{item.id},{k}", cols, np.array([1.0, -1.0]), _LE, 0.0
-                )
+        for k, var in enumerate(model.sales_col[item.id].tolist()):
+            cols = np.array([var, total], dtype=np.int64)
+            _add_row(model, "item_sales", f"{item.id},{k}", cols, np.array([1.0, -1.0]), _LE, 0.0)
 
 
 def _item_totals(model: AllocationModel) -> None:
     """SPEC 3 "X_i the total units of item i": X_i - sum of its bids' x_b = 0."""
-    for k, item in enumerate(model.problem.items):
-        members = model.bids_by_item[item.id]
-        cols = np.concatenate([[model.total_col[k]], model.x_col[members]])
-        coefs = np.concatenate([[1.0], -np.ones(len(members))])
-        _add_row(model, "item_total", item.id, cols.astype(np.int64), coefs, _EQ, 0.0)
+    items = model.problem.items
+    members = [model.x_col[model.bids_by_item[item.id]] for item in items]
+    cols, coefs, starts = _headed_rows(model.total_col, members)
+    for k, item in enumerate(items):
+        a, b = starts[k], starts[k + 1]
+        _add_row(model, "item_total", item.id, cols[a:b], coefs[a:b], _EQ, 0.0)
+
+
+def _headed_rows(heads: IntArray, groups: list[IntArray]) -> tuple[IntArray, FloatArray, list[int]]:
+    """Rows of the form heads[k] - sum(groups[k]), all in two arrays: row k's columns and
+    coefficients are cols[starts[k]:starts[k + 1]] (one numpy call for all rows, not
+    four per row)."""
+    sizes = np.fromiter(map(len, groups), np.int64, len(groups)) + 1
+    bounds = np.zeros(len(groups) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=bounds[1:])
+    total = int(bounds[-1])
+    cols = np.empty(total, dtype=np.int64)
+    coefs = np.full(total, -1.0)
+    head_at = bounds[:-1]
+    cols[head_at] = heads
+    coefs[head_at] = 1.0
+    rest = np.ones(total, dtype=np.bool_)
+    rest[head_at] = False
+    if groups:
+        cols[rest] = np.concatenate(groups)
+    return cols, coefs, bounds.tolist()
 
 
 def capacity_room(problem: Problem) -> dict[str, int]:

@@ -8,6 +8,8 @@ down could leave a unit a fraction of a cent below the margin floor.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
+from itertools import compress, repeat
+from operator import is_not
 
 from solver.problem import Problem, ProblemBid
 from solver.values import CENT
@@ -66,7 +68,9 @@ def bid_prices(problem: Problem) -> tuple[list[Decimal], list[Decimal]]:
     costs = columns.unit_cost
     floors = {value: floor_price(value, m) for value in set(costs)}
     prices = list(map(floors.__getitem__, costs))
-    for k, ask in enumerate(columns.ask_price):
+    asks = columns.ask_price
+    for k in compress(range(len(asks)), map(is_not, asks, repeat(None))):  # bids with an ask
+        ask = asks[k]
         if ask is not None and ask > prices[k]:
             prices[k] = ask.quantize(CENT)
     zero = Decimal("0.00")

@@ -29,7 +29,13 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from solver.problem_hash import input_hash
-from solver.problem_reader import UnreadableError, plain_bids, read_json, share_fields_sets
+from solver.problem_reader import (
+    UnreadableError,
+    plain_bids,
+    plain_problem,
+    read_json,
+    share_fields_sets,
+)
 from solver.problem_writer import canonical, to_json
 from solver.values import (
     PART_PER_BILLION,
@@ -289,20 +295,28 @@ def parse_problem(data: Mapping[str, Any] | str | bytes) -> Problem:
 
     Raises ProblemError listing every field at fault, each named by list, id and field.
     """
-    if isinstance(data, str | bytes):
-        try:
-            data = read_json(data)
-        except UnreadableError as exc:
-            raise ProblemError([ProblemIssue("$", str(exc))]) from exc
-    if not isinstance(data, Mapping):
-        raise ProblemError([ProblemIssue("$", "a problem is a JSON object")])
-    raw = _sorted_lists(data)
-    del data  # parsed here, the rows now live in `raw` only, and go as they are validated
-    rows = raw.get("bids")
     bid_errors: list[ErrorDetails] = []
     columns: BidColumns | None = None
-    if isinstance(rows, list) and rows and _all_mappings(rows):
-        raw["bids"], bid_errors, columns = _validate_bids(rows)
+    # text of the plain shape: its bids made as they are read (solver/problem_reader.py)
+    plain = plain_problem(data, ProblemBid) if isinstance(data, str | bytes) else None
+    if plain is not None:
+        others, bids, values = plain
+        raw = _sorted_lists(others)
+        raw["bids"], columns = bids, BidColumns(*values)
+        rows: Any = [bid.__dict__ for bid in bids]  # to name the bids in a refusal
+    else:
+        if isinstance(data, str | bytes):
+            try:
+                data = read_json(data)
+            except UnreadableError as exc:
+                raise ProblemError([ProblemIssue("$", str(exc))]) from exc
+        if not isinstance(data, Mapping):
+            raise ProblemError([ProblemIssue("$", "a problem is a JSON object")])
+        raw = _sorted_lists(data)
+        del data  # parsed here, the rows now live in `raw` only, and go as they are validated
+        rows = raw.get("bids")
+        if isinstance(rows, list) and rows and _all_mappings(rows):
+            raw["bids"], bid_errors, columns = _validate_bids(rows)
     try:
         problem = Problem.model_validate(raw)
         errors: list[ErrorDetails] = []

@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from solver.problem_writer import format_decimal
@@ -30,21 +31,31 @@ def _canonical_text(problem: Any) -> Iterator[str]:
     """The canonical problem as compact JSON with sorted keys, in pieces (see input_hash)."""
     text = _json_text
     r = problem.round
-    # Each distinct number is spelled once: prices repeat across bids.
-    bids = problem.bids
-    num = _number_texts(
-        [b.unit_cost for b in bids] + [b.setup_cost for b in bids] + [b.ask_price for b in bids]
+    # By column, each distinct number, factory and item spelled once (prices repeat across
+    # bids, and a factory's id on every bid of it).
+    columns = problem.bid_columns
+    num = _number_texts(columns.unit_cost + columns.setup_cost + columns.ask_price)
+    factories = {f: text(f) for f in set(columns.factory)}
+    items = {i: text(i) for i in set(columns.item)}
+    rows = zip(
+        map(num.__getitem__, columns.ask_price),
+        columns.capacity,
+        map(factories.__getitem__, columns.factory),
+        map(text, columns.id),
+        map(items.__getitem__, columns.item),
+        columns.min_lot,
+        map(num.__getitem__, columns.setup_cost),
+        map(num.__getitem__, columns.unit_cost),
+        strict=True,
     )
     yield '{"bids":['
     # In pieces of a few thousand bids: the text of them all would be tens of megabytes,
     # made while the solver holds its model (the hash runs during the simplex).
-    for start in range(0, len(bids), _HASH_PIECE):
+    for start in range(0, len(columns.id), _HASH_PIECE):
         yield ("," if start else "") + ",".join(
-            f'{{"ask_price":{num[b.ask_price]},"capacity":{b.capacity},'
-            f'"factory":{text(b.factory)},"id":{text(b.id)},"item":{text(b.item)},'
-            f'"min_lot":{b.min_lot},"setup_cost":{num[b.setup_cost]},'
-            f'"unit_cost":{num[b.unit_cost]}}}'
-            for b in bids[start : start + _HASH_PIECE]
+            f'{{"ask_price":{ask},"capacity":{capacity},"factory":{factory},"id":{bid},'
+            f'"item":{item},"min_lot":{lot},"setup_cost":{setup},"unit_cost":{cost}}}'
+            for ask, capacity, factory, bid, item, lot, setup, cost in islice(rows, _HASH_PIECE)
         )
     num = _number_texts(
         [f.capacity_share for f in problem.factories]

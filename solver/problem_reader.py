@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from itertools import repeat
+from operator import attrgetter
 from typing import Annotated, Any, NotRequired, TypedDict
 
 import msgspec
@@ -105,6 +106,28 @@ def plain_bids[M: BaseModel](
         return None
     get = dict.get
     columns: list[list[Any]] = [list(map(get, checked, repeat(name))) for name in fields]
+    values = _plain_values(columns)
+    if values is None:
+        return None
+    fields_sets = _fields_sets(checked)
+    if set(map(tuple, checked)) == {fields}:
+        # Every row has every field in field order (the order of problem-format.md's
+        # example, which `supplybid generate` writes too): msgspec's copies become the
+        # bids' attribute dicts, with the values put in their form, instead of a second
+        # copy being made (a tenth of a second at 100,000 bids). A stored round's
+        # snapshot has its keys sorted, and is copied.
+        for field, given, made in zip(fields, columns, values, strict=True):
+            if made is not given:
+                put_column(checked, field, made)
+        attributes = checked
+    else:
+        attributes = rows_from_columns(fields, values)
+    return tuple(trusted_models(bid_type, attributes, fields_sets)), values
+
+
+def _plain_values(columns: list[list[Any]]) -> list[list[Any]] | None:
+    """The bids' columns (ProblemBid's fields, in order; None where a row gives none) with
+    each value as pydantic makes it, or None where a value is not of the plain shape."""
     ids, factories, items, costs, capacities, asks, lots, setups = columns
     # other text (a lone surrogate...) is left to pydantic, which may refuse it, and a str
     # subclass (an Enum's member), which pydantic makes a plain str
@@ -121,7 +144,6 @@ def plain_bids[M: BaseModel](
         return None
     if not plain_money:
         return None
-    fields_sets = _fields_sets(checked)
     # each value as pydantic makes it: money as Decimal, no ask as None, no lot as 0, no
     # setup cost as 0 (a column already in that form is kept as it is)
     if int in set(map(type, costs)):
@@ -133,20 +155,116 @@ def plain_bids[M: BaseModel](
     if set(map(type, setups)) != {Decimal}:
         zero = Decimal(0)
         setups = [zero if setup is None else as_decimal(setup) for setup in setups]
-    values = [ids, factories, items, costs, capacities, asks, lots, setups]
-    if set(map(tuple, checked)) == {fields}:
-        # Every row has every field in field order (the order of problem-format.md's
-        # example, which `supplybid generate` writes too): msgspec's copies become the
-        # bids' attribute dicts, with the values put in their form, instead of a second
-        # copy being made (a tenth of a second at 100,000 bids). A stored round's
-        # snapshot has its keys sorted, and is copied.
-        for field, given, made in zip(fields, columns, values, strict=True):
-            if made is not given:
-                put_column(checked, field, made)
-        attributes = checked
+    return [ids, factories, items, costs, capacities, asks, lots, setups]
+
+
+class _BidText(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A bid row of a problem's text, checked in C while it is read (plain_problem): the
+    same types and ranges as _PlainBidRow. UNSET: not given."""
+
+    id: _RowId
+    factory: _RowId
+    item: _RowId
+    unit_cost: Any
+    capacity: Annotated[int, msgspec.Meta(ge=1, le=MAX_UNITS)]
+    ask_price: Any = msgspec.UNSET
+    min_lot: _RowUnits | msgspec.UnsetType | None = msgspec.UNSET
+    setup_cost: Any = msgspec.UNSET
+
+
+class _ProblemText(msgspec.Struct, forbid_unknown_fields=True):
+    """A problem's text with its bids read as _BidText; the rest as read_json reads it."""
+
+    bids: list[_BidText]
+    round: Any = msgspec.UNSET
+    factories: Any = msgspec.UNSET
+    items: Any = msgspec.UNSET
+
+
+_OPTIONAL_BID_FIELDS = ("ask_price", "min_lot", "setup_cost")
+_BY_ID = attrgetter("id")
+
+
+def plain_problem[M: BaseModel](
+    text: str | bytes, bid_type: type[M]
+) -> tuple[dict[str, Any], tuple[M, ...], list[list[Any]]] | None:
+    """A problem's text read with its bids made as plain_bids makes them, in one pass.
+
+    read_json then plain_bids make a dict per bid row and then a checked copy of it (at
+    100,000 bids, 60 MB of rows that are thrown away, and the holes they leave in memory
+    stay for the whole solve). Here msgspec checks each bid row as it reads it, into a
+    small record; the bids' dicts are made once, from columns. Anything else (a row of
+    another shape, text msgspec refuses, no bids) gives None: the plain path then reads
+    the text and words any refusal (tests/unit/solver/test_problem_reader.py holds the two
+    equal). Returns the other fields as read_json reads them, the bids in id order (the
+    order _sorted_lists gives), and their values by column.
+    """
+    spellings = _DecimalBySpelling()
+    try:
+        read = msgspec.json.Decoder(_ProblemText, float_hook=spellings.__getitem__).decode(text)
+    except (ValueError, ArithmeticError, RecursionError):  # msgspec's errors, the number's
+        return None
+    rows = read.bids
+    if not rows:
+        return None
+    rows.sort(key=_BY_ID)  # stable: equal ids keep their order, as in _sorted_lists
+    fields = tuple(bid_type.model_fields)
+    if fields != _BidText.__struct_fields__:  # pragma: no cover - a schema change
+        raise RuntimeError("_BidText's fields out of step with the bid type's")
+    columns = [list(map(attrgetter(name), rows)) for name in fields]
+    del rows
+    for name in ("factory", "item"):  # one string per factory and per item, not per bid
+        shared_text: dict[str, str] = {}
+        k = fields.index(name)
+        columns[k] = list(map(shared_text.setdefault, columns[k], columns[k]))
+    unset = msgspec.UNSET
+    given: list[list[bool] | None] = []  # per optional field: the rows giving it (None: all)
+    for name in _OPTIONAL_BID_FIELDS:
+        column = columns[fields.index(name)]
+        if msgspec.UnsetType in set(map(type, column)):
+            given.append([value is not unset for value in column])
+            columns[fields.index(name)] = [None if v is unset else v for v in column]
+        else:
+            given.append(None)
+    values = _plain_values(columns)
+    if values is None:
+        return None
+    n = len(values[0])
+    if all(flags is None for flags in given):
+        fields_sets: Iterable[set[str]] = repeat(set(fields), n)
     else:
-        attributes = rows_from_columns(fields, values)
-    return tuple(trusted_models(bid_type, attributes, fields_sets)), values
+        shared: dict[tuple[bool, ...], set[str]] = {}
+        flags = zip(*(repeat(True, n) if f is None else f for f in given), strict=True)
+        required = [name for name in fields if name not in _OPTIONAL_BID_FIELDS]
+        fields_sets = [
+            shared.get(key)
+            or shared.setdefault(
+                key,
+                set(required) | {f for f, g in zip(_OPTIONAL_BID_FIELDS, key, strict=True) if g},
+            )
+            for key in flags
+        ]
+    bids = tuple(trusted_models(bid_type, _bid_rows(values), fields_sets))
+    others = {name: getattr(read, name) for name in ("round", "factories", "items")}
+    return {k: v for k, v in others.items() if v is not unset}, bids, values
+
+
+def _bid_rows(values: list[list[Any]]) -> list[dict[str, Any]]:
+    """One dict per bid, {field: value} in _BidText's (the bid type's) field order: written
+    out, as a dict display makes a row twice as fast as dict(zip(fields, row))."""
+    return [
+        {
+            "id": bid_id,
+            "factory": factory,
+            "item": item,
+            "unit_cost": cost,
+            "capacity": capacity,
+            "ask_price": ask,
+            "min_lot": lot,
+            "setup_cost": setup,
+        }
+        for bid_id, factory, item, cost, capacity, ask, lot, setup in zip(*values, strict=True)
+    ]
 
 
 def _plain_money(amounts: list[Any], types: set[type]) -> bool:

@@ -22,8 +22,8 @@ import math
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from itertools import chain, compress
-from operator import attrgetter, itemgetter, methodcaller
+from itertools import chain, compress, repeat
+from operator import attrgetter, eq, itemgetter, methodcaller, ne
 from typing import Literal
 
 import numpy as np
@@ -115,6 +115,14 @@ def set_objective(lp: pulp.LpProblem, cols: IntArray, coefs: FloatArray) -> None
     lp._model.set_objective(expr)
 
 
+def empty(lp: pulp.LpProblem) -> None:
+    """Let go of every variable, row and the objective the problem holds, in place: the
+    problem stays (its name and sense), a caller still holding it holds nothing large."""
+    core = _rustcore.Model(lp.name)
+    core.set_sense(lp._model.get_sense())
+    lp._model = core
+
+
 def num_columns(lp: pulp.LpProblem) -> int:
     """Variables in the problem (PuLP's variables() makes an object for each)."""
     return int(lp._model.num_variables)
@@ -135,36 +143,43 @@ def export(lp: pulp.LpProblem) -> ModelArrays:
 
     Every variable is a column, in id order (the allocation model uses every one; PuLP's
     public hand-over leaves out those no row nor the objective uses). Coefficients come in
-    the order PuLP keeps them, each row's as written.
+    the order PuLP keeps them, each row's as written. The terms are read a piece of rows
+    at a time, so PuLP's object per term never exists for the whole matrix at once.
     """
     core = lp._model
     variables = core.list_variables()
     n = len(variables)
-    lower = np.fromiter(map(attrgetter("lb"), variables), np.float64, n)
-    upper = np.fromiter(map(attrgetter("ub"), variables), np.float64, n)
-    integer_kind = _rustcore.Category.Continuous
-    integer = np.fromiter(
-        (c != integer_kind for c in map(attrgetter("category"), variables)), np.bool_, n
-    )
+    lower = np.fromiter(map(_LB, variables), np.float64, n)
+    upper = np.fromiter(map(_UB, variables), np.float64, n)
+    continuous = _rustcore.Category.Continuous
+    integer = np.fromiter(map(ne, map(_CATEGORY, variables), repeat(continuous)), np.bool_, n)
     del variables
     cost = np.zeros(n)
     objective = core.get_objective()
     if objective is not None:
-        terms = objective.items()
-        ids = np.fromiter(map(_ID, map(itemgetter(0), terms)), np.int64, len(terms))
-        cost[ids] = np.fromiter(map(itemgetter(1), terms), np.float64, len(terms))
+        terms = objective.num_terms()
+        cost[np.fromiter(map(_ID, objective.keys()), np.int64, terms)] = np.fromiter(
+            objective.values(), np.float64, terms
+        )
     rows = core.list_constraints()
-    per_row = [row.items() for row in rows]
-    start = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, per_row), np.int64, len(rows)), out=start[1:])
-    nnz = int(start[-1])
-    index = np.fromiter(map(_ID, map(itemgetter(0), _flat(per_row))), np.int64, nnz)
-    value = np.fromiter(map(itemgetter(1), _flat(per_row)), np.float64, nnz)
-    del per_row
-    rhs = np.fromiter(map(attrgetter("rhs"), rows), np.float64, len(rows))
-    senses = list(map(attrgetter("sense"), rows))
-    le = np.fromiter((s == _SENSES["<="] for s in senses), np.bool_, len(rows))
-    ge = np.fromiter((s == _SENSES[">="] for s in senses), np.bool_, len(rows))
+    m = len(rows)
+    start = np.zeros(m + 1, dtype=np.int64)
+    index_pieces: list[IntArray] = []
+    value_pieces: list[FloatArray] = []
+    for first in range(0, m, _EXPORT_ROWS):
+        piece = list(map(_ITEMS, rows[first : first + _EXPORT_ROWS]))
+        counts = np.fromiter(map(len, piece), np.int64, len(piece))
+        start[first + 1 : first + 1 + len(piece)] = counts
+        terms = int(counts.sum())
+        index_pieces.append(np.fromiter(map(_ID, map(_VARIABLE, _flat(piece))), np.int64, terms))
+        value_pieces.append(np.fromiter(map(_COEFFICIENT, _flat(piece)), np.float64, terms))
+        del piece
+    np.cumsum(start, out=start)
+    rhs = np.fromiter(map(_RHS, rows), np.float64, m)
+    senses = list(map(_SENSE, rows))
+    del rows
+    le = np.fromiter(map(eq, senses, repeat(_SENSES["<="])), np.bool_, m)
+    ge = np.fromiter(map(eq, senses, repeat(_SENSES[">="])), np.bool_, m)
     return ModelArrays(
         maximise=core.get_sense() == _rustcore.ObjSense.Maximize,
         cost=cost,
@@ -174,9 +189,20 @@ def export(lp: pulp.LpProblem) -> ModelArrays:
         row_lower=np.where(le, -math.inf, rhs),
         row_upper=np.where(ge, math.inf, rhs),
         start=start,
-        index=index,
-        value=value,
+        index=np.concatenate(index_pieces) if index_pieces else np.zeros(0, dtype=np.int64),
+        value=np.concatenate(value_pieces) if value_pieces else np.zeros(0),
     )
+
+
+_EXPORT_ROWS = 2048
+_LB = attrgetter("lb")
+_UB = attrgetter("ub")
+_CATEGORY = attrgetter("category")
+_RHS = attrgetter("rhs")
+_SENSE = attrgetter("sense")
+_ITEMS = methodcaller("items")
+_VARIABLE = itemgetter(0)
+_COEFFICIENT = itemgetter(1)
 
 
 def _flat(per_row: list[list[tuple[_rustcore.Variable, float]]]) -> Iterator[tuple[object, float]]:
@@ -190,17 +216,24 @@ class VariableMap(Mapping[str, pulp.LpVariable]):
     """
 
     def __init__(self, lp: pulp.LpProblem, ids: list[str], cols: IntArray) -> None:
+        if len(ids) != len(cols):  # pragma: no cover - a caller's bug
+            raise ValueError("one column per id expected")
         self._lp = lp
-        self._index = dict(zip(ids, cols.tolist(), strict=True))
+        self._ids = ids
+        self._cols = cols
+        self._index: dict[str, int] | None = None  # made on the first lookup (most solves
+        # make none: HiGHS reads the model whole)
 
     def __getitem__(self, key: str) -> pulp.LpVariable:
+        if self._index is None:
+            self._index = dict(zip(self._ids, self._cols.tolist(), strict=True))
         return variable(self._lp, self._index[key])
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
+        return iter(self._ids)
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._ids)
 
 
 class VariableLists(Mapping[str, list[pulp.LpVariable]]):

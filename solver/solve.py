@@ -45,9 +45,10 @@ import numpy.typing as npt
 from solver.engine import ColumnOrder, Engine, EngineSettings, SolverError
 from solver.engines import cbc_version, highs_version, make_engine
 from solver.explain import Explanation, explain
+from solver.memory import give_back_freed_memory
 from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
-from solver.result import BidAllocation, Result, RuleConflict, SolverInfo, Timings
+from solver.result import Result, RuleConflict, SolverInfo, Timings
 from solver.ties import TIE_RULE, break_ties
 from solver.version import ALLOCATOR_VERSION
 from solver.whole import (
@@ -225,9 +226,12 @@ def _passes(run: Solving, phase: Callable[[str], None]) -> Result:
         return infeasible(run, whole_units=True)
     phase("explaining")
     explanation = explanations(run, solved, whole)
-    # Everything the result needs is read: free the solver's copy of the model before the
-    # result rows are built, so the two never take memory at the same time.
+    # Everything the result needs is read: free the solver's copy of the model, and give
+    # what it took back to the system, before the result rows are made, so the two never
+    # take memory at the same time (100,000 bids: a peak 17 MB lower than with the rows
+    # drafted beside the simplex, for 0.05 s more after it).
     solved.release()
+    give_back_freed_memory()
     phase("writing")
     return write_result(
         run.problem,
@@ -235,7 +239,7 @@ def _passes(run: Solving, phase: Callable[[str], None]) -> Result:
         run.info,
         whole,
         explanation,
-        solved.drafts,
+        draft_allocations(run.problem, solved.model.prices),
         lambda: run.clock.timings_after("explain"),
     )
 
@@ -274,7 +278,6 @@ class Solved:
     col_dual: FloatArray
     row_dual: FloatArray
     cost_up: FloatArray | None
-    drafts: tuple[BidAllocation, ...]
     tied: npt.NDArray[np.bool_]
     """Per bid: the tie rule took units from it (one cent less would have kept them)."""
 
@@ -305,12 +308,12 @@ def first_solve(run: Solving, phase: Callable[[str], None]) -> Solved | Result:
         )
     engine = make_engine(model, settings)
     phase("solving")
-    # HiGHS releases the GIL while it solves: what needs nothing from the solver (the
-    # input hash, the allocation rows' fixed fields) is made on a second thread meanwhile.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drafts") as beside:
-        drafting = beside.submit(draft_allocations, problem, model.prices)
+    # HiGHS releases the GIL while it solves: the input hash, which needs nothing from the
+    # solver, is made on a second thread meanwhile (from when the model is handed over:
+    # started earlier, it would take turns with the hand-over for the GIL).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash") as beside:
+        engine.when_solving(lambda: beside.submit(getattr, problem, "input_hash"))
         status = engine.run(mip=mip)
-        drafts = drafting.result()
     if status == "error" and not settings.presolve:
         # HiGHS's simplex can stop without a verdict ("Unknown") on a badly scaled model:
         # once more with presolve before giving up
@@ -353,7 +356,6 @@ def first_solve(run: Solving, phase: Callable[[str], None]) -> Solved | Result:
         col_dual=col_dual,
         row_dual=row_dual,
         cost_up=cost_up,
-        drafts=drafts,
         tied=np.zeros(len(model.x_col), dtype=np.bool_),
     )
 

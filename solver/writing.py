@@ -1,9 +1,8 @@
 """The result pass: the allocation rows, their money and shares, as the result states them.
 
-Each bid's row is drafted before the solver answers (draft_allocations, on a second
-thread while HiGHS solves) and filled in from the whole units and the explanations
-(write_result). Every figure is exact: money in Decimal, half up to the cent; shares and
-margins to 6 decimals, half up.
+Each bid's row is drafted as if it won nothing (draft_allocations) and filled in from
+the whole units and the explanations (write_result). Every figure is exact: money in
+Decimal, half up to the cent; shares and margins to 6 decimals, half up.
 """
 
 from __future__ import annotations
@@ -61,49 +60,22 @@ def _share(units: int, capacity: int) -> float:
     return ((2 * units * 1_000_000 + capacity) // (2 * capacity)) / 1_000_000
 
 
-def _draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[BidAllocation, ...]:
-    """Each bid's allocation as if it won nothing, and the input hash: made beside the solver.
-
-    Neither needs the solver's answer, so both are made on a second thread while HiGHS
-    solves, off the critical path (0.3 s and 0.2 s at 100,000 bids). The rows are drafts:
-    _result fills in what the solve decided before anything else sees them.
-    """
-    problem.input_hash  # noqa: B018 - computed once, kept by the problem
-    no_fee = Decimal("0.00")
-    return trusted_allocations(
-        [
-            {
-                "bid": bid.id,
-                "factory": bid.factory,
-                "item": bid.item,
-                "units": 0,
-                "supply_price": price,
-                "setup_fee": no_fee,
-                "capacity_share_used": 0.0,
-                "margin": None,
-                "reason": "lost_on_price",
-                "cost_to_win_more": None,
-            }
-            for bid, price in zip(problem.bids, prices, strict=True)
-        ]
-    )
-
-
 def draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[BidAllocation, ...]:
-    """Each bid's allocation as if it won nothing, and the input hash: made beside the solver.
+    """Each bid's allocation as if it won nothing (and the input hash, if not made yet).
 
-    Neither needs the solver's answer, so both are made on a second thread while HiGHS
-    solves, off the critical path (0.3 s and 0.2 s at 100,000 bids). The rows are drafts:
-    _result fills in what the solve decided before anything else sees them.
+    Made once the solver's model is freed (solve.py), so the two never take memory at the
+    same time. The rows are drafts: write_result fills in what the solve decided before
+    anything else sees them.
     """
     problem.input_hash  # noqa: B018 - computed once, kept by the problem
     no_fee = Decimal("0.00")
+    columns = problem.bid_columns
     return trusted_allocations(
         [
             {
-                "bid": bid.id,
-                "factory": bid.factory,
-                "item": bid.item,
+                "bid": bid,
+                "factory": factory,
+                "item": item,
                 "units": 0,
                 "supply_price": price,
                 "setup_fee": no_fee,
@@ -112,7 +84,9 @@ def draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[BidA
                 "reason": "lost_on_price",
                 "cost_to_win_more": None,
             }
-            for bid, price in zip(problem.bids, prices, strict=True)
+            for bid, factory, item, price in zip(
+                columns.id, columns.factory, columns.item, prices, strict=True
+            )
         ]
     )
 

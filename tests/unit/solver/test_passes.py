@@ -113,3 +113,56 @@ def test_explanations_give_every_bid_a_reason() -> None:
     assert whole.units.tolist() == [40, 0]
     assert explanation.reasons[1] == "lost_on_price"
     assert explanation.reasons[0] != "lost_on_price"
+
+
+def test_the_pulp_problem_is_let_go_before_the_simplex_runs() -> None:
+    """HiGHS is handed the model, then the PuLP problem's rows and columns go before the
+    simplex runs (memory: the two copies are never held while it works); later passes
+    change HiGHS's model only."""
+    from pulp import HiGHS
+
+    from solver.pulp_bulk import num_columns, num_rows
+
+    seen: list[tuple[int, int]] = []
+    call_solver = HiGHS.callSolver
+
+    def spy(self: HiGHS, lp: object) -> None:
+        seen.append((num_columns(lp), num_rows(lp)))  # type: ignore[arg-type]
+        call_solver(self, lp)  # type: ignore[no-untyped-call]
+
+    problem = share_capped()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(HiGHS, "callSolver", spy)
+        found = solved(problem)
+    assert seen == [(0, 0)]
+    assert num_columns(found.model.lp) == 0
+    ties(found)
+    assert whole_units(round_of(problem), found) is not None
+
+
+def test_work_beside_the_solver_starts_once_the_model_is_handed_over() -> None:
+    """when_solving's function runs once, after the PuLP problem is let go (the hand-over
+    done) and before HiGHS's simplex: it never takes turns with the hand-over for the GIL."""
+    from pulp import HiGHS
+
+    from solver.engines import make_engine
+    from solver.model import build_model
+    from solver.pulp_bulk import num_columns
+
+    problem = share_capped()
+    run = round_of(problem)
+    model = build_model(problem)
+    engine = make_engine(model, run.settings)
+    events: list[str] = []
+    engine.when_solving(lambda: events.append(f"start with {num_columns(model.lp)} columns"))
+    call_solver = HiGHS.callSolver
+
+    def spy(self: HiGHS, lp: object) -> None:
+        events.append("simplex")
+        call_solver(self, lp)  # type: ignore[no-untyped-call]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(HiGHS, "callSolver", spy)
+        assert engine.run(mip=False) == "optimal"
+        assert engine.run(mip=False) == "optimal"
+    assert events == ["start with 0 columns", "simplex"]

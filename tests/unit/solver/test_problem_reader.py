@@ -16,14 +16,14 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from solver.problem import _BIDS, ProblemBid, parse_problem
-from solver.problem_reader import plain_bids, read_json
+from solver.problem import _BIDS, ProblemBid, _sorted_lists, parse_problem
+from solver.problem_reader import plain_bids, plain_problem, read_json
 from solver.values import CENT, MAX_MONEY, MAX_UNITS
-from tests.unit.solver.builders import bid, factory, problem_data
+from tests.unit.solver.builders import bid, factory, item, problem_data
 from tests.unit.solver.test_problem import one_bid, refusal
 
 TWO_FACTORIES = [factory("F1"), factory("F2")]
@@ -363,3 +363,96 @@ def test_json_nested_too_deep_is_refused_not_raised(text: str) -> None:
     assert [(i.location, i.message) for i in refusal(text)] == [
         ("$", "not valid JSON: nested too deep")
     ]
+
+
+# --- A problem's text read in one pass (plain_problem) against read_json + the plain path ---
+
+
+def _json_value(value: Any) -> str | None:
+    """A bid row's value as JSON text: a Decimal as a bare number of its own spelling; None
+    for what JSON cannot spell (NaN, bytes, an Enum's member as such)."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, Decimal):
+        return str(value) if value.is_finite() else None
+    if isinstance(value, float):
+        return repr(value) if value == value and abs(value) != float("inf") else None
+    if isinstance(value, int | str) and type(value) in (int, str):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: json.dumps escapes it
+            return None
+        return json.dumps(value)
+    if isinstance(value, list) and not value:
+        return "[]"
+    return None
+
+
+def _problem_text(rows: list[dict[str, Any]], top: list[tuple[str, str]]) -> str | None:
+    members = []
+    for row in rows:
+        spelled = [(key, _json_value(value)) for key, value in row.items()]
+        if any(text is None for _, text in spelled):
+            return None
+        members.append(_json_object([(k, v) for k, v in spelled if v is not None]))
+    data = problem_data([bid("B0", "F1")], factories=TWO_FACTORIES)
+    parts = [(key, json.dumps(data[key])) for key in ("round", "factories", "items")]
+    return _json_object([*parts, ("bids", "[" + ",".join(members) + "]"), *top])
+
+
+TOP_LEVEL_EXTRAS: st.SearchStrategy[list[tuple[str, str]]] = st.one_of(
+    st.just([]), st.just([("colour", "1")]), st.just([("bids", "[]")]), st.just([("round", "7")])
+)
+
+
+@BID_PATH_SETTINGS
+@given(rows=st.lists(bid_rows(), min_size=0, max_size=4), top=TOP_LEVEL_EXTRAS)
+@example(rows=[plain_row("B2"), plain_row("B1", min_lot=None)], top=[])
+@example(rows=[plain_row("B1"), plain_row("B1", unit_cost=Decimal("2"))], top=[])
+@example(rows=[plain_row("B1", unit_cost=Decimal("1E+999"))], top=[])
+def test_a_problem_text_read_in_one_pass_makes_what_the_plain_path_makes(
+    rows: list[dict[str, Any]], top: list[tuple[str, str]]
+) -> None:
+    """plain_problem is a shortcut for read_json + _sorted_lists + the bids' validation,
+    never a second opinion: where it answers, the plain path makes the same bids (in the
+    same order, with the same record of given fields), the same columns and the same
+    other fields; where the plain path refuses, it gives None."""
+    text = _problem_text(rows, top)
+    assume(text is not None)
+    assert text is not None
+    fast = plain_problem(text, ProblemBid)
+    try:
+        read = read_json(text)
+        raw = _sorted_lists(read)
+        checked = _BIDS.validate_python(raw["bids"])
+        if not checked or set(read) - {"round", "factories", "items", "bids"}:
+            raise ValueError("not a problem's plain shape")
+    except (ValueError, TypeError, KeyError):  # UnreadableError, ValidationError...
+        assert fast is None, f"read in one pass what the plain path refuses: {text!r}"
+        return
+    if fast is None:
+        return  # valid, but not in the plain shape: the plain path's to make
+    others, bids, values = fast
+    assert_same_bids(bids, checked)
+    assert values == [[getattr(b, name) for b in checked] for name in ProblemBid.model_fields]
+    del raw["bids"]
+    assert _typed(others) == _typed(raw)
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_a_problem_file_parses_to_the_same_problem_by_either_path(as_bytes: bool) -> None:
+    """parse_problem of the text (one pass) and of the data (json + the plain path)."""
+    rows = [
+        bid("B2", "F2", cost="14.40", ask_price="20.00", min_lot=5, setup_cost="100.5"),
+        bid("B1", "F1", cost="9", ask_price="0", setup_cost="0.00"),
+        bid("B3", "F1", "I2", cost="0.0", capacity=1, min_lot=None),
+    ]
+    data = problem_data(rows, factories=TWO_FACTORIES, items=[item("I1"), item("I2")])
+    text = _money_as_json_numbers(json.dumps(data))
+    assert plain_problem(text, ProblemBid) is not None  # so the two paths really differ
+    one_pass = parse_problem(text.encode() if as_bytes else text)
+    plain = parse_problem(json.loads(text, parse_float=Decimal))
+    assert one_pass == plain
+    assert one_pass.bid_columns == plain.bid_columns
+    assert one_pass.input_hash == plain.input_hash
+    assert [b.model_fields_set for b in one_pass.bids] == [b.model_fields_set for b in plain.bids]

@@ -165,3 +165,30 @@ def test_bulk_writing_makes_what_the_public_builders_make(data: st.DataObject) -
         public.addConstraint(row, f"row[{r}]")
     assert names == [v.name for v in made]
     assert read_back(bulk, public_row_names=True) == read_back(public)
+
+
+@pytest.mark.parametrize("rows_per_piece", [1, 2, 7])
+def test_the_export_read_in_pieces_of_rows_is_the_public_hand_over(
+    rows_per_piece: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The terms are read a few rows at a time: pieces of any size give the same matrix."""
+    import solver.pulp_bulk
+
+    monkeypatch.setattr(solver.pulp_bulk, "_EXPORT_ROWS", rows_per_piece)
+    problem = parse_problem(random_problem_data(3, milp=True, bids=25))
+    assert_same_as_public(build_model(problem, "scenarios").lp)
+
+
+def test_a_variable_map_finds_each_id_s_variable_and_iterates_in_order() -> None:
+    from solver.pulp_bulk import VariableMap
+
+    lp = pulp.LpProblem("map", pulp.LpMaximize)
+    cols = add_columns(lp, ["x[b]", "x[a]", "x[c]"], "continuous", np.array([1.0, 2.0, 3.0]))
+    mapped = VariableMap(lp, ["b", "a", "c"], cols)
+    assert list(mapped) == ["b", "a", "c"]
+    assert len(mapped) == 3
+    assert [mapped[k].name for k in ("a", "b", "c")] == ["x[a]", "x[b]", "x[c]"]
+    assert mapped["c"].upBound == 3.0
+    assert "d" not in mapped
+    with pytest.raises(KeyError):
+        mapped["d"]
