@@ -83,8 +83,8 @@ def small_round(seed: int) -> Data:
     rng.shuffle(pairs)
     bids = []
     for b, (f, i) in enumerate(pairs[: int(rng.integers(2, 6))]):
-        retail = Decimal(items[i]["retail_price"])
-        cost = int(rng.integers(int(retail * 20), int(retail * 95)))
+        retail_cents = int(Decimal(items[i]["retail_price"]) * 100)
+        cost = int(rng.integers(retail_cents // 5, retail_cents * 95 // 100))
         row = {
             "id": f"B{b:02d}",
             "factory": f"F{f}",
@@ -139,7 +139,8 @@ def _fee(bid: Data, m: Decimal) -> Decimal:
 
 def _room(data: Data, f: Data) -> int:
     share = Decimal(f.get("capacity_share") or data["round"]["capacity_share"])
-    return max(0, math.floor(share * f["monthly_capacity"] - f.get("committed_units", 0)))
+    room: int = math.floor(share * f["monthly_capacity"] - f.get("committed_units", 0))
+    return max(0, room)
 
 
 def _expected_sales(item: Data, x: int) -> Decimal:
@@ -199,7 +200,11 @@ def feasible(data: Data, units: dict[str, int]) -> bool:
     budget = data["round"].get("budget")
     if budget is not None:
         spend = sum(
-            (_price(b, m) * units[b["id"]] + _fee(b, m) for b in data["bids"] if units.get(b["id"])),
+            (
+                _price(b, m) * units[b["id"]] + _fee(b, m)
+                for b in data["bids"]
+                if units.get(b["id"])
+            ),
             Decimal(0),
         )
         if spend > Decimal(budget):

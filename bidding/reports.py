@@ -401,7 +401,9 @@ def allocation_report(row: Allocation, result: Result, names: Names, currency: s
                         _percent(a.capacity_share_used),
                         _percent(a.margin),
                         a.reason,
-                        None if a.cost_to_win_more is None else Money(a.cost_to_win_more, currency),
+                        Money(a.cost_to_win_more, currency)
+                        if isinstance(a.cost_to_win_more, Decimal)
+                        else a.cost_to_win_more,
                     )
                     for a in result.allocations
                 ],

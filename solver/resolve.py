@@ -22,6 +22,7 @@ MILP at gap 0 otherwise. Every profit compared is recomputed exactly from the wh
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
@@ -42,6 +43,23 @@ IntArray = npt.NDArray[np.int64]
 Allocate = Callable[[Problem], "IntArray | None"]
 """The solve's passes up to whole units (tie rule and zero-profit rule kept), at gap 0, on
 a changed round: its whole units, or None where it has no allocation."""
+
+EXPLAIN_UP_TO = 1000
+"""Bids of an LP round explained by re-solves with the solve (SUPPLYBID_EXPLAIN_UP_TO)."""
+EXPLAIN_MILP_UP_TO = 200
+"""Bids of a round with lots or setup costs likewise (SUPPLYBID_EXPLAIN_MILP_UP_TO)."""
+
+
+def explain_limit(*, mip: bool) -> int:
+    """The most bids a round may have to be explained with its solve (README: measured)."""
+    name, default = (
+        ("SUPPLYBID_EXPLAIN_MILP_UP_TO", EXPLAIN_MILP_UP_TO)
+        if mip
+        else ("SUPPLYBID_EXPLAIN_UP_TO", EXPLAIN_UP_TO)
+    )
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else default
+
 
 WHOLE = 1e-9
 WEIGHT_TOL = 1e-9
@@ -99,7 +117,7 @@ class Resolver:
             a.start[:-1].astype(np.int32),
             a.index.astype(np.int32),
             a.value,
-            np.full(self.n, int(highspy.HighsVarType.kContinuous), dtype=np.uint8),
+            np.full(self.n, int(highspy.HighsVarType.kContinuous), dtype=np.int32),
         )
         self.h = h
         self.cost = a.cost.copy()
@@ -233,7 +251,6 @@ class Resolver:
         published one gains exactly that."""
         if self.published_optimal and self.budget_row is None:
             return self.published_value + (self.model.prices[k] - price) * u, u
-        col = int(self.model.x_col[k])
         return self._side(k, 0.0, float(u), price)
 
     def _tie_wins(self, k: int, probe: Probe) -> bool:

@@ -32,7 +32,6 @@ Same problem, same options, same solver version: the same Result, byte for byte
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,14 +42,14 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from solver.ceiling import cost_ceilings
 from solver.engine import ColumnOrder, Engine, EngineSettings, SolverError
 from solver.engines import cbc_version, highs_version, make_engine
-from solver.ceiling import cost_ceilings
 from solver.explain import Explanation, explain
 from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
 from solver.reasons import confirmed_reasons
-from solver.resolve import Resolver
+from solver.resolve import Resolver, explain_limit
 from solver.result import BidAllocation, Result, RuleConflict, SolverInfo, Timings
 from solver.ties import TIE_RULE, break_ties
 from solver.version import ALLOCATOR_VERSION
@@ -434,23 +433,6 @@ def explanations(run: Solving, solved: Solved, whole: WholeUnits) -> Explanation
     resolver = Resolver(model, units, allocate)
     costs = [resolver.threshold(k) for k in range(len(units))]
     return Explanation(reasons=reasons, cost_to_win_more=costs, cost_ceiling=ceilings)
-
-
-EXPLAIN_UP_TO = 1000
-"""Bids of an LP round explained by re-solves with the solve (SUPPLYBID_EXPLAIN_UP_TO)."""
-EXPLAIN_MILP_UP_TO = 200
-"""Bids of a round with lots or setup costs likewise (SUPPLYBID_EXPLAIN_MILP_UP_TO)."""
-
-
-def explain_limit(*, mip: bool) -> int:
-    """The most bids a round may have to be explained with its solve (README: measured)."""
-    name, default = (
-        ("SUPPLYBID_EXPLAIN_MILP_UP_TO", EXPLAIN_MILP_UP_TO)
-        if mip
-        else ("SUPPLYBID_EXPLAIN_UP_TO", EXPLAIN_UP_TO)
-    )
-    value = os.environ.get(name, "").strip()
-    return int(value) if value.isdigit() else default
 
 
 def whole_allocation(problem: Problem, options: SolveOptions) -> IntArray | None:
