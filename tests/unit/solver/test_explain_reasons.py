@@ -133,6 +133,7 @@ def test_cost_to_win_more_is_the_threshold_found_by_re_solving(
 ) -> None:
     base = rows(threshold_round({}))
     threshold = base[bid_id].cost_to_win_more
+    assert isinstance(threshold, Decimal)
     assert threshold == expected
     before = base[bid_id].units
     at = rows(threshold_round({bid_id: str(threshold)}))
@@ -308,8 +309,8 @@ def test_a_bid_rounded_up_onto_its_share_is_not_promised_a_unit_it_cannot_sell()
     # the rounding's 83 of 139: the 140th unit brings 16 and costs A's 15.
     base = rows(share_round("13.50"), items=SHARE_ITEM)
     assert (base["A"].units, base["A"].reason) == (84, "item_share_bound")
-    threshold = base["A"].cost_to_win_more
-    assert threshold is None or threshold <= Decimal("12.00")
+    # SPEC 3: the highest cent that wins more; 11.99 wins (checked below), 12.00 not
+    assert base["A"].cost_to_win_more == Decimal("11.99")
     assert rows(share_round("11.99"), items=SHARE_ITEM)["A"].units > 84
     assert rows(share_round("12.00"), items=SHARE_ITEM)["A"].units == 84
 
