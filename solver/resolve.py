@@ -272,8 +272,12 @@ class Resolver:
             if probe.plus_units is not None and float(self.weights @ probe.plus_units) < published:
                 return True
             least = self._least_weight(k, probe)
-            if least is not None and least >= published - WEIGHT_TOL:
-                return False
+            if least is not None:
+                weight, units = least
+                if weight >= published - WEIGHT_TOL:
+                    return False
+                if units is not None and self._value(units, k, probe.price) == probe.plus[0]:
+                    return True  # a whole-unit optimum with more units that weighs less
         bids = list(self.problem.bids)
         cost = _highest_cost(probe.price, self.problem.round.margin_floor)
         bids[k] = bids[k].model_copy(update={"unit_cost": cost})
@@ -281,9 +285,10 @@ class Resolver:
         units = self.allocate(self.problem.model_copy(update={"bids": tuple(bids), "round": terms}))
         return units is not None and int(units[k]) > u
 
-    def _least_weight(self, k: int, probe: Probe) -> float | None:
+    def _least_weight(self, k: int, probe: Probe) -> tuple[float, IntArray | None] | None:
         """A lower bound on the id-weight of the optima with x_k > u: the LP relaxation of
-        the least weighted of them, the profit held by a row (None: no answer)."""
+        the least weighted of them, the profit held by a row, and its units where they
+        are whole (then it is that least weighted optimum). None: no answer."""
         assert probe.plus is not None
         value = probe.plus[0]
         h = self.h
@@ -291,7 +296,7 @@ class Resolver:
         costs = self.cost.copy()
         costs[col] = -float(probe.price)
         cols = np.flatnonzero(costs).astype(np.int32)
-        slack = 1e-9 * max(1.0, abs(float(value))) + 1e-7
+        slack = 1e-12 * max(1.0, abs(float(value))) + 1e-6
         h.addRow(float(value) - slack, highspy.kHighsInf, len(cols), cols, costs[cols])
         tie = np.zeros(self.n)
         tie[self.model.x_col] = -self.weights
@@ -301,8 +306,14 @@ class Resolver:
         try:
             self.solves += 1
             h.run()
-            ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-            least = -float(h.getInfo().objective_function_value) if ok else None
+            least: tuple[float, IntArray | None] | None = None
+            if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                values = np.array(h.getSolution().col_value, dtype=np.float64)
+                whole = values[self.whole_cols]
+                units = None
+                if np.all(np.abs(whole - np.round(whole)) <= WHOLE):
+                    units = np.round(values[self.model.x_col]).astype(np.int64)
+                least = (-float(h.getInfo().objective_function_value), units)
         finally:
             h.changeColBounds(col, float(self.lower[col]), float(self.upper[col]))
             h.changeColsCost(self.n, every, self.cost)
