@@ -196,9 +196,10 @@ def _award(
         "capacity_share_used_ppb": _ppb(a.capacity_share_used),
         "margin_ppb": None if a.margin is None else _ppb(a.margin),
         "reason": a.reason,
-        "cost_to_win_more_cents": None
-        if a.cost_to_win_more is None
-        else to_cents(a.cost_to_win_more),
+        # "pending" (a round above the size explained with the solve) is stored as none
+        "cost_to_win_more_cents": to_cents(a.cost_to_win_more)
+        if isinstance(a.cost_to_win_more, Decimal)
+        else None,
         "unit_cost_cents": None if bid is None else to_cents(bid.unit_cost),
         "setup_cost_cents": None if bid is None else to_cents(bid.setup_cost),
         "factory_name": factory_name,

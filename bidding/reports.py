@@ -408,7 +408,9 @@ def allocation_report(
                         percent_or_none(a.capacity_share_used),
                         percent_or_none(a.margin),
                         a.reason,
-                        None if a.cost_to_win_more is None else Money(a.cost_to_win_more, currency),
+                        Money(a.cost_to_win_more, currency)
+                        if isinstance(a.cost_to_win_more, Decimal)
+                        else a.cost_to_win_more,
                         money_or_none(context.ceilings.get(a.bid), currency),
                         context.explain_row(a, names.item(a.item)),
                     )

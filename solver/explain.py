@@ -37,6 +37,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -54,10 +55,11 @@ CENT_SNAP = Decimal("0.000001")
 
 @dataclass(frozen=True)
 class Explanation:
-    """Per bid, in canonical order: its reason and its cost_to_win_more (or None)."""
+    """Per bid, in canonical order: its reason, cost_to_win_more and cost_ceiling."""
 
     reasons: list[Reason]
-    cost_to_win_more: list[Decimal | None]
+    cost_to_win_more: Sequence[Decimal | Literal["pending"] | None]
+    cost_ceiling: Sequence[Decimal | None] = ()
 
 
 def _duals_by_bid(

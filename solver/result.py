@@ -26,6 +26,7 @@ Reason = Literal[
     "capacity_bound",
     "item_share_bound",
     "budget_bound",
+    "guarantee_bound",
     "won_partial",
     "lost_on_price",
 ]
@@ -36,6 +37,7 @@ REASONS: tuple[Reason, ...] = (
     "capacity_bound",
     "item_share_bound",
     "budget_bound",
+    "guarantee_bound",
     "won_partial",
     "lost_on_price",
 )
@@ -73,7 +75,11 @@ class BidAllocation(_Frozen):
     capacity_share_used: float
     margin: float | None
     reason: Reason
-    cost_to_win_more: Decimal | None = None
+    cost_to_win_more: Decimal | Literal["pending"] | None = None
+    """The highest unit cost (cent) at which the bid gets more units, all else equal;
+    "pending" where the round is above the size explained with the solve."""
+    cost_ceiling: Decimal | None = None
+    """The unit cost at or above which the bid can never win a unit (SPEC 3)."""
 
 
 def trusted_allocations(rows: list[dict[str, object]]) -> tuple[BidAllocation, ...]:

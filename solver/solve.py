@@ -35,20 +35,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from solver.ceiling import cost_ceilings
 from solver.engine import ColumnOrder, Engine, EngineSettings, SolverError
 from solver.engines import cbc_version, highs_version, make_engine
 from solver.explain import Explanation, explain
 from solver.memory import give_back_freed_memory
 from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
-from solver.result import Result, RuleConflict, SolverInfo, Timings
+from solver.reasons import confirmed_reasons
+from solver.resolve import Resolver, explain_limit
+from solver.result import BidAllocation, Result, RuleConflict, SolverInfo, Timings
 from solver.ties import TIE_RULE, break_ties
 from solver.version import ALLOCATOR_VERSION
 from solver.whole import (
@@ -258,6 +261,8 @@ class Solving:
     info: SolverInfo
     clock: Clock
     mip: bool
+    explaining: bool = False
+    """A re-solve of an explanation: an infeasible round is not analysed further."""
 
 
 @dataclass
@@ -396,17 +401,67 @@ def whole_units(run: Solving, solved: Solved) -> WholeUnits | None:
 
 
 def explanations(run: Solving, solved: Solved, whole: WholeUnits) -> Explanation:
-    """A reason for each bid, and what it would take to win more (solver/explain.py)."""
-    return explain(
-        solved.model,
-        whole.units,
-        solved.col_dual,
-        solved.row_dual,
-        solved.cost_up,
-        mip=run.mip,
-        tied=solved.tied,
-        lp_units=solved.continuous,
+    """A reason for each bid, what it would take to win more, and its ceiling.
+
+    Up to the size the benchmark justifies (explain_limit), reasons and cost_to_win_more
+    are re-solves' facts (solver/reasons.py, solver/resolve.py). Above it cost_to_win_more
+    is "pending" (a job after publication computes it) and the reasons are read from the
+    continuous optimum's duals (solver/explain.py). cost_ceiling is a formula: always.
+    """
+    model = solved.model
+    ceilings = cost_ceilings(model)
+    if len(run.problem.bids) > explain_limit(mip=run.mip):
+        basis = explain(
+            model,
+            whole.units,
+            solved.col_dual,
+            solved.row_dual,
+            solved.cost_up,
+            mip=run.mip,
+            tied=solved.tied,
+            lp_units=solved.continuous,
+        )
+        return Explanation(
+            reasons=basis.reasons,
+            cost_to_win_more=["pending"] * len(basis.reasons),
+            cost_ceiling=ceilings,
+        )
+    units = whole.units
+
+    def allocate(problem: Problem) -> IntArray | None:
+        return whole_allocation(problem, run.options)
+
+    reasons = confirmed_reasons(model, units, allocate)
+    resolver = Resolver(model, units, allocate)
+    costs = [resolver.threshold(k) for k in range(len(units))]
+    return Explanation(reasons=reasons, cost_to_win_more=costs, cost_ceiling=ceilings)
+
+
+def whole_allocation(problem: Problem, options: SolveOptions) -> IntArray | None:
+    """The whole units solve() would publish for `problem`, unexplained: the re-solve of an
+    explanation (the tie rule and the zero-profit rule kept). None: no allocation."""
+    mip = problem.has_binaries
+    settings = EngineSettings(
+        solver=options.solver,
+        time_limit=float(options.time_limit),
+        mip_rel_gap=float(problem.round.mip_gap),
+        threads=options.threads,
+        random_seed=options.random_seed,
+        presolve=_presolve(options.presolve, mip=mip),
+        column_order=options.column_order_for(mip=mip) if options.solver == "highs" else "bid",
     )
+    run = Solving(problem, options, settings, solver_info(settings, options, mip=mip), Clock(), mip)
+    run = replace(run, explaining=True)
+    solved = first_solve(run, _no_phase)
+    if isinstance(solved, Result):
+        if solved.status != "optimal":
+            return None
+        return np.zeros(len(problem.bids), dtype=np.int64)
+    if options.tie_break:
+        ties(solved)
+    whole = whole_units(run, solved)
+    solved.release()
+    return None if whole is None else whole.units
 
 
 def infeasible(run: Solving, *, whole_units: bool = False) -> Result:
@@ -415,6 +470,13 @@ def infeasible(run: Solving, *, whole_units: bool = False) -> Result:
     from solver.infeasible import find_conflicts
 
     problem = run.problem
+    if run.explaining:
+        return Result(
+            round=problem.round.id,
+            status="infeasible",
+            input_hash=problem.input_hash,
+            solver=run.info,
+        )
     what = "no allocation meets every rule"
     if whole_units:
         what = "no allocation in whole units meets every rule"

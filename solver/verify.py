@@ -19,6 +19,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from solver.problem import Problem, ProblemBid, ProblemFactory, ProblemItem
 from solver.result import BidAllocation, Result
 from solver.values import CENT
+from solver.version import recorded_version
 
 OBJECTIVE_TOLERANCE = CENT
 """How far the continuous optimum may sit below the objective (both rounded to the cent);
@@ -26,6 +27,8 @@ the objective itself must equal the exact expected profit rounded half up to the
 RATIO_TOLERANCE = 1e-4
 """Stated margins and capacity shares are rounded for reading; allow that rounding."""
 GAP_TOLERANCE = 1e-6
+CEILINGS_FROM = 3
+"""The allocator version from which results state cost_ceiling (solver/version.py)."""
 
 _EXACT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)
 
@@ -140,7 +143,73 @@ def verify(problem: Problem, result: Result) -> list[Finding]:
     findings.extend(_check_items(problem, units))
     findings.extend(_check_budget(problem, units))
     findings.extend(_check_objective(problem, result, units))
+    if int(recorded_version(result.solver.options)) >= CEILINGS_FROM:
+        findings.extend(_check_ceilings(problem, rows))
     return findings
+
+
+def _pays(bid: ProblemBid, cost: Decimal, m: Decimal, values: list[tuple[int, Decimal]]) -> bool:
+    """Some quantity x, bringing `value` after the fee, pays at the bid's price at `cost`."""
+    price = price_floor(cost, m)
+    if bid.ask_price is not None and bid.ask_price > price:
+        price = bid.ask_price
+    return any(value - price * x > 0 for x, value in values)
+
+
+def _check_ceilings(problem: Problem, rows: dict[str, BidAllocation]) -> list[Finding]:
+    """cost_ceiling (SPEC 3): at it no quantity pays, one cent below it one does; null only
+    where a minimum fill or a guarantee could force units on the bid, and there always.
+
+    A quantity x pays at price p where what its units bring, s x + (r - h - s) E[min(D, x)],
+    is above p x plus the setup fee. Between two demand points that is a line in x, so
+    whether some x in a range pays is decided at the range's ends and the demand points
+    inside it.
+    """
+    out: list[Finding] = []
+    m = problem.round.margin_floor
+    items = {i.id: i for i in problem.items}
+    factories = {f.id: f for f in problem.factories}
+    by_factory: dict[str, list[ProblemBid]] = defaultdict(list)
+    for bid in problem.bids:
+        by_factory[bid.factory].append(bid)
+    brought: dict[tuple[str, int], Decimal] = {}
+
+    def worth(item: ProblemItem, x: int) -> Decimal:
+        key = (item.id, x)
+        if key not in brought:
+            gain = item.retail_price - item.handling_cost - item.salvage_value
+            sold = sum((s.probability * min(x, s.units) for s in item.demand), Decimal(0))
+            brought[key] = _EXACT.multiply(gain, sold) + item.salvage_value * x
+        return brought[key]
+
+    for bid in problem.bids:
+        row = rows.get(bid.id)
+        if row is None:
+            continue
+        item, factory = items[bid.item], factories[bid.factory]
+        forced = item.min_fill > 0 or guaranteed_units(problem, factory, by_factory[factory.id]) > 0
+        stated = row.cost_ceiling
+
+        if forced or stated is None:
+            if forced != (stated is None):
+                why = "can" if forced else "cannot"
+                message = f"cost_ceiling {stated}: a fill or guarantee {why} force units"
+                out.append(Finding("cost_ceiling_mismatch", message, bid=bid.id, item=bid.item))
+            continue
+        room = int(_share_room(problem, factory).to_integral_value(rounding=ROUND_FLOOR))
+        top = min(bid.capacity, max(room, 0))
+        least = max(bid.min_lot, 1)
+        xs = {x for x in (least, top, *(s.units for s in item.demand)) if least <= x <= top}
+        fee = setup_fee(bid, m) if bid.setup_cost > 0 else Decimal(0)
+        values = [(x, worth(item, x) - fee) for x in sorted(xs)]
+        problem_found = None
+        if _pays(bid, stated, m, values):
+            problem_found = f"at the cost_ceiling {stated} some quantity still pays"
+        elif stated > 0 and not _pays(bid, stated - CENT, m, values):
+            problem_found = f"cost_ceiling {stated} is not the least such cent"
+        if problem_found:
+            out.append(Finding("cost_ceiling_mismatch", problem_found, bid=bid.id, item=bid.item))
+    return out
 
 
 def _rows_by_bid(
@@ -250,7 +319,7 @@ def _check_bid(
     # SPEC 3 precedence: a bid at its full capacity is won_full, and only such a bid.
     if (row.reason == "won_full") != (x == bid.capacity):
         flag("reason_mismatch", f"reason {row.reason} with {x} of {bid.capacity} units")
-    if row.reason in ("excluded", "below_min_lot", "lost_on_price") and x != 0:
+    if row.reason in ("excluded", "lost_on_price") and x != 0:
         flag("reason_mismatch", f"reason {row.reason} with {x} units")
     if row.reason == "won_partial" and x == 0:
         flag("reason_mismatch", "reason won_partial with no units")

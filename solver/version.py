@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-ALLOCATOR_VERSION = "2"
+ALLOCATOR_VERSION = "3"
 """Bumped whenever a change of the rules may change an allocation or its explanations."""
 
 FIRST_VERSION = "1"
@@ -32,6 +32,12 @@ CHANGES: Mapping[str, str] = {
         "fill, a guarantee, a lot or an item share needs it; continuous_objective the best "
         "proven bound, gap over max(|bound|, 1); infeasible rounds named on the whole-unit "
         "problem"
+    ),
+    "3": (
+        "explanations by re-solve: each reason by removing one rule (guarantee_bound "
+        "added), cost_to_win_more the highest cent at which the bid gets more whole units "
+        "(one cent below the threshold version 2 stated), pending above the size explained "
+        "with the solve; cost_ceiling per bid"
     ),
 }
 """What each version changed, for replays and the README."""

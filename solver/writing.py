@@ -83,6 +83,7 @@ def draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[BidA
                 "margin": None,
                 "reason": "lost_on_price",
                 "cost_to_win_more": None,
+                "cost_ceiling": None,
             }
             for bid, factory, item, price in zip(
                 columns.id, columns.factory, columns.item, prices, strict=True
@@ -109,6 +110,7 @@ def write_result(
     rows = attribute_dicts(drafts)
     put_column(rows, "reason", explanation.reasons)
     put_column(rows, "cost_to_win_more", explanation.cost_to_win_more)
+    put_column(rows, "cost_ceiling", explanation.cost_ceiling)
     # Without a setup fee a bid's margin is (p - c) / p whatever its units: once per pair.
     unit_margins: dict[tuple[Decimal, Decimal], float | None] = {}
     no_fee = Decimal(0)

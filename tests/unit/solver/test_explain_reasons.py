@@ -77,7 +77,9 @@ def test_below_min_lot_when_a_lot_too_large_loses_a_bid_that_would_win_units() -
         items=[item(salvage="0", demand=[(60, "1")])],
     )
     assert (got["B1"].units, got["B1"].reason) == (0, "below_min_lot")
-    assert got["B1"].cost_to_win_more is None  # in a MILP round its lot decides
+    # with its lot B1 wins only where 200 units beat B2's profit of 480: 1680 - 200 p > 480,
+    # p < 6.00, so price 5.99 and cost 5.99 * 0.9 = 5.391 -> 5.39 (SPEC 3: the highest cent)
+    assert got["B1"].cost_to_win_more == Decimal("5.39")
     assert (got["B2"].units, got["B2"].reason) == (60, "won_partial")
 
 
@@ -109,11 +111,11 @@ def test_ask_that_sets_the_price_has_no_cost_to_win_more() -> None:
 THRESHOLD_CASES = [
     # (bid under test, expected threshold, by hand)
     # B2 (partial, price 20) gets more only below the value 16 of units 61..100:
-    # highest price 15.99 -> cost 15.99 * 0.9 = 14.391 -> below 14.40.
-    ("B2", Decimal("14.40")),
+    # highest price 15.99 -> cost 15.99 * 0.9 = 14.391 -> 14.39 (the highest cent that wins).
+    ("B2", Decimal("14.39")),
     # B3 (lost, price 30) gets units only by beating B2's price 20: highest price 19.99,
-    # cost 19.99 * 0.9 = 17.991 -> below 18.00.
-    ("B3", Decimal("18.00")),
+    # cost 19.99 * 0.9 = 17.991 -> 17.99.
+    ("B3", Decimal("17.99")),
 ]
 
 
@@ -131,12 +133,13 @@ def test_cost_to_win_more_is_the_threshold_found_by_re_solving(
 ) -> None:
     base = rows(threshold_round({}))
     threshold = base[bid_id].cost_to_win_more
+    assert isinstance(threshold, Decimal)
     assert threshold == expected
     before = base[bid_id].units
-    below = rows(threshold_round({bid_id: str(threshold - Decimal("0.01"))}))
     at = rows(threshold_round({bid_id: str(threshold)}))
-    assert below[bid_id].units > before
-    assert at[bid_id].units == before
+    above = rows(threshold_round({bid_id: str(threshold + Decimal("0.01"))}))
+    assert at[bid_id].units > before
+    assert above[bid_id].units == before
 
 
 def test_threshold_cost_translates_a_price_range_into_a_unit_cost() -> None:
@@ -159,11 +162,11 @@ def tied_round(b2_cost: str) -> list[dict[str, Any]]:
 
 def test_a_bid_that_lost_a_tie_wins_more_one_cent_below_its_price() -> None:
     # Both at price 10, demand 60 for sure (s = 0): the tie rule gives B1 50 and B2 10.
-    # One cent less (9.99, from a cost below 9.99 * 0.9 = 8.991) beats B1: threshold 9.00.
+    # One cent less (9.99, from a cost up to 9.99 * 0.9 = 8.991) beats B1: threshold 8.99.
     items = [item(salvage="0", demand=[(60, "1")])]
     base = rows(tied_round("9"), items=items)
     assert (base["B1"].units, base["B2"].units) == (50, 10)
-    assert base["B2"].cost_to_win_more == Decimal("9.00")
+    assert base["B2"].cost_to_win_more == Decimal("8.99")
     assert rows(tied_round("8.99"), items=items)["B2"].units == 50
     assert rows(tied_round("9.00"), items=items)["B2"].units == 10
 
@@ -171,7 +174,7 @@ def test_a_bid_that_lost_a_tie_wins_more_one_cent_below_its_price() -> None:
 def test_a_bid_that_would_win_the_tie_wins_more_at_its_rivals_price() -> None:
     # Demand 60 for sure (s = 0). B2 (price 10) takes the 60 units; B1 (price 12) none.
     # At price 10.00 B1 ties with B2 and, of lower id, takes the units (tie rule): any
-    # cost with a price of at most 10.00 wins, i.e. cost <= 9.00: threshold 9.01.
+    # cost with a price of at most 10.00 wins, i.e. cost <= 9.00: threshold 9.00.
     items = [item(salvage="0", demand=[(60, "1")])]
 
     def round_with(b1_cost: str) -> list[dict[str, Any]]:
@@ -182,7 +185,7 @@ def test_a_bid_that_would_win_the_tie_wins_more_at_its_rivals_price() -> None:
 
     base = rows(round_with("10.80"), items=items)
     assert (base["B1"].units, base["B2"].units) == (0, 60)
-    assert base["B1"].cost_to_win_more == Decimal("9.01")
+    assert base["B1"].cost_to_win_more == Decimal("9.00")
     assert rows(round_with("9.00"), items=items)["B1"].units == 60
     assert rows(round_with("9.01"), items=items)["B1"].units == 0
 
@@ -200,8 +203,8 @@ def test_threshold_behind_a_rival_at_its_item_share_on_a_demand_point() -> None:
     # B2 (32.27) its 120, B1 (38.90) the last 31: the item sits exactly on its demand and
     # B2 on its share, a degenerate optimum where HiGHS's cost ranging for B1 stopped at
     # B3's price (17.82). B1 takes B2's 120 units as soon as it is cheaper than B2, and at
-    # B2's price by the tie rule (lower id): cost 32.27 * 0.9 = 29.043 -> 29.04 wins,
-    # threshold 29.05.
+    # B2's price by the tie rule (lower id): cost 32.27 * 0.9 = 29.043 -> 29.04 wins:
+    # threshold 29.04.
     items = [
         item(
             retail="52.95",
@@ -213,7 +216,7 @@ def test_threshold_behind_a_rival_at_its_item_share_on_a_demand_point() -> None:
     ]
     base = rows(beta_round("35.01"), items=items)
     assert (base["B1"].units, base["B2"].units, base["B3"].units) == (31, 120, 49)
-    assert base["B1"].cost_to_win_more == Decimal("29.05")
+    assert base["B1"].cost_to_win_more == Decimal("29.04")
     assert rows(beta_round("29.04"), items=items)["B1"].units == 120
     assert rows(beta_round("29.05"), items=items)["B1"].units == 31
 
@@ -306,8 +309,8 @@ def test_a_bid_rounded_up_onto_its_share_is_not_promised_a_unit_it_cannot_sell()
     # the rounding's 83 of 139: the 140th unit brings 16 and costs A's 15.
     base = rows(share_round("13.50"), items=SHARE_ITEM)
     assert (base["A"].units, base["A"].reason) == (84, "item_share_bound")
-    threshold = base["A"].cost_to_win_more
-    assert threshold is None or threshold <= Decimal("12.00")
+    # SPEC 3: the highest cent that wins more; 11.99 wins (checked below), 12.00 not
+    assert base["A"].cost_to_win_more == Decimal("11.99")
     assert rows(share_round("11.99"), items=SHARE_ITEM)["A"].units > 84
     assert rows(share_round("12.00"), items=SHARE_ITEM)["A"].units == 84
 
@@ -329,20 +332,20 @@ def test_the_share_not_the_cap_is_what_stops_a_bid_on_both() -> None:
 def test_the_sole_winner_of_an_item_sold_to_its_demand_has_nothing_more_to_win() -> None:
     # Four bids at price 10 for 60 units sure to sell (s = 0): B1 takes all 60 (tie rule);
     # a 61st unit is worth nothing, so no cost wins B1 more (cost ranging said 9.00).
-    # B2..B4 win B1's units one cent below its price: cost below 9.00.
+    # B2..B4 win B1's units one cent below its price 10: 9.99 * 0.9 = 8.991 -> 8.99.
     items = [item(salvage="0", demand=[(60, "1")])]
     got = rows([bid(f"B{k}", f"F{k}", cost="9", capacity=100) for k in range(1, 5)], items=items)
     assert (got["B1"].units, got["B1"].cost_to_win_more) == (60, None)
-    assert [got[f"B{k}"].cost_to_win_more for k in (2, 3, 4)] == [Decimal("9.00")] * 3
+    assert [got[f"B{k}"].cost_to_win_more for k in (2, 3, 4)] == [Decimal("8.99")] * 3
 
 
 @pytest.mark.parametrize("seed", range(0, 40, 2))
-def test_one_cent_below_a_stated_threshold_the_bid_wins_more(seed: int) -> None:
-    """A factory that brings its cost just under cost_to_win_more must win more units.
+def test_at_a_stated_threshold_the_bid_wins_more_and_a_cent_above_it_does_not(seed: int) -> None:
+    """SPEC 3: cost_to_win_more is the highest cent at which the bid gets more units.
 
-    Random LP rounds (tests/unit/solver/builders.py), every stated threshold checked by
-    re-solving with only that bid's cost changed. (A threshold may understate; the
-    README says how often: it must never overstate.)
+    Random LP rounds (tests/unit/solver/builders.py) at gap 0, every stated threshold
+    checked by re-solving with only that bid's cost changed: at it, more units; one cent
+    above it, not.
     """
     import copy
 
@@ -350,13 +353,19 @@ def test_one_cent_below_a_stated_threshold_the_bid_wins_more(seed: int) -> None:
     from tests.unit.solver.builders import random_problem_data
 
     data = random_problem_data(seed, bids=12)
+    data["round"]["mip_gap"] = "0"
     result = solve(parse_problem(data))
-    for row in result.allocations:
-        if row.cost_to_win_more is None or row.cost_to_win_more < Decimal("0.01"):
-            continue
+
+    def units_at(bid_id: str, cost: Decimal) -> int:
         changed = copy.deepcopy(data)
         for b in changed["bids"]:
-            if b["id"] == row.bid:
-                b["unit_cost"] = str(row.cost_to_win_more - Decimal("0.01"))
+            if b["id"] == bid_id:
+                b["unit_cost"] = str(cost)
         again = solve(parse_problem(changed))
-        assert next(a.units for a in again.allocations if a.bid == row.bid) > row.units, row
+        return next(a.units for a in again.allocations if a.bid == bid_id)
+
+    for row in result.allocations:
+        if not isinstance(row.cost_to_win_more, Decimal):
+            continue
+        assert units_at(row.bid, row.cost_to_win_more) > row.units, row
+        assert units_at(row.bid, row.cost_to_win_more + Decimal("0.01")) <= row.units, row

@@ -8,6 +8,7 @@ C3: a tie rule whose choice depended on the ids of factories and items.
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from decimal import Decimal
@@ -231,11 +232,23 @@ BUDGET_ROUND: dict[str, Any] = json.loads(
 )
 
 
-def test_no_cost_to_win_more_where_the_budget_binds() -> None:
-    result = solve(parse_problem(BUDGET_ROUND))
+def test_where_the_budget_binds_the_threshold_is_found_by_re_solving() -> None:
+    # Lowering a price also loosens the budget: the threshold moves both, by re-solves
+    # (cost ranging, which sees only the objective, could state none here).
+    data = copy.deepcopy(BUDGET_ROUND)
+    result = solve(parse_problem(data))
     held = next(a for a in result.allocations if a.bid == "B01")
     assert held.reason == "budget_bound"
-    assert held.cost_to_win_more is None  # a correct null, not a wrong threshold (C5 c)
+    threshold = held.cost_to_win_more
+    assert isinstance(threshold, Decimal)
+
+    def units_at(cost: Decimal) -> int:
+        changed = copy.deepcopy(BUDGET_ROUND)
+        changed["bids"][1]["unit_cost"] = str(cost)
+        return next(a.units for a in solve(parse_problem(changed)).allocations if a.bid == "B01")
+
+    assert units_at(threshold) > held.units
+    assert units_at(threshold + Decimal("0.01")) <= held.units
 
 
 def test_an_item_share_that_the_optimum_meets_anyway_changes_nothing() -> None:
