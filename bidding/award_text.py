@@ -165,11 +165,11 @@ def _to_win_more(f: AwardInWords) -> str | None:
             "worked out and will be shown here"
         )
     if isinstance(f.cost_to_win_more, Decimal):
-        # The allocator's figure is the cent strictly below which the bid wins more (its
-        # explain module; re-solving at the figure itself gives no more units), so "below".
+        # SPEC 3: the highest cent at which the bid gets more units (a re-solve at it
+        # gives more; one cent above does not), so "of ... or less".
         return (
-            f"At a unit cost below {amount(f.cost_to_win_more, f.currency)} you would have "
-            f"won {more} of {f.item_name}"
+            f"At a unit cost of {amount(f.cost_to_win_more, f.currency)} or less you would "
+            f"have won {more} of {f.item_name}"
         )
     # Null otherwise says nothing sure about a lower cost: SPEC 3's null cases (the full
     # capacity, an ask, not even at 0.00) and the allocator's own (where a budget binds,
@@ -187,10 +187,10 @@ def _ceiling(f: AwardInWords) -> str | None:
     if f.cost_ceiling is None or f.reason == "excluded":
         return None
     if f.cost_ceiling == 0:
-        return "This bid cannot win a unit at any unit cost in a round like this one"
+        return "This bid cannot win a unit at any unit cost, whatever the other factories bid"
     return (
         f"At a unit cost of {amount(f.cost_ceiling, f.currency)} or more this bid cannot win "
-        "a unit in any round like this one"
+        "a unit, whatever the other factories bid"
     )
 
 

@@ -105,6 +105,10 @@ class AllocationModel:
     row_meta: list[tuple[str, str]] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     n_cols: int = 0
+    keep_arrays: bool = False
+    """Keep the arrays handed to the solver after the PuLP problem is let go: a round
+    explained by re-solves (solver/resolve.py) builds its own model from them."""
+    _kept: ModelArrays | None = None
     row_scale: dict[int, float] = field(default_factory=dict)
     """Rows written scaled to integer coefficients (item share by the least power of ten
     that makes its share whole, budget by 100):
@@ -132,8 +136,14 @@ class AllocationModel:
 
     def arrays(self) -> ModelArrays:
         """The model as sparse arrays (row-wise), read from the PuLP problem: what the
-        solver is given (solver/pulp_bulk.py)."""
-        return export(self.lp)
+        solver is given (solver/pulp_bulk.py); once the PuLP problem is let go, the arrays
+        kept where keep_arrays asked for them."""
+        if self._kept is not None:
+            return self._kept
+        arrays = export(self.lp)
+        if self.keep_arrays:
+            self._kept = arrays
+        return arrays
 
 
 def build_model(

@@ -51,7 +51,7 @@ from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_mod
 from solver.problem import Problem
 from solver.reasons import confirmed_reasons
 from solver.resolve import Resolver, explain_limit
-from solver.result import BidAllocation, Result, RuleConflict, SolverInfo, Timings
+from solver.result import Result, RuleConflict, SolverInfo, Timings
 from solver.ties import TIE_RULE, break_ties
 from solver.version import ALLOCATOR_VERSION
 from solver.whole import (
@@ -311,6 +311,7 @@ def first_solve(run: Solving, phase: Callable[[str], None]) -> Solved | Result:
             solver=run.info,
             timings=run.clock.timings(),
         )
+    model.keep_arrays = len(problem.bids) <= explain_limit(mip=mip)
     engine = make_engine(model, settings)
     phase("solving")
     # HiGHS releases the GIL while it solves: the input hash, which needs nothing from the

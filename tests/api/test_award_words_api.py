@@ -7,27 +7,26 @@ offers 12,000 at 5.00, every unit worth buying: its share stops it at 10,000. Th
 offers 2,500 at 17.00 (supply price 18.89): units 10,001 to 12,000 are sold with
 probability 3/4 (each brings 8 + 27.90 * 0.75 = 28.925), unit 12,001 with 1/4 (8 + 27.90 *
 0.25 = 14.975), so the rival wins 2,000, and would win more at a supply price of 14.97 or
-less: a unit cost below 13.48 (13.47 / 0.9 = 14.9667, up to 14.97; 13.48 gives 14.98).
-The allocator states 13.48, the cent strictly below which the bid wins more.
+less: a unit cost of 13.47 or less (13.47 / 0.9 = 14.9667, up to 14.97; 13.48 gives 14.98).
+The allocator states 13.47, the highest cent at which the bid wins more (SPEC 3).
 """
 
-import json
 from typing import Any
 
-from sqlmodel import Session, select
-
-from bidding.models import Allocation
 from tests.api.test_allocations_api import _bid, request_solve, wait_until_finished
 from tests.conftest import World
 from tests.exports import csv_rows, sheets
 
 OWN_SENTENCE = (
     "Your share for 2026-11 is full: 20% of 50,000 units = 10,000, all awarded in this round."
+    + " At a unit cost of 32.31 CNY or more this bid cannot win a unit, whatever the other "
+    "factories bid."
 )
 RIVAL_SENTENCE = (
     "You won 2,000 of the 2,500 units of Plush bear you offered, at 18.89 CNY each: cheaper "
-    "bids and the expected demand took the rest. At a unit cost below 13.48 CNY you "
-    "would have won more units of Plush bear."
+    "bids and the expected demand took the rest. At a unit cost of 13.47 CNY or less you "
+    "would have won more units of Plush bear. At a unit cost of 32.31 CNY or more this bid "
+    "cannot win a unit, whatever the other factories bid."
 )
 
 
@@ -59,11 +58,10 @@ def test_each_award_says_in_words_what_it_won_and_what_would_win_more(world: Wor
     by_bid = {a["bid"]: a for a in _awards(world, "manager")}
     assert (by_bid[own]["reason"], by_bid[own]["units"]) == ("capacity_bound", 10000)
     assert (by_bid[rival]["reason"], by_bid[rival]["units"]) == ("won_partial", 2000)
-    assert by_bid[rival]["cost_to_win_more"] == "13.48"
+    assert by_bid[rival]["cost_to_win_more"] == "13.47"
     assert by_bid[own]["explanation"] == OWN_SENTENCE
     assert by_bid[rival]["explanation"] == RIVAL_SENTENCE
-    # Null until the allocator states ceilings (SPEC 3): the field is there, empty.
-    assert by_bid[own]["cost_ceiling"] is None
+    assert by_bid[own]["cost_ceiling"] == "32.31"
 
     mine = _awards(world, "factory")
     assert [(a["bid"], a["explanation"]) for a in mine] == [(own, OWN_SENTENCE)]
@@ -82,8 +80,8 @@ def test_the_awards_export_carries_the_same_sentences_and_a_factory_only_its_own
     rows = {r["Bid"]: r for r in csv_rows(answer.content)}
     assert rows[own]["Explanation"] == OWN_SENTENCE
     assert rows[rival]["Explanation"] == RIVAL_SENTENCE
-    assert rows[rival]["Cost to win more (CNY)"] == "13.48"
-    assert rows[own]["Cost ceiling (CNY)"] == ""
+    assert rows[rival]["Cost to win more (CNY)"] == "13.47"
+    assert rows[own]["Cost ceiling (CNY)"] == "32.31"
     assert rows[own]["Item name"] == "Plush bear"
 
     workbook = world.client.get(f"{path}?format=xlsx", headers=world.headers("factory"))
@@ -147,33 +145,23 @@ def test_a_share_filled_across_two_rounds_of_the_period_names_the_earlier_units(
     assert [(a["reason"], a["units"]) for a in awards] == [("capacity_bound", 6000)]
     assert awards[0]["explanation"] == (
         "Your share for 2026-11 is full: 20% of 50,000 units = 10,000; 4,000 were awarded in "
-        "earlier rounds of 2026-11 and 6,000 in this round."
+        "earlier rounds of 2026-11 and 6,000 in this round. At a unit cost of 32.31 CNY or more "
+        "this bid cannot win a unit, whatever the other factories bid."
     )
 
 
-def test_a_ceiling_stated_in_the_result_reaches_the_award_and_its_sentence(world: World) -> None:
-    """The allocator states `cost_ceiling` in its result rows (another change): the awards
-    read it from the stored result. Written here behind the app's back, after publication
-    (today's result format has no such field, so publication would refuse it)."""
+def test_the_ceiling_the_allocator_states_reaches_the_award_and_the_export(world: World) -> None:
+    """SPEC 3's ceiling of either bid: the first unit of Plush bear brings 35.90 (8.00 +
+    27.90, sold for sure), and a supply price of 35.90 (a unit cost of 32.31: 32.31 / 0.9 =
+    35.90) earns nothing on it, while 32.30 gives 35.89; later units bring less."""
     own, rival = _published(world)
-    with Session(world.engine) as session:
-        row = session.exec(select(Allocation).where(Allocation.round_id == world.round_id)).one()
-        document = json.loads(row.result or "{}")
-        for line in document["allocations"]:
-            if line["bid"] == rival:
-                line["cost_ceiling"] = "26.31"
-        row.result = json.dumps(document)
-        session.add(row)
-        session.commit()
-    by_bid = {a["bid"]: a for a in _awards(world, "rival")}
-    assert by_bid[rival]["cost_ceiling"] == "26.31"
-    assert by_bid[rival]["explanation"] == (
-        RIVAL_SENTENCE + " At a unit cost of 26.31 CNY or more this bid cannot win a unit in "
-        "any round like this one."
-    )
-    assert [a["cost_ceiling"] for a in _awards(world, "factory")] == [None]
+    assert [a["cost_ceiling"] for a in _awards(world, "rival")] == ["32.31"]
+    assert [a["cost_ceiling"] for a in _awards(world, "factory")] == ["32.31"]
     exported = world.client.get(
         f"/v1/rounds/{world.round_id}/awards?format=csv", headers=world.headers("manager")
     )
     rows = {r["Bid"]: r for r in csv_rows(exported.content)}
-    assert (rows[rival]["Cost ceiling (CNY)"], rows[own]["Cost ceiling (CNY)"]) == ("26.31", "")
+    assert (rows[rival]["Cost ceiling (CNY)"], rows[own]["Cost ceiling (CNY)"]) == (
+        "32.31",
+        "32.31",
+    )

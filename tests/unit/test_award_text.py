@@ -41,7 +41,7 @@ def test_a_full_share_names_the_units_committed_in_earlier_rounds_of_the_period(
     )
     assert explanation(figures) == (
         "Your share for 2027-07 is full: 15% of 40,000 units = 6,000; 2,500 were awarded in "
-        "earlier rounds of 2027-07 and 3,500 in this round. At a unit cost below 8.40 CNY you "
+        "earlier rounds of 2027-07 and 3,500 in this round. At a unit cost of 8.40 CNY or less you "
         "would have won more units of Glass jar 500ml."
     )
 
@@ -70,8 +70,8 @@ def test_the_budget_names_its_amount_in_the_round_currency() -> None:
     )
     assert explanation(figures) == (
         "The round's budget of 1,250,000.00 CNY is spent: you won 3,000 units of Glass jar "
-        "500ml, and buying more of this bid would exceed it. At a unit cost below 17.30 CNY you "
-        "would have won more units of Glass jar 500ml."
+        "500ml, and buying more of this bid would exceed it. At a unit cost of 17.30 CNY or "
+        "less you would have won more units of Glass jar 500ml."
     )
 
 
@@ -102,8 +102,8 @@ def test_won_in_part_states_what_was_offered_and_the_threshold() -> None:
     figures = replace(JAR, cost_to_win_more=Decimal("19.99"))
     assert explanation(figures) == (
         "You won 3,000 of the 8,000 units of Glass jar 500ml you offered, at 20.56 CNY each: "
-        "cheaper bids and the expected demand took the rest. At a unit cost below 19.99 CNY you "
-        "would have won more units of Glass jar 500ml."
+        "cheaper bids and the expected demand took the rest. At a unit cost of 19.99 CNY or "
+        "less you would have won more units of Glass jar 500ml."
     )
 
 
@@ -117,7 +117,7 @@ def test_lost_on_price_states_the_supply_price_and_the_cost_that_wins_units() ->
     )
     assert explanation(figures) == (
         "You won no units of Glass jar 500ml: at your supply price of 9.34 CNY, cheaper bids "
-        "cover what the expected demand makes worth buying. At a unit cost below 8.40 CNY you "
+        "cover what the expected demand makes worth buying. At a unit cost of 8.40 CNY or less you "
         "would have won units of Glass jar 500ml."
     )
 
@@ -154,21 +154,21 @@ def test_a_cost_ceiling_is_stated_as_the_cost_at_which_no_unit_can_be_won() -> N
         cost_ceiling=Decimal("11.25"),
     )
     assert explanation(figures).endswith(
-        "At a unit cost below 8.40 CNY you would have won units of Glass jar 500ml. "
-        "At a unit cost of 11.25 CNY or more this bid cannot win a unit in any round like "
-        "this one."
+        "At a unit cost of 8.40 CNY or less you would have won units of Glass jar 500ml. "
+        "At a unit cost of 11.25 CNY or more this bid cannot win a unit, whatever the other "
+        "factories bid."
     )
 
 
 def test_a_ceiling_of_zero_says_no_unit_cost_wins() -> None:
     figures = replace(JAR, reason="lost_on_price", units=0, cost_ceiling=Decimal("0.00"))
     assert explanation(figures).endswith(
-        "This bid cannot win a unit at any unit cost in a round like this one."
+        "This bid cannot win a unit at any unit cost, whatever the other factories bid."
     )
 
 
 def test_a_null_ceiling_adds_no_sentence() -> None:
-    assert "round like this one" not in explanation(replace(JAR, cost_ceiling=None))
+    assert "whatever the other factories bid" not in explanation(replace(JAR, cost_ceiling=None))
 
 
 @pytest.mark.parametrize(
