@@ -1,8 +1,10 @@
 """Allocations: solves and what-ifs run as jobs, compared, published; awards explained."""
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Response, status
+from fastapi.responses import StreamingResponse
 
 from api.deps import (
     BidReader,
@@ -22,8 +24,9 @@ from api.schemas.allocations import (
     ComparisonPublic,
 )
 from api.schemas.base import Page
-from bidding import comparison, publication, reports, rounds, solves
+from bidding import award_exports, comparison, publication, reports, rounds, solves
 from bidding.errors import AllocationNotDone
+from bidding.exports import CSV_MEDIA_TYPE
 from bidding.names import allocation_names, award_names
 
 router = APIRouter(tags=["allocations"], responses=COMMON)
@@ -161,15 +164,37 @@ def publish_allocation(
     return AllocationSummary.of(row)
 
 
-@router.get("/v1/rounds/{round_id}/awards", responses=problems(404, 409))
+@router.get(
+    "/v1/rounds/{round_id}/awards",
+    response_model=Page[AwardPublic],
+    responses={**EXPORTS, **problems(404, 409)},
+)
 def list_awards(
-    round_id: IdPath, session: SessionDep, actor: BidReader, page: Pagination
-) -> Page[AwardPublic]:
+    round_id: IdPath,
+    session: SessionDep,
+    actor: BidReader,
+    page: Pagination,
+    format: Format = "json",
+    view: ExportView = None,
+) -> Page[AwardPublic] | Response:
     """Awards of the published allocation, in bid order; a factory sees its own only.
 
     Before publication every role gets 409 `round_not_published`; a round a factory
-    cannot see is a 404.
+    cannot see is a 404. `?format=csv` streams every award (no pages) as one view: a row
+    per bid (`view=bid`, the default), per item, per factory, or the totals;
+    `?format=xlsx` is a workbook with a sheet per view.
     """
+    if format != "json":
+        awards = award_exports.published_awards(session=session, principal=actor, round_id=round_id)
+        if format == "xlsx":
+            return export(award_exports.awards_report(awards), format, view)
+        lines = award_exports.award_csv(awards, view)
+        return StreamingResponse(
+            _encoded(lines),
+            media_type=CSV_MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{awards.name}.csv"'},
+        )
+    json_only(view)
     rows = publication.list_awards(
         session=session, principal=actor, round_id=round_id, after=page.after, limit=page.limit
     )
@@ -178,3 +203,20 @@ def list_awards(
         data=[AwardPublic.of(r, shown) for r in rows],
         next_cursor=page.next_cursor(rows[-1].bid_id if rows else None, len(rows)),
     )
+
+
+STREAM_CHUNK = 1 << 16
+"""Bytes of CSV sent at a time: a line each would be a write each."""
+
+
+def _encoded(lines: Iterator[str]) -> Iterator[bytes]:
+    buffer: list[str] = []
+    size = 0
+    for line in lines:
+        buffer.append(line)
+        size += len(line)
+        if size >= STREAM_CHUNK:
+            yield "".join(buffer).encode("utf-8")
+            buffer, size = [], 0
+    if buffer:
+        yield "".join(buffer).encode("utf-8")
