@@ -7,17 +7,28 @@ the XLSX is the whole report (`awards_report`), a sheet per view. Cells go throu
 `bidding.export_cells` like every export: names neutralised, money a number, percentages.
 """
 
+import csv
+import io
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bidding.errors import InvalidInput
-from bidding.export_cells import Cell, Money, Percent
-from bidding.exports import Report, Sheet, csv_lines
+from bidding.export_cells import (
+    Cell,
+    Money,
+    Percent,
+    cents_text,
+    csv_row,
+    neutralise,
+    ppb_percent_text,
+)
+from bidding.exports import BOM, Report, Sheet, csv_lines
 from bidding.lifecycle import require
 from bidding.models import PPB, Allocation, Award
 from bidding.names import Names, names_of
@@ -43,8 +54,7 @@ AWARD_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class AwardLine:
+class AwardLine(NamedTuple):
     """One award row as stored: ids, names as published, cents and parts per billion."""
 
     allocation: str
@@ -97,7 +107,8 @@ def published_awards(*, session: Session, principal: Principal, round_id: str) -
     )
     if principal.factory_id is not None:
         query = query.where(col(Award.factory_id) == principal.factory_id)
-    lines = [AwardLine(*found) for found in session.execute(query).all()]
+    # Plain rows (no ORM objects): 100,000 of them are read in a fraction of a second.
+    lines = list(map(AwardLine._make, session.connection().execute(query)))
     unnamed_factories = {a.factory for a in lines if a.factory_name is None}
     unnamed_items = {a.item for a in lines if a.item_name is None}
     names = names_of(session=session, factory_ids=unnamed_factories, item_ids=unnamed_items)
@@ -248,9 +259,54 @@ def check_view(view: str | None) -> str:
 
 
 def award_csv(awards: PublishedAwards, view: str | None) -> Iterator[str]:
-    """One view as CSV text, a line at a time (the byte order mark and header first)."""
-    _, headers, rows = _view(awards, check_view(view))
-    return csv_lines(headers, rows)
+    """One view as CSV text in pieces of a few thousand lines (the byte order mark and the
+    header first). The bid view is spelled from the stored cents and parts per billion
+    directly, as `csv_text` spells them (tests/unit/test_export_cells_fast.py)."""
+    chosen = check_view(view)
+    _, headers, rows = _view(awards, chosen)
+    if chosen != "bid":
+        return csv_lines(headers, rows)
+    return _csv_pieces(headers, _bid_texts(awards))
+
+
+PIECE_ROWS = 2000
+
+
+def _csv_pieces(headers: Sequence[str], rows: Iterable[list[str]]) -> Iterator[str]:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    out.write(BOM)
+    writer.writerow(csv_row(list(headers)))
+    for n, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if n % PIECE_ROWS == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+def _bid_texts(awards: PublishedAwards) -> Iterator[list[str]]:
+    """The bid view's cells as CSV text: `_bid_rows` through `csv_text`, without Decimals."""
+    names, round_id = awards.names, neutralise(awards.round_id)
+    for a in awards.lines:
+        yield [
+            round_id,
+            neutralise(a.allocation),
+            neutralise(a.bid),
+            neutralise(a.factory),
+            neutralise(a.factory_name or names.factory(a.factory) or ""),
+            neutralise(a.item),
+            neutralise(a.item_name or names.item(a.item) or ""),
+            str(a.units),
+            cents_text(a.supply_price_cents),
+            cents_text(a.setup_fee_cents),
+            cents_text(a.amount_cents),
+            ppb_percent_text(a.capacity_share_used_ppb),
+            "" if a.margin_ppb is None else ppb_percent_text(a.margin_ppb),
+            neutralise(a.reason),
+            "" if a.cost_to_win_more_cents is None else cents_text(a.cost_to_win_more_cents),
+        ]
 
 
 def awards_report(awards: PublishedAwards) -> Report:

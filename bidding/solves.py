@@ -16,9 +16,13 @@ awards), so two rounds of one period cannot both award a factory its remaining s
 SQLite BEGIN IMMEDIATE already serialises every writer.
 """
 
+import gc
 import json
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from sqlalchemy import and_, or_, update
@@ -28,6 +32,7 @@ from sqlmodel import Session, col, select
 from bidding.audit import canonical_json
 from bidding.changes import audited, record_change
 from bidding.db import use_case
+from bidding.documents import problem_of, result_of
 from bidding.errors import AllocationNotFound, InvalidCursor, RoundNotSolvable, SolveInProgress
 from bidding.lifecycle import lock_round, require, round_state, transition
 from bidding.models import Allocation, AllocationStatus, Round, RoundState, utcnow
@@ -46,7 +51,7 @@ from bidding.snapshot import (
 from bidding.values import new_id
 from solver.explain import mark_excluded
 from solver.problem import Problem, parse_problem
-from solver.result import BidAllocation, Result, parse_result
+from solver.result import BidAllocation, Result
 from solver.solve import PHASES, SolveOptions, nothing_allocated, solve
 
 log = logging.getLogger(__name__)
@@ -124,12 +129,14 @@ def solve_round(
         committed=committed_units(session=session, row=row),
     )
     what_if = overrides.is_what_if
+    problem_text = problem.to_json()
+    problem_of.keep(problem_text, problem)  # what the worker and publication read back
     allocation = Allocation(
         id=new_id("alc"),
         round_id=row.id,
         what_if=what_if,
         overrides=canonical_json(overrides.as_data()) if what_if else None,
-        problem=problem.to_json(),
+        problem=problem_text,
         input_hash=problem.input_hash,
         items=items_document(session=session, problem=problem),
         requested_by=actor.key_id,
@@ -168,7 +175,7 @@ def start_solve(*, session: Session, allocation_id: str, only_queued: bool) -> P
         row.phase = PHASES[0]
     problem_text = row.problem
     session.commit()
-    return parse_problem(problem_text)
+    return problem_of(problem_text)
 
 
 @use_case
@@ -251,6 +258,32 @@ def record_phase(*, engine: Engine, allocation_id: str, phase: str) -> None:
         session.commit()
 
 
+_paused = 0
+_paused_lock = threading.Lock()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a solve runs, as `supplybid solve` has it.
+
+    A solve makes objects by the hundred thousand and no cycles worth finding; in a server
+    each collection also walks everything the server holds, which made a solve in `serve`
+    far slower than alone. Reference counting still frees what the solve drops; the
+    collector is back on when the last solve in the process ends.
+    """
+    global _paused
+    with _paused_lock:
+        _paused += 1
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _paused_lock:
+            _paused -= 1
+            if _paused == 0:
+                gc.enable()
+
+
 def run_solve(*, engine: Engine, allocation_id: str, only_queued: bool = False) -> None:
     """The job: mark running, solve outside any transaction, store the result in one.
 
@@ -265,13 +298,14 @@ def run_solve(*, engine: Engine, allocation_id: str, only_queued: bool = False) 
     if delay > 0:
         time.sleep(delay)
     try:
-        result = solve(
-            problem,
-            SolveOptions(),
-            on_phase=lambda phase: record_phase(
-                engine=engine, allocation_id=allocation_id, phase=phase
-            ),
-        )
+        with collector_paused():
+            result = solve(
+                problem,
+                SolveOptions(),
+                on_phase=lambda phase: record_phase(
+                    engine=engine, allocation_id=allocation_id, phase=phase
+                ),
+            )
     except Exception as exc:  # the job's boundary: any crash of the solve is stored
         log.exception("solve of allocation %s failed", allocation_id)
         with Session(engine, expire_on_commit=False) as session:
@@ -359,8 +393,15 @@ def presented_result(*, session: Session, row: Allocation) -> Result | None:
     if row.result is None:
         return None
     if row.presented is not None:
-        return parse_result(row.presented)
-    return _presentation(session, row, parse_result(row.result))
+        return result_of(row.presented)
+    return _presentation(session, row, result_of(row.result))
+
+
+def presentation_of(*, session: Session, row: Allocation, result: Result) -> Result:
+    """`presented_result` for a caller that has parsed the stored `result` already."""
+    if row.presented is not None:
+        return result_of(row.presented)
+    return _presentation(session, row, result)
 
 
 def _presentation(session: Session, row: Allocation, result: Result) -> Result:

@@ -30,7 +30,8 @@ from pydantic_core import ErrorDetails
 
 from solver.problem_hash import input_hash
 from solver.problem_reader import UnreadableError, plain_bids, read_json, share_fields_sets
-from solver.problem_writer import canonical, to_json
+from solver.problem_text import indented_json
+from solver.problem_writer import canonical
 from solver.values import (
     PART_PER_BILLION,
     PROBABILITY_TOLERANCE,
@@ -255,8 +256,9 @@ class Problem(_Frozen):
         return canonical(self.model_dump(mode="python"))
 
     def to_json(self) -> str:
-        """The problem in the exchange format, canonical and stable (numbers as strings)."""
-        return to_json(self.canonical())
+        """The problem in the exchange format, canonical and stable (numbers as strings):
+        `to_json(self.canonical())`, written from templates (solver/problem_text.py)."""
+        return indented_json(self)
 
 
 _CACHED = ("input_hash", "bid_columns", "bid_positions")
