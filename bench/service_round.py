@@ -1,12 +1,12 @@
-"""A closed round of about 10,000 bids, taken to published awards through the HTTP API.
+"""A round of about 10,000 bids, closed and taken to published awards through the HTTP API.
 
 The round is set up directly in the database (a generated problem, as bench.allocator
-uses, written as rows and closed by the domain's `close_round`). Then a real server runs
-as a subprocess (`supplybid serve` on 127.0.0.1) and, on PostgreSQL, a `supplybid worker`
-process; on SQLite the server's embedded worker solves. Each step is timed from the
-client: POST allocations, wait for done, GET the result, publish, every award as one
-streamed CSV; then a bare `supplybid solve` of the allocation's problem, the reference:
-the manager's path (request to every award read) is compared with it.
+uses, written as rows of an open round). Then a real server runs as a subprocess
+(`supplybid serve` on 127.0.0.1) and, on PostgreSQL, a `supplybid worker` process; on
+SQLite the server's embedded worker solves. Each step is timed from the client: close the
+round, POST allocations, wait for done, GET the result, publish, every award as one
+streamed CSV; then a bare `supplybid solve` of the allocation's problem, the reference.
+The manager's path (`PATH`: the solve request to every award read) is compared with it.
 
     python -m bench.service_round --bids 10000                       # SQLite, a temp file
     python -m bench.service_round --bids 10000 --database-url postgresql+psycopg://...
@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 import migrations
-from bidding import keys, rounds
+from bidding import keys
 from bidding.db import make_engine
 from bidding.jobs import apply_procrastinate_schema
 from bidding.models import (
@@ -56,7 +56,6 @@ from bidding.principal import SYSTEM
 from bidding.values import to_cents, to_ppb
 from solver.generate import generate_problem
 from solver.problem import Problem, parse_problem
-from tests.factories import MANAGER
 
 SUPPLYBID = str(Path(sys.executable).parent / "supplybid")
 FACTORIES = 200
@@ -65,7 +64,8 @@ PATH = ("post_allocations_s", "wait_for_done_s", "publish_s", "awards_csv_s")
 
 
 def build_round(engine: Engine, problem: Problem) -> str:
-    """Write the problem's factories, items, bids as rows of an open round; close it."""
+    """Write the problem's factories, items, bids as rows of an open round (closed later,
+    through the API, as a manager closes it before asking for a solve)."""
     round_id = f"rnd_bench_{secrets.token_hex(4)}"
     now = utcnow()
     with Session(engine) as session:
@@ -166,7 +166,6 @@ def build_round(engine: Engine, problem: Problem) -> str:
             ],
         )
         session.commit()
-        rounds.close_round(session=session, actor=MANAGER, round_id=round_id)
     return round_id
 
 
@@ -254,6 +253,10 @@ def run(bids: int, database_url: str, workdir: Path) -> dict[str, Any]:
         )
         _wait_healthy(client)
         steps: dict[str, float] = {}
+
+        t = time.perf_counter()
+        client.post(f"/v1/rounds/{round_id}/close").raise_for_status()
+        steps["close_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
         posted = client.post(f"/v1/rounds/{round_id}/allocations", json={})

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+import msgspec
 from sqlmodel import Session, col, select
 
 from bidding.audit import canonical_json
@@ -246,7 +247,23 @@ def awards_digest(records: Iterable[Mapping[str, Any]]) -> str:
         ({k: v for k, v in r.items() if v is not None or k not in LATER_COLUMNS} for r in records),
         key=lambda r: str(r["bid_id"]),
     )
-    return text_digest(canonical_json(rows))
+    return "sha256:" + hashlib.sha256(_canonical_rows(rows)).hexdigest()
+
+
+_PLAIN = re.compile(rb"[ -\[\]-~]*")
+"""Printable ASCII without a backslash: text no JSON encoder escapes, or spells otherwise."""
+_PLAIN_TYPES = frozenset({int, str, type(None)})
+
+
+def _canonical_rows(rows: list[dict[str, Any]]) -> bytes:
+    """`canonical_json(rows)` as UTF-8: msgspec writes it (a tenth of the time at 100,000
+    rows) where that is sure to be the same bytes (whole numbers, text, nulls; nothing
+    escaped), else json.dumps does (tests/unit/test_awards_digest.py)."""
+    if {type(v) for row in rows for v in row.values()} <= _PLAIN_TYPES:
+        fast = msgspec.json.encode(rows, order="sorted")
+        if _PLAIN.fullmatch(fast):
+            return fast
+    return canonical_json(rows).encode("utf-8")
 
 
 def text_digest(text: str) -> str:

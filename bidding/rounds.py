@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from bidding.changes import audited, record_change
 from bidding.db import use_case
+from bidding.documents import problem_of
 from bidding.errors import (
     FactoryNotFound,
     InvalidInput,
@@ -407,6 +408,7 @@ def freeze(
     except ProblemError as exc:
         raise SnapshotInvalid(str(exc)) from exc
     row.snapshot = problem.to_json()
+    problem_of.keep(row.snapshot, problem)  # a solve request reads it back
     row.input_hash = problem.input_hash
     event = {"input_hash": row.input_hash, "bids": sorted(b.id for b in problem.bids)}
     transition(session, actor=actor, row=row, action="close", details=event | dict(details or {}))

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
+from bidding.documents import problem_of
 from bidding.errors import InvalidInput
 from bidding.items import demand_of
 from bidding.lifecycle import PUBLISHED
@@ -209,8 +210,18 @@ def allocation_problem(
     """The problem a solve works on: the frozen snapshot, committed units, then overrides.
 
     Unknown ids in the overrides are refused (422, each named); demand scaled by a factor
-    is rounded half up to whole units.
+    is rounded half up to whole units. A plain solve is the parsed snapshot (parsed once
+    per process: the close keeps it) with the committed units, parsed no further.
     """
+    if not overrides.is_what_if:
+        base = problem_of(snapshot)
+        with_committed = tuple(
+            f
+            if committed.get(f.id, 0) == f.committed_units
+            else f.model_copy(update={"committed_units": committed.get(f.id, 0)})
+            for f in base.factories
+        )
+        return base.model_copy(update={"factories": with_committed})
     document = with_terms(json.loads(snapshot), overrides)
     factories = {f["id"] for f in document["factories"]}
     items = {i["id"] for i in document["items"]}
