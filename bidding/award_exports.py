@@ -98,7 +98,8 @@ def published_awards(*, session: Session, principal: Principal, round_id: str) -
     Refused as the award list is: 409 `round_not_published` before publication, 404 for a
     round the caller cannot see. Names are those published; older rows get current ones.
     """
-    row = require(get_round(session=session, principal=principal, round_id=round_id), "read_awards")
+    seen = get_round(session=session, principal=principal, round_id=round_id, snapshot=False)
+    row = require(seen, "read_awards")
     query = (
         select(*AWARD_COLUMNS)
         .join(Allocation, col(Allocation.id) == Award.allocation_id)

@@ -30,7 +30,7 @@ from bidding.lifecycle import lock_round, require, transition
 from bidding.models import PPB, Allocation, AllocationStatus, Award, Factory, Item, utcnow
 from bidding.principal import Principal
 from bidding.rounds import get_round
-from bidding.snapshot import committed_units, lock_period
+from bidding.snapshot import COMMITTED_UNITS, committed_units, lock_period
 from bidding.solves import USABLE_RESULTS, allocation_state, lock_allocation, presentation_of
 from bidding.values import to_cents
 from solver.problem import Problem, ProblemBid, parse_problem
@@ -107,9 +107,6 @@ def publish_allocation(*, session: Session, actor: Principal, allocation_id: str
     return allocation
 
 
-_COMMITTED = re.compile(r'\n *"committed_units": [0-9]+,')
-
-
 def same_but_committed(snapshot: str, problem_text: str) -> bool:
     """Whether a plain solve's problem is the round's snapshot, committed units aside.
 
@@ -117,7 +114,11 @@ def same_but_committed(snapshot: str, problem_text: str) -> bool:
     committed elsewhere differs, and `loosened` has nothing to find: publishing 100,000
     bids need not parse the snapshot to learn that. Anything else is checked in full.
     """
-    return _COMMITTED.sub("", snapshot) == _COMMITTED.sub("", problem_text)
+    return COMMITTED_UNITS.sub(_ids_only, snapshot) == COMMITTED_UNITS.sub(_ids_only, problem_text)
+
+
+def _ids_only(match: re.Match[str]) -> str:
+    return match[3] + match[4]
 
 
 def loosened(round_problem: Problem, problem: Problem, committed: Mapping[str, int]) -> list[str]:

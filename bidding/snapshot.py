@@ -8,6 +8,7 @@ units; see bidding.solves for the order the locks are taken in.
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -256,6 +257,40 @@ def allocation_problem(
         return parse_problem(document)
     except ProblemError as exc:
         raise InvalidInput([("overrides", str(exc))]) from exc
+
+
+COMMITTED_UNITS = re.compile(
+    r'(\n *"committed_units": )([0-9]+)(,\n *"guaranteed_units": [0-9]+,\n *"id": )'
+    r'("(?:[^"\\]|\\.)*")'
+)
+"""A factory's committed units in a problem's text, with the factory's id after them."""
+
+
+def problem_text(snapshot: str, problem: Problem) -> str:
+    """The text of a plain solve's problem (`Problem.to_json`), `problem` being the parsed
+    `snapshot` with committed units (`allocation_problem`): the snapshot's text with each
+    factory's committed units, where the factories stand in it in the problem's order;
+    else written afresh. Writing 100,000 bids again took half a second a solve request."""
+    factories = problem.factories
+    found = 0
+
+    def committed(match: re.Match[str]) -> str:
+        nonlocal found
+        position = found
+        found += 1
+        if position >= len(factories) or json.loads(match[4]) != factories[position].id:
+            raise _MisplacedError
+        return f"{match[1]}{factories[position].committed_units}{match[3]}{match[4]}"
+
+    try:
+        text = COMMITTED_UNITS.sub(committed, snapshot)
+    except _MisplacedError:
+        return problem.to_json()
+    return text if found == len(factories) else problem.to_json()
+
+
+class _MisplacedError(Exception):
+    """The snapshot's factories are not where the problem has them."""
 
 
 def _item_with(item: dict[str, Any], overrides: Overrides) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from bidding.snapshot import (
     items_document,
     lock_period,
     overrides_of,
+    problem_text,
     with_terms,
 )
 from bidding.values import new_id
@@ -137,14 +138,14 @@ def solve_round(
         committed=committed_units(session=session, row=row),
     )
     what_if = overrides.is_what_if
-    problem_text = problem.to_json()
-    problem_of.keep(problem_text, problem)  # what the worker and publication read back
+    text = problem.to_json() if what_if else problem_text(row.snapshot, problem)
+    problem_of.keep(text, problem)  # what the worker and publication read back
     allocation = Allocation(
         id=new_id("alc"),
         round_id=row.id,
         what_if=what_if,
         overrides=canonical_json(overrides.as_data()) if what_if else None,
-        problem=problem_text,
+        problem=text,
         input_hash=problem.input_hash,
         items=items_document(session=session, problem=problem),
         requested_by=actor.key_id,
@@ -181,9 +182,9 @@ def start_solve(*, session: Session, allocation_id: str, only_queued: bool) -> P
         row.attempts += 1
         row.started_at = utcnow()
         row.phase = PHASES[0]
-    problem_text = row.problem
+    stored = row.problem
     session.commit()
-    return problem_of(problem_text)
+    return problem_of(stored)
 
 
 @use_case
@@ -210,6 +211,7 @@ def finish_solve(*, session: Session, allocation_id: str, result: Result) -> All
     ) as after:
         allocation.status = AllocationStatus.failed if failed else AllocationStatus.done
         allocation.result = result.to_json()
+        result_of.keep(allocation.result, result)  # publication reads it back
         shown = _presentation(session, allocation, result)
         allocation.presented = None if shown is result else shown.to_json()
         allocation.error = result.message if failed else None

@@ -74,6 +74,8 @@ class _Prices:
 
     def __init__(self, margin_floor: Decimal) -> None:
         self.m = margin_floor
+        keep = 1 - margin_floor
+        self._keep = keep.as_integer_ratio() if keep > 0 else None
         self._floors: dict[Decimal, Decimal] = {}
         self._prices: dict[tuple[Decimal, Decimal | None], Decimal] = {}
 
@@ -81,8 +83,19 @@ class _Prices:
         """c / (1 - m) rounded up to the cent (`price_floor`)."""
         found = self._floors.get(amount)
         if found is None:
-            found = self._floors[amount] = price_floor(amount, self.m)
+            found = self._floors[amount] = self._floor(amount)
         return found
+
+    def _floor(self, amount: Decimal) -> Decimal:
+        """`price_floor` in whole numbers, for whole cents: with 1 - m = n/d, the least
+        whole number of cents at or above cents * d / n. Equal to the decimal division
+        (tests/unit/solver/test_verify_prices.py): its 60 digits never reach a cent's
+        boundary, the fraction being a multiple of 1/n."""
+        cents = amount * 100
+        if self._keep is None or cents != cents.to_integral_value():
+            return price_floor(amount, self.m)
+        n, d = self._keep
+        return Decimal(-((-int(cents) * d) // n)).scaleb(-2)
 
     def price(self, bid: ProblemBid) -> Decimal:
         """p_b (`supply_price`)."""
