@@ -1,13 +1,16 @@
-"""A closed round of about 10,000 bids, taken to published awards through the HTTP API.
+"""A round of about 10,000 bids, closed and taken to published awards through the HTTP API.
 
 The round is set up directly in the database (a generated problem, as bench.allocator
-uses, written as rows and closed by the domain's `close_round`). Then a real server runs
-as a subprocess (`supplybid serve` on 127.0.0.1) and, on PostgreSQL, a `supplybid worker`
-process; on SQLite the server's embedded worker solves. Each step is timed from the
-client: POST allocations, wait for done, GET the result, publish, GET all awards.
+uses, written as rows of an open round). Then a real server runs as a subprocess
+(`supplybid serve` on 127.0.0.1) and, on PostgreSQL, a `supplybid worker` process; on
+SQLite the server's embedded worker solves. Each step is timed from the client: close the
+round, POST allocations, wait for done, GET the result, publish, every award as one
+streamed CSV; then a bare `supplybid solve` of the allocation's problem, the reference.
+The manager's path (`PATH`: the solve request to every award read) is compared with it.
 
     python -m bench.service_round --bids 10000                       # SQLite, a temp file
     python -m bench.service_round --bids 10000 --database-url postgresql+psycopg://...
+    python -m bench.service_round --bids 100000 --runs 3  # medians of 3, a new database each
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import os
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import insert
+from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 import migrations
-from bidding import keys, rounds
+from bidding import keys
 from bidding.db import make_engine
 from bidding.jobs import apply_procrastinate_schema
 from bidding.models import (
@@ -52,14 +56,16 @@ from bidding.principal import SYSTEM
 from bidding.values import to_cents, to_ppb
 from solver.generate import generate_problem
 from solver.problem import Problem, parse_problem
-from tests.factories import MANAGER
 
 SUPPLYBID = str(Path(sys.executable).parent / "supplybid")
 FACTORIES = 200
+PATH = ("post_allocations_s", "wait_for_done_s", "publish_s", "awards_csv_s")
+"""The manager's path (issue 11 item 6): from the solve request to every award read."""
 
 
 def build_round(engine: Engine, problem: Problem) -> str:
-    """Write the problem's factories, items, bids as rows of an open round; close it."""
+    """Write the problem's factories, items, bids as rows of an open round (closed later,
+    through the API, as a manager closes it before asking for a solve)."""
     round_id = f"rnd_bench_{secrets.token_hex(4)}"
     now = utcnow()
     with Session(engine) as session:
@@ -160,7 +166,6 @@ def build_round(engine: Engine, problem: Problem) -> str:
             ],
         )
         session.commit()
-        rounds.close_round(session=session, actor=MANAGER, round_id=round_id)
     return round_id
 
 
@@ -250,6 +255,10 @@ def run(bids: int, database_url: str, workdir: Path) -> dict[str, Any]:
         steps: dict[str, float] = {}
 
         t = time.perf_counter()
+        client.post(f"/v1/rounds/{round_id}/close").raise_for_status()
+        steps["close_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
         posted = client.post(f"/v1/rounds/{round_id}/allocations", json={})
         steps["post_allocations_s"] = time.perf_counter() - t
         posted.raise_for_status()
@@ -276,35 +285,51 @@ def run(bids: int, database_url: str, workdir: Path) -> dict[str, Any]:
         figures["solver_total_s"] = body["result"]["timings"]["total_s"]
         figures["objective"] = body["result"]["objective"]
 
+        problem_file = workdir / "problem.json"
+        problem_file.write_bytes(client.get(f"/v1/allocations/{allocation_id}/problem").content)
+
         t = time.perf_counter()
         published = client.post(f"/v1/allocations/{allocation_id}/publish")
         steps["publish_s"] = time.perf_counter() - t
         published.raise_for_status()
 
         t = time.perf_counter()
-        awards, cursor = 0, None
-        while True:
-            params: dict[str, Any] = {"limit": 500}
-            if cursor:
-                params["cursor"] = cursor
-            page = client.get(f"/v1/rounds/{round_id}/awards", params=params).json()
-            awards += len(page["data"])
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
-        steps["get_awards_all_pages_s"] = time.perf_counter() - t
-        figures["awards"] = awards
+        lines = 0
+        with client.stream(
+            "GET", f"/v1/rounds/{round_id}/awards", params={"format": "csv", "view": "bid"}
+        ) as exported:
+            exported.raise_for_status()
+            for chunk in exported.iter_bytes():
+                lines += chunk.count(b"\n")
+        steps["awards_csv_s"] = time.perf_counter() - t
+        figures["awards"] = lines - 1  # the header
 
         t = time.perf_counter()
         own = client.get(
             f"/v1/rounds/{round_id}/awards",
-            params={"limit": 500},
+            params={"format": "csv"},
             headers={"Authorization": f"Bearer {factory_key}"},
         )
-        steps["get_awards_one_factory_s"] = time.perf_counter() - t
+        steps["awards_csv_one_factory_s"] = time.perf_counter() - t
         own.raise_for_status()
         figures["steps"] = {k: round(v, 3) for k, v in steps.items()}
+    path = sum(steps[k] for k in PATH)
+    bare = bare_solve(problem_file, workdir)
+    figures["path_s"] = round(path, 3)
+    figures["bare_solve_s"] = round(bare, 3)
+    figures["ratio"] = round(path / bare, 2)
     return figures
+
+
+def bare_solve(problem_file: Path, workdir: Path) -> float:
+    """Seconds of `supplybid solve` on the allocation's problem, as a process, start to end."""
+    t = time.perf_counter()
+    subprocess.run(
+        [SUPPLYBID, "solve", str(problem_file), "-o", str(workdir / "result.json")],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - t
 
 
 @contextmanager
@@ -316,17 +341,45 @@ def _maybe_worker(postgres: bool, env: dict[str, str], workdir: Path) -> Iterato
         yield
 
 
+def _fresh_database(database_url: str, run: int) -> str:
+    """A new, empty database for one run: on PostgreSQL one created beside the URL's."""
+    url = make_url(database_url)
+    name = f"bench_round_{os.getpid()}_{run}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 def main() -> None:
-    """Parse the arguments, run, print the figures."""
+    """Parse the arguments, run (each run on a new database), print the figures and medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--bids", type=int, default=10_000)
     parser.add_argument("--database-url", default=None, help="default: a new SQLite file")
+    parser.add_argument("--runs", type=int, default=1, help="runs, each on a new database")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="supplybid-bench-") as tmp:
-        workdir = Path(tmp)
-        url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
-        figures = run(args.bids, url, workdir)
-    print(json.dumps(figures, indent=2))
+    runs = []
+    for n in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="supplybid-bench-") as tmp:
+            workdir = Path(tmp)
+            if args.database_url:
+                url = _fresh_database(args.database_url, n)
+            else:
+                url = f"sqlite:///{workdir / 'bench.db'}"
+            figures = run(args.bids, url, workdir)
+        print(json.dumps(figures), file=sys.stderr, flush=True)
+        runs.append(figures)
+    steps = {k: statistics.median(r["steps"][k] for r in runs) for k in runs[0]["steps"]}
+    summary = {
+        **{k: v for k, v in runs[-1].items() if k != "steps"},
+        "runs": len(runs),
+        "median_steps": steps,
+        "median_path_s": statistics.median(r["path_s"] for r in runs),
+        "median_bare_solve_s": statistics.median(r["bare_solve_s"] for r in runs),
+        "median_ratio": statistics.median(r["ratio"] for r in runs),
+    }
+    print(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":

@@ -93,6 +93,20 @@ def csv_text(cell: Cell) -> str:
     return str(cell)
 
 
+def cents_text(cents: int) -> str:
+    """`csv_text(Money(cents / 100))` from whole cents, without a Decimal: 1234 -> 12.34."""
+    whole, part = divmod(abs(cents), 100)
+    return f"{'-' if cents < 0 else ''}{whole}.{part:02d}"
+
+
+def ppb_percent_text(ppb: int) -> str:
+    """`csv_text(Percent(ppb / 10^9))` from parts per billion, without a Decimal: 125000000
+    (0.125) -> 12.50%; at least two decimals, no trailing zeros beyond them."""
+    whole, part = divmod(abs(ppb), 10**7)
+    decimals = f"{part:07d}".rstrip("0").ljust(2, "0")
+    return f"{'-' if ppb < 0 else ''}{whole}.{decimals}%"
+
+
 def csv_row(cells: tuple[Cell, ...] | list[Cell]) -> list[str]:
     """A row's CSV spellings, for `csv.writer.writerow` (it quotes what needs quoting)."""
     return [csv_text(cell) for cell in cells]

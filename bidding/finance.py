@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from bidding.changes import record_change
 from bidding.db import use_case
+from bidding.documents import problem_of, result_of
 from bidding.errors import AllocationNotDone
 from bidding.models import Allocation, AllocationStatus, AuditEvent, Award
 from bidding.names import Names, names_of
@@ -29,8 +30,8 @@ from bidding.solves import get_allocation
 from bidding.takeover import ItemOutcome, expected_items
 from bidding.takeover import realised_items as settled_items
 from bidding.values import from_cents, from_ppb
-from solver.problem import Problem, parse_problem
-from solver.result import BidAllocation, Result, parse_result
+from solver.problem import Problem
+from solver.result import BidAllocation, Result
 from solver.solve import SolveOptions, solve
 from solver.verify import verify
 from solver.version import recorded_version, version_note
@@ -76,7 +77,7 @@ def result_from_awards(
     hold no units (with units, the verifier flags them as unknown bids).
     """
     assert allocation.result is not None  # only published allocations are audited
-    stored = parse_result(allocation.result)
+    stored = result_of(allocation.result)
     in_problem = {b.id for b in problem.bids}
     rebuilt: list[BidAllocation] = []
     unreadable: list[str] = []
@@ -146,7 +147,7 @@ def margin_audit(*, session: Session) -> MarginAudit:
     for allocation in allocations:
         rows = award_rows(session=session, allocation_id=allocation.id)
         awards += len(rows)
-        problem = parse_problem(allocation.problem)
+        problem = problem_of(allocation.problem)
         result, unreadable = result_from_awards(allocation, problem, rows)
         factory_of = {r.bid_id: r.factory_id for r in rows}
         found: list[tuple[str | None, str | None, str]] = [
@@ -269,8 +270,8 @@ def replay_allocation(*, session: Session, actor: Principal, allocation_id: str)
     row = get_allocation(session=session, allocation_id=allocation_id)
     if row.status != AllocationStatus.done or row.result is None:
         raise AllocationNotDone(row.status)
-    problem = parse_problem(row.problem)
-    stored = parse_result(row.result)
+    problem = problem_of(row.problem)
+    stored = result_of(row.result)
     session.rollback()  # no transaction held during the solve
     replayed = solve(problem, SolveOptions.as_recorded(stored.solver))
     replay = compare_results(allocation_id, problem, stored, replayed)

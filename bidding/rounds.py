@@ -8,13 +8,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import exists, func
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from bidding.changes import audited, record_change
 from bidding.db import use_case
+from bidding.documents import problem_of
 from bidding.errors import (
     FactoryNotFound,
     InvalidInput,
@@ -109,9 +111,13 @@ def factory_may_bid(session: Session, round_id: str, factory_id: str | None) -> 
     return not invited_any or bool(invited_here)
 
 
-def get_round(*, session: Session, principal: Principal, round_id: str) -> Round:
-    """One round, if the caller may see it (404 otherwise)."""
-    row = session.get(Round, round_id)
+def get_round(
+    *, session: Session, principal: Principal, round_id: str, snapshot: bool = True
+) -> Round:
+    """One round, if the caller may see it (404 otherwise); `snapshot=False` for a caller
+    that never reads the snapshot (megabytes at 100,000 bids): it is read if touched."""
+    options = [] if snapshot else [defer(cast("QueryableAttribute[Any]", Round.snapshot))]
+    row = session.get(Round, round_id, options=options)
     if row is None or not can_see_round(session, principal, row):
         raise RoundNotFound(f"no round {round_id!r}")
     return row
@@ -407,6 +413,7 @@ def freeze(
     except ProblemError as exc:
         raise SnapshotInvalid(str(exc)) from exc
     row.snapshot = problem.to_json()
+    problem_of.keep(row.snapshot, problem)  # a solve request reads it back
     row.input_hash = problem.input_hash
     event = {"input_hash": row.input_hash, "bids": sorted(b.id for b in problem.bids)}
     transition(session, actor=actor, row=row, action="close", details=event | dict(details or {}))

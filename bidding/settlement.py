@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from bidding.changes import record_change
 from bidding.db import use_case
+from bidding.documents import problem_of
 from bidding.errors import InvalidInput, RoundNotFound, RoundNotPublished, RoundNotSettled
 from bidding.lifecycle import PUBLISHED, lock_round, require, transition
 from bidding.models import (
@@ -44,7 +45,6 @@ from bidding.takeover import (
     takeover_by_bid,
 )
 from bidding.values import from_cents, new_id
-from solver.problem import parse_problem
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def _with_declared_costs(
     awards: tuple[AwardFigures, ...], allocation: Allocation
 ) -> tuple[AwardFigures, ...]:
     """Declared costs from the problem solved, for award rows that do not hold them."""
-    bids = {b.id: b for b in parse_problem(allocation.problem).bids}
+    bids = {b.id: b for b in problem_of(allocation.problem).bids}
     return tuple(
         replace(a, unit_cost=bids[a.bid].unit_cost, setup_cost=bids[a.bid].setup_cost)
         if a.bid in bids

@@ -8,6 +8,7 @@ units; see bidding.solves for the order the locks are taken in.
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
+from bidding.documents import problem_of
 from bidding.errors import InvalidInput
 from bidding.items import demand_of
 from bidding.lifecycle import PUBLISHED
@@ -209,8 +211,18 @@ def allocation_problem(
     """The problem a solve works on: the frozen snapshot, committed units, then overrides.
 
     Unknown ids in the overrides are refused (422, each named); demand scaled by a factor
-    is rounded half up to whole units.
+    is rounded half up to whole units. A plain solve is the parsed snapshot (parsed once
+    per process: the close keeps it) with the committed units, parsed no further.
     """
+    if not overrides.is_what_if:
+        base = problem_of(snapshot)
+        with_committed = tuple(
+            f
+            if committed.get(f.id, 0) == f.committed_units
+            else f.model_copy(update={"committed_units": committed.get(f.id, 0)})
+            for f in base.factories
+        )
+        return base.model_copy(update={"factories": with_committed})
     document = with_terms(json.loads(snapshot), overrides)
     factories = {f["id"] for f in document["factories"]}
     items = {i["id"] for i in document["items"]}
@@ -245,6 +257,40 @@ def allocation_problem(
         return parse_problem(document)
     except ProblemError as exc:
         raise InvalidInput([("overrides", str(exc))]) from exc
+
+
+COMMITTED_UNITS = re.compile(
+    r'(\n *"committed_units": )([0-9]+)(,\n *"guaranteed_units": [0-9]+,\n *"id": )'
+    r'("(?:[^"\\]|\\.)*")'
+)
+"""A factory's committed units in a problem's text, with the factory's id after them."""
+
+
+def problem_text(snapshot: str, problem: Problem) -> str:
+    """The text of a plain solve's problem (`Problem.to_json`), `problem` being the parsed
+    `snapshot` with committed units (`allocation_problem`): the snapshot's text with each
+    factory's committed units, where the factories stand in it in the problem's order;
+    else written afresh. Writing 100,000 bids again took half a second a solve request."""
+    factories = problem.factories
+    found = 0
+
+    def committed(match: re.Match[str]) -> str:
+        nonlocal found
+        position = found
+        found += 1
+        if position >= len(factories) or json.loads(match[4]) != factories[position].id:
+            raise _MisplacedError
+        return f"{match[1]}{factories[position].committed_units}{match[3]}{match[4]}"
+
+    try:
+        text = COMMITTED_UNITS.sub(committed, snapshot)
+    except _MisplacedError:
+        return problem.to_json()
+    return text if found == len(factories) else problem.to_json()
+
+
+class _MisplacedError(Exception):
+    """The snapshot's factories are not where the problem has them."""
 
 
 def _item_with(item: dict[str, Any], overrides: Overrides) -> dict[str, Any]:

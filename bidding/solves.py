@@ -16,18 +16,24 @@ awards), so two rounds of one period cannot both award a factory its remaining s
 SQLite BEGIN IMMEDIATE already serialises every writer.
 """
 
+import gc
 import json
 import logging
+import threading
 import time
-from typing import Any, Protocol
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol, cast
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from bidding.audit import canonical_json
 from bidding.changes import audited, record_change
 from bidding.db import use_case
+from bidding.documents import problem_of, result_of
 from bidding.errors import AllocationNotFound, InvalidCursor, RoundNotSolvable, SolveInProgress
 from bidding.lifecycle import lock_round, require, round_state, transition
 from bidding.models import Allocation, AllocationStatus, Round, RoundState, utcnow
@@ -41,17 +47,25 @@ from bidding.snapshot import (
     items_document,
     lock_period,
     overrides_of,
+    problem_text,
     with_terms,
 )
 from bidding.values import new_id
 from solver.explain import mark_excluded
 from solver.problem import Problem, parse_problem
-from solver.result import BidAllocation, Result, parse_result
+from solver.result import BidAllocation, Result
 from solver.solve import PHASES, SolveOptions, nothing_allocated, solve
 
 log = logging.getLogger(__name__)
 
 ACTIVE = (AllocationStatus.queued, AllocationStatus.running)
+DOCUMENT_COLUMNS: tuple[QueryableAttribute[Any], ...] = (
+    cast("QueryableAttribute[Any]", Allocation.problem),
+    cast("QueryableAttribute[Any]", Allocation.result),
+    cast("QueryableAttribute[Any]", Allocation.presented),
+    cast("QueryableAttribute[Any]", Allocation.items),
+)
+"""The allocation's large columns: read only where they are used."""
 USABLE_RESULTS = frozenset({"optimal", "feasible"})
 
 
@@ -124,12 +138,14 @@ def solve_round(
         committed=committed_units(session=session, row=row),
     )
     what_if = overrides.is_what_if
+    text = problem.to_json() if what_if else problem_text(row.snapshot, problem)
+    problem_of.keep(text, problem)  # what the worker and publication read back
     allocation = Allocation(
         id=new_id("alc"),
         round_id=row.id,
         what_if=what_if,
         overrides=canonical_json(overrides.as_data()) if what_if else None,
-        problem=problem.to_json(),
+        problem=text,
         input_hash=problem.input_hash,
         items=items_document(session=session, problem=problem),
         requested_by=actor.key_id,
@@ -166,9 +182,9 @@ def start_solve(*, session: Session, allocation_id: str, only_queued: bool) -> P
         row.attempts += 1
         row.started_at = utcnow()
         row.phase = PHASES[0]
-    problem_text = row.problem
+    stored = row.problem
     session.commit()
-    return parse_problem(problem_text)
+    return problem_of(stored)
 
 
 @use_case
@@ -195,6 +211,7 @@ def finish_solve(*, session: Session, allocation_id: str, result: Result) -> All
     ) as after:
         allocation.status = AllocationStatus.failed if failed else AllocationStatus.done
         allocation.result = result.to_json()
+        result_of.keep(allocation.result, result)  # publication reads it back
         shown = _presentation(session, allocation, result)
         allocation.presented = None if shown is result else shown.to_json()
         allocation.error = result.message if failed else None
@@ -251,6 +268,32 @@ def record_phase(*, engine: Engine, allocation_id: str, phase: str) -> None:
         session.commit()
 
 
+_paused = 0
+_paused_lock = threading.Lock()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a solve runs, as `supplybid solve` has it.
+
+    A solve makes objects by the hundred thousand and no cycles worth finding; in a server
+    each collection also walks everything the server holds, which made a solve in `serve`
+    far slower than alone. Reference counting still frees what the solve drops; the
+    collector is back on when the last solve in the process ends.
+    """
+    global _paused
+    with _paused_lock:
+        _paused += 1
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _paused_lock:
+            _paused -= 1
+            if _paused == 0:
+                gc.enable()
+
+
 def run_solve(*, engine: Engine, allocation_id: str, only_queued: bool = False) -> None:
     """The job: mark running, solve outside any transaction, store the result in one.
 
@@ -265,13 +308,14 @@ def run_solve(*, engine: Engine, allocation_id: str, only_queued: bool = False) 
     if delay > 0:
         time.sleep(delay)
     try:
-        result = solve(
-            problem,
-            SolveOptions(),
-            on_phase=lambda phase: record_phase(
-                engine=engine, allocation_id=allocation_id, phase=phase
-            ),
-        )
+        with collector_paused():
+            result = solve(
+                problem,
+                SolveOptions(),
+                on_phase=lambda phase: record_phase(
+                    engine=engine, allocation_id=allocation_id, phase=phase
+                ),
+            )
     except Exception as exc:  # the job's boundary: any crash of the solve is stored
         log.exception("solve of allocation %s failed", allocation_id)
         with Session(engine, expire_on_commit=False) as session:
@@ -328,10 +372,17 @@ def list_allocations(
 ) -> list[Allocation]:
     """A round's allocations, newest first, after the cursor's (the id of the last one read).
 
-    Ordered by request time, then id: the latest solve or what-if heads the list.
+    Ordered by request time, then id: the latest solve or what-if heads the list. Without
+    their documents (problem, result: tens of megabytes at 100,000 bids), which a list never
+    shows: a client polling the list while a solve ran had the server read them ten times a
+    second, and the solve ran at half speed beside it.
     """
-    get_round(session=session, principal=principal, round_id=round_id)
-    query = select(Allocation).where(Allocation.round_id == round_id)
+    get_round(session=session, principal=principal, round_id=round_id, snapshot=False)
+    query = (
+        select(Allocation)
+        .where(Allocation.round_id == round_id)
+        .options(*(defer(column, raiseload=True) for column in DOCUMENT_COLUMNS))
+    )
     if after is not None:
         anchor = session.exec(
             select(Allocation.created_at).where(
@@ -359,8 +410,15 @@ def presented_result(*, session: Session, row: Allocation) -> Result | None:
     if row.result is None:
         return None
     if row.presented is not None:
-        return parse_result(row.presented)
-    return _presentation(session, row, parse_result(row.result))
+        return result_of(row.presented)
+    return _presentation(session, row, result_of(row.result))
+
+
+def presentation_of(*, session: Session, row: Allocation, result: Result) -> Result:
+    """`presented_result` for a caller that has parsed the stored `result` already."""
+    if row.presented is not None:
+        return result_of(row.presented)
+    return _presentation(session, row, result)
 
 
 def _presentation(session: Session, row: Allocation, result: Result) -> Result:

@@ -36,7 +36,8 @@ from solver.problem_reader import (
     read_json,
     share_fields_sets,
 )
-from solver.problem_writer import canonical, to_json
+from solver.problem_text import indented_json
+from solver.problem_writer import canonical
 from solver.values import (
     PART_PER_BILLION,
     PROBABILITY_TOLERANCE,
@@ -261,8 +262,9 @@ class Problem(_Frozen):
         return canonical(self.model_dump(mode="python"))
 
     def to_json(self) -> str:
-        """The problem in the exchange format, canonical and stable (numbers as strings)."""
-        return to_json(self.canonical())
+        """The problem in the exchange format, canonical and stable (numbers as strings):
+        `to_json(self.canonical())`, written from templates (solver/problem_text.py)."""
+        return indented_json(self)
 
 
 _CACHED = ("input_hash", "bid_columns", "bid_positions")

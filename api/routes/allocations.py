@@ -1,8 +1,10 @@
 """Allocations: solves and what-ifs run as jobs, compared, published; awards explained."""
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Response, status
+from fastapi.responses import StreamingResponse
 
 from api.deps import (
     BidReader,
@@ -22,9 +24,10 @@ from api.schemas.allocations import (
     ComparisonPublic,
 )
 from api.schemas.base import Page
-from bidding import award_reports, comparison, publication, reports, rounds, solves
+from bidding import award_exports, comparison, publication, reports, rounds, solves
 from bidding.award_figures import AwardContext, award_context
 from bidding.errors import AllocationNotDone
+from bidding.exports import CSV_MEDIA_TYPE
 from bidding.models import Award
 from bidding.names import allocation_names, award_names
 
@@ -180,18 +183,21 @@ def list_awards(
     """Awards of the published allocation, in bid order; a factory sees its own only.
 
     Each award carries `explanation`, a sentence in plain words built from its figures,
-    and `cost_ceiling`. `?format=csv|xlsx` exports every award the caller may read (not a
-    page). Before publication every role gets 409 `round_not_published`; a round a factory
-    cannot see is a 404.
+    and `cost_ceiling`. Before publication every role gets 409 `round_not_published`; a
+    round a factory cannot see is a 404. `?format=csv` streams every award (no pages) as
+    one view: a row per bid (`view=bid`, the default), per item, per factory, or the
+    totals; `?format=xlsx` is a workbook with a sheet per view.
     """
     if format != "json":
-        row = rounds.get_round(session=session, principal=actor, round_id=round_id)
-        rows = publication.list_awards(
-            session=session, principal=actor, round_id=round_id, after=None, limit=None
+        awards = award_exports.published_awards(session=session, principal=actor, round_id=round_id)
+        if format == "xlsx":
+            return export(award_exports.awards_report(awards), format, view)
+        lines = award_exports.award_csv(awards, view)
+        return StreamingResponse(
+            _encoded(lines),
+            media_type=CSV_MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{awards.name}.csv"'},
         )
-        context = _context(session, rows)
-        names = award_names(session=session, rows=rows)
-        return export(award_reports.awards_report(row, rows, context, names), format, view)
     json_only(view)
     rows = publication.list_awards(
         session=session, principal=actor, round_id=round_id, after=page.after, limit=page.limit
@@ -211,3 +217,20 @@ def _context(session: SessionDep, rows: list[Award]) -> AwardContext:
     return award_context(
         session=session, allocation_id=rows[0].allocation_id, bid_ids={r.bid_id for r in rows}
     )
+
+
+STREAM_CHUNK = 1 << 16
+"""Bytes of CSV sent at a time: a line each would be a write each."""
+
+
+def _encoded(lines: Iterator[str]) -> Iterator[bytes]:
+    buffer: list[str] = []
+    size = 0
+    for line in lines:
+        buffer.append(line)
+        size += len(line)
+        if size >= STREAM_CHUNK:
+            yield "".join(buffer).encode("utf-8")
+            buffer, size = [], 0
+    if buffer:
+        yield "".join(buffer).encode("utf-8")

@@ -86,7 +86,7 @@ def test_the_awards_export_carries_the_same_sentences_and_a_factory_only_its_own
 
     workbook = world.client.get(f"{path}?format=xlsx", headers=world.headers("factory"))
     assert workbook.status_code == 200, workbook.text
-    (sheet,) = sheets(workbook.content).values()
+    sheet = sheets(workbook.content)["Per bid"]
     assert [(r["Bid"], r["Explanation"]) for r in sheet] == [(own, OWN_SENTENCE)]
 
     allocation = world.client.get(

@@ -83,6 +83,7 @@ def _exports(world: World, base: str, other: str) -> dict[str, str]:
         "result": f"/v1/rounds/{world.round_id}/result",
         "takeover": f"/v1/audit/takeover?round={world.round_id}",
         "margins": "/v1/audit/margins",
+        "awards": f"/v1/rounds/{world.round_id}/awards",
     }
 
 
@@ -232,7 +233,15 @@ def test_workbook_cells_are_numbers_in_money_and_percentage_formats(world: World
     assert total["D2"].number_format == '#,##0.00 "CNY"'
 
 
-EXPORTING = ("allocation", "comparison", "statements", "result", "takeover", "margins")
+EXPORTING = (
+    "allocation",
+    "comparison",
+    "statements",
+    "result",
+    "takeover",
+    "margins",
+    "awards",
+)
 
 
 def test_an_unknown_format_or_view_is_a_422_naming_it(world: World) -> None:

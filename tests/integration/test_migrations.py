@@ -4,9 +4,11 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
 
 from bidding.db import make_engine
 from bidding.jobs import apply_procrastinate_schema
+from bidding.models import Allocation, Round
 from migrations import alembic_config
 
 TABLES = {
@@ -101,3 +103,51 @@ def test_alembic_check_is_clean_with_the_job_queue_schema_in_place(database_url:
     finally:
         engine.dispose()
     command.check(config)  # raises: "New upgrade operations detected" on any difference
+
+
+def test_documents_are_compressed_and_back_across_0008(database_url: str) -> None:
+    """A snapshot, problem and result written before 0008 read back the same after it (the
+    column holds far fewer bytes than the text), and after a downgrade are text again."""
+    config = alembic_config(database_url)
+    command.upgrade(config, "0007")
+    snapshot = '{"bids": ["é", ' + ", ".join(['"b"'] * 5000) + "]}\n"
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    'INSERT INTO "round" (id, name, category, period, currency, margin_floor_ppb,'
+                    " capacity_share_ppb, state, created_at, snapshot) VALUES ('rnd_1', 'R', 'c',"
+                    " '2026-11', 'CNY', 0, 0, 'closed', '2026-11-22', :snapshot)"
+                ),
+                {"snapshot": snapshot},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO allocation (id, round_id, what_if, status, problem, input_hash,"
+                    " result, attempts, created_at) VALUES ('alc_1', 'rnd_1', false, 'done',"
+                    " :problem, 'sha256:x', NULL, 0, '2026-11-22')"
+                ),
+                {"problem": snapshot + " "},
+            )
+        command.upgrade(config, "head")
+        with Session(engine) as session:
+            row = session.get(Round, "rnd_1")
+            allocation = session.get(Allocation, "alc_1")
+            assert row is not None
+            assert allocation is not None
+            assert row.snapshot == snapshot
+            assert allocation.problem == snapshot + " "
+            assert allocation.result is None
+        with engine.connect() as connection:
+            stored = connection.execute(text('SELECT snapshot FROM "round"')).scalar_one()
+            assert isinstance(stored, bytes | memoryview)
+            assert len(bytes(stored)) < len(snapshot) / 10
+        command.downgrade(config, "0007")
+        with engine.connect() as connection:
+            assert connection.execute(text('SELECT snapshot FROM "round"')).scalar_one() == snapshot
+            assert connection.execute(text("SELECT problem FROM allocation")).scalar_one() == (
+                snapshot + " "
+            )
+    finally:
+        engine.dispose()
