@@ -3,10 +3,11 @@
 import json
 from decimal import Decimal
 
-from sqlalchemy import text
-from sqlmodel import Session
+from sqlalchemy import text, update
+from sqlmodel import Session, col, select
 
 from bidding.finance import verify_published_allocations
+from bidding.models import Allocation
 from tests.api.test_allocations_api import (
     closed_round_with_two_bids,
     request_solve,
@@ -101,18 +102,20 @@ def test_a_replay_of_a_published_allocation_is_identical_and_audited(world: Worl
 
 def test_a_replay_of_a_changed_stored_result_reports_the_bids_that_differ(world: World) -> None:
     allocation_id, own, _ = published_round(world)
-    with world.engine.begin() as connection:
-        stored = connection.execute(
-            text("SELECT result FROM allocation WHERE id = :a"), {"a": allocation_id}
-        ).scalar_one()
+    # Changed through the column's own storage (an LZ4 frame of the text, migration 0008).
+    with Session(world.engine) as session:
+        stored = session.exec(select(Allocation.result).where(Allocation.id == allocation_id)).one()
+        assert stored is not None
         tampered = json.loads(stored)
         changed = [a for a in tampered["allocations"] if a["units"] == 2000]
         assert [a["bid"] for a in changed] == [own]
         changed[0]["units"] = 1999
-        connection.execute(
-            text("UPDATE allocation SET result = :r WHERE id = :a"),
-            {"r": json.dumps(tampered), "a": allocation_id},
+        session.execute(
+            update(Allocation)
+            .where(col(Allocation.id) == allocation_id)
+            .values(result=json.dumps(tampered))
         )
+        session.commit()
     replay = world.client.post(
         f"/v1/allocations/{allocation_id}/replay", headers=world.headers("finance")
     ).json()
