@@ -79,19 +79,21 @@ def result_from_awards(
     assert allocation.result is not None  # only published allocations are audited
     stored = result_of(allocation.result)
     in_problem = {b.id for b in problem.bids}
+    # An award row holds no ceiling: the stored result's (its hash checked below) stands.
+    ceilings = {a.bid: a.cost_ceiling for a in stored.allocations}
     rebuilt: list[BidAllocation] = []
     unreadable: list[str] = []
     for row in rows:
         if row.bid_id not in in_problem and row.units == 0 and row.reason == "excluded":
             continue
         try:
-            rebuilt.append(BidAllocation.model_validate(_result_row(row)))
+            rebuilt.append(BidAllocation.model_validate(_result_row(row, ceilings.get(row.bid_id))))
         except ValidationError:
             unreadable.append(row.bid_id)
     return stored.model_copy(update={"allocations": tuple(rebuilt)}), unreadable
 
 
-def _result_row(row: Award) -> dict[str, Any]:
+def _result_row(row: Award, cost_ceiling: Decimal | None) -> dict[str, Any]:
     margin = None if row.margin_ppb is None else float(from_ppb(row.margin_ppb))
     threshold = row.cost_to_win_more_cents
     return {
@@ -105,6 +107,7 @@ def _result_row(row: Award) -> dict[str, Any]:
         "margin": margin,
         "reason": row.reason,
         "cost_to_win_more": None if threshold is None else from_cents(threshold),
+        "cost_ceiling": cost_ceiling,
     }
 
 
