@@ -471,7 +471,12 @@ def served(
                 if server.poll() is not None:
                     raise RuntimeError((workdir / "server.log").read_text()[-2000:])
                 try:
-                    if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                    # Ours only once it says it listens there: another process may hold the
+                    # port (other benches and tests share the range), and its /healthz
+                    # would answer as well (one run measured another helper's server).
+                    if listening(workdir / "server.log", base_url) and (
+                        httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
+                    ):
                         break
                 except httpx.TransportError:
                     pass
@@ -479,6 +484,12 @@ def served(
                     raise RuntimeError("the server did not come up")
                 time.sleep(0.2)
             yield Server(base_url, server.pid)
+
+
+def listening(log: Path, base_url: str) -> bool:
+    """Whether uvicorn's log says it bound `base_url` (not that the bind failed)."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return f"running on {base_url} " in text and "error while attempting to bind" not in text
 
 
 @contextmanager

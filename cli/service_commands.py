@@ -114,8 +114,8 @@ def serve(
         server_header=False,
         timeout_keep_alive=max(1, round(get_settings().keep_alive_s)),
         # uvicorn kills a worker that misses its health ping this long: 5 s by default,
-        # which a worker starved of CPU on a loaded machine can miss (the likely cause of
-        # one bench run's 1,429 failed connections); so only a really hung one is replaced.
+        # which a worker starved of CPU on a loaded machine can miss; so only a really
+        # hung one is replaced.
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -48,6 +49,14 @@ def free_port(variable: str = "SUPPLYBID_TEST_PORTS", default: str = "8600-8699"
     raise RuntimeError(f"no free port in {variable}")
 
 
+def _says_listening(log: IO[bytes], kept: str | None, base_url: str) -> bool:
+    # pread: the server writes through the same open file, so moving its offset (seek)
+    # would make it write over the start of its log.
+    text = Path(kept).read_bytes() if kept else os.pread(log.fileno(), 1 << 20, 0)
+    said = text.decode(errors="replace")
+    return f"running on {base_url} " in said and "error while attempting to bind" not in said
+
+
 SERVED_AUDIT_KEY = "a-test-servers-audit-key-0123456789abcdef"
 """The audit key of the servers and workers the tests start (they refuse to start without)."""
 
@@ -80,7 +89,11 @@ def serve(database_url: str, **settings: str | int) -> Iterator[Served]:
                 log.seek(0)
                 raise RuntimeError(f"the server stopped: {log.read().decode()[-2000:]}")
             try:
-                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                # Ours only once it says it listens there: another process may hold the port
+                # (the range is shared), and its /healthz would answer as well.
+                if _says_listening(log, kept, base_url) and (
+                    httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
+                ):
                     break
             except httpx.TransportError:
                 pass
