@@ -46,8 +46,10 @@ a changed round: its whole units, or None where it has no allocation."""
 
 EXPLAIN_UP_TO = 1000
 """Bids of an LP round explained by re-solves with the solve (SUPPLYBID_EXPLAIN_UP_TO)."""
-EXPLAIN_MILP_UP_TO = 200
-"""Bids of a round with lots or setup costs likewise (SUPPLYBID_EXPLAIN_MILP_UP_TO)."""
+EXPLAIN_MILP_UP_TO = 10
+"""Bids of a round with lots or setup costs likewise (SUPPLYBID_EXPLAIN_MILP_UP_TO): its
+re-solves are MILPs at gap 0 without presolve (see _solve), measured 4 s at 10 bids and
+33 s at 20 (loaded 2-core machine)."""
 
 
 def explain_limit(*, mip: bool) -> int:
