@@ -50,7 +50,7 @@ from solver.memory import give_back_freed_memory
 from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
 from solver.reasons import confirmed_reasons
-from solver.resolve import Resolver, explain_limit
+from solver.resolve import Resolver, explain_limit, pending_thresholds
 from solver.result import Result, RuleConflict, SolverInfo, Timings
 from solver.ties import TIE_RULE, break_ties
 from solver.version import ALLOCATOR_VERSION
@@ -424,7 +424,7 @@ def explanations(run: Solving, solved: Solved, whole: WholeUnits) -> Explanation
         )
         return Explanation(
             reasons=basis.reasons,
-            cost_to_win_more=["pending"] * len(basis.reasons),
+            cost_to_win_more=pending_thresholds(model, whole.units),
             cost_ceiling=ceilings,
         )
     units = whole.units
