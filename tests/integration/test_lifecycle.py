@@ -97,7 +97,7 @@ def test_published_awards_hold_declared_costs_and_names_and_statements_read_only
     def no_parsing(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("parsed the problem again")
 
-    monkeypatch.setattr(settlement, "problem_of", no_parsing)
+    monkeypatch.setattr(settlement, "problem_of", no_parsing)  # not even a kept one
     monkeypatch.setattr(snapshot, "parse_problem", no_parsing)
     report = settlement.round_statements(
         session=session, principal=builders.FINANCE, round_id=row.id
