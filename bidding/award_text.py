@@ -147,11 +147,14 @@ def _outcome(f: AwardInWords) -> str:
             if f.capacity is None
             else f"{units(f.units)} of the {units(f.capacity)} units of {f.item_name} you offered"
         )
-        return f"You won {won}, at {price} each: cheaper bids and the expected demand took the rest"
+        return (
+            f"You won {won}, at {price} each: more would not have paid at that price, given "
+            "the expected demand and the other offers"
+        )
     if f.reason == "lost_on_price":
         return (
-            f"You won no units of {f.item_name}: at your supply price of {price}, cheaper "
-            "bids cover what the expected demand makes worth buying"
+            f"You won no units of {f.item_name}: at your supply price of {price}, no unit "
+            "would have paid, given the expected demand and the other offers"
         )
     return f"You won {units(f.units)} units of {f.item_name}"
 
@@ -174,7 +177,10 @@ def _to_win_more(f: AwardInWords) -> str | None:
     # Null otherwise says nothing sure about a lower cost: SPEC 3's null cases (the full
     # capacity, an ask, not even at 0.00) and the allocator's own (where a budget binds,
     # a lot decides), told apart by no figure here. The first sentence names the rule.
+    # Only where the ask really sets the price: a null is otherwise no claim at all.
     if f.reason in ("won_full", "excluded") or f.ask_price is None:
+        return None
+    if f.ask_price < f.supply_price:
         return None
     return (
         f"Your ask price of {amount(f.ask_price, f.currency)} sets your supply price, "

@@ -85,6 +85,31 @@ WORKER_HEALTHCHECK_S = 30
 replaced."""
 
 
+def refuse_workers_without_a_jobs_lock() -> None:
+    """Exit 2 where several processes would each run the embedded job queue.
+
+    The embedded queue runs in the process that holds the SQLite file's jobs lock; with no
+    such file (PostgreSQL with the embedded queue, a SQLite URI) every process would run
+    one, and each one's start would requeue the others' running solves.
+    """
+    from sqlalchemy.engine import make_url
+
+    from bidding.jobs import backend_name
+
+    settings = get_settings()
+    if backend_name(settings) != "embedded":
+        return
+    url = make_url(settings.database_url)
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and database and not database.startswith("file:"):
+        return
+    _err.print(
+        "[red]refused:[/red] --workers above 1 needs the jobs lock of a SQLite database file, "
+        "or the procrastinate queue on PostgreSQL (SUPPLYBID_JOB_QUEUE=procrastinate)"
+    )
+    raise typer.Exit(2)
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -101,6 +126,8 @@ def serve(
     """Serve the API on the configured database."""
     import uvicorn
 
+    if workers > 1:
+        refuse_workers_without_a_jobs_lock()
     require_audit_key()
     require_database()
     # An import string: with several workers each process builds its own app (its own

@@ -23,8 +23,9 @@ OWN_SENTENCE = (
     "factories bid."
 )
 RIVAL_SENTENCE = (
-    "You won 2,000 of the 2,500 units of Plush bear you offered, at 18.89 CNY each: cheaper "
-    "bids and the expected demand took the rest. At a unit cost of 13.47 CNY or less you "
+    "You won 2,000 of the 2,500 units of Plush bear you offered, at 18.89 CNY each: more "
+    "would not have paid at that price, given the expected demand and the other offers. At a "
+    "unit cost of 13.47 CNY or less you "
     "would have won more units of Plush bear. At a unit cost of 32.31 CNY or more this bid "
     "cannot win a unit, whatever the other factories bid."
 )

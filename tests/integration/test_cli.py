@@ -111,3 +111,26 @@ def test_a_key_named_on_the_command_line_follows_the_apis_name_rules(cli: CliRun
     refused = cli.invoke(app, ["keys", "create", "--role", "admin", "--name", "ops\u202e"])
     assert refused.exit_code == 2
     assert "bidi control character (U+202E)" in refused.output
+
+
+@pytest.mark.parametrize(
+    ("url", "queue"),
+    [
+        ("postgresql+psycopg://app@127.0.0.1:1/none", "embedded"),
+        ("sqlite:///file:shared?mode=memory&uri=true", "auto"),
+    ],
+)
+def test_several_server_processes_without_a_jobs_lock_are_refused(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, url: str, queue: str
+) -> None:
+    """Each process would run the embedded queue and requeue the others' running solves."""
+    with monkeypatch.context() as settings:
+        settings.setenv("SUPPLYBID_DATABASE_URL", url)
+        settings.setenv("SUPPLYBID_JOB_QUEUE", queue)
+        get_settings.cache_clear()
+        answer = cli.invoke(app, ["serve", "--workers", "2"])
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    assert answer.exit_code == 2, answer.output
+    assert "--workers above 1 needs the jobs lock" in answer.output
+    assert "Traceback" not in answer.output

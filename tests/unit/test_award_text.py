@@ -102,8 +102,9 @@ def test_won_in_part_states_what_was_offered_and_the_threshold() -> None:
     figures = replace(JAR, cost_to_win_more=Decimal("19.99"))
     assert explanation(figures) == (
         "You won 3,000 of the 8,000 units of Glass jar 500ml you offered, at 20.56 CNY each: "
-        "cheaper bids and the expected demand took the rest. At a unit cost of 19.99 CNY or "
-        "less you would have won more units of Glass jar 500ml."
+        "more would not have paid at that price, given the expected demand and the other "
+        "offers. At a unit cost of 19.99 CNY or less you would have won more units of Glass "
+        "jar 500ml."
     )
 
 
@@ -116,9 +117,9 @@ def test_lost_on_price_states_the_supply_price_and_the_cost_that_wins_units() ->
         cost_to_win_more=Decimal("8.40"),
     )
     assert explanation(figures) == (
-        "You won no units of Glass jar 500ml: at your supply price of 9.34 CNY, cheaper bids "
-        "cover what the expected demand makes worth buying. At a unit cost of 8.40 CNY or less you "
-        "would have won units of Glass jar 500ml."
+        "You won no units of Glass jar 500ml: at your supply price of 9.34 CNY, no unit would "
+        "have paid, given the expected demand and the other offers. At a unit cost of 8.40 CNY "
+        "or less you would have won units of Glass jar 500ml."
     )
 
 
@@ -138,11 +139,21 @@ def test_a_pending_threshold_says_it_is_being_worked_out() -> None:
 
 
 def test_an_ask_that_sets_the_price_explains_the_null_threshold() -> None:
-    figures = replace(JAR, reason="lost_on_price", units=0, ask_price=Decimal("25"))
+    figures = replace(
+        JAR, reason="lost_on_price", units=0, ask_price=Decimal("25"), supply_price=Decimal("25")
+    )
     assert explanation(figures).endswith(
         "Your ask price of 25.00 CNY sets your supply price, so a lower unit cost alone would "
         "not have won you units."
     )
+
+
+def test_an_ask_below_the_supply_price_makes_no_claim_about_a_lower_cost() -> None:
+    # The price is the cost's floor (20.56), not the ask: a null threshold here may be
+    # "not worked out yet" (a round above the size explained with the solve).
+    figures = replace(JAR, reason="won_partial", ask_price=Decimal("5"))
+    assert "ask price" not in explanation(figures)
+    assert explanation(figures).endswith("the expected demand and the other offers.")
 
 
 def test_a_cost_ceiling_is_stated_as_the_cost_at_which_no_unit_can_be_won() -> None:
@@ -184,6 +195,6 @@ def test_a_null_threshold_without_an_ask_claims_nothing_about_a_lower_cost() -> 
     # budget): no figure tells them apart, so no sentence about a lower cost is made.
     figures = replace(JAR, reason="lost_on_price", units=0, budget=Decimal("5000"))
     assert explanation(figures) == (
-        "You won no units of Glass jar 500ml: at your supply price of 20.56 CNY, cheaper bids "
-        "cover what the expected demand makes worth buying."
+        "You won no units of Glass jar 500ml: at your supply price of 20.56 CNY, no unit would "
+        "have paid, given the expected demand and the other offers."
     )
