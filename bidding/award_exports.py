@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bidding.award_figures import AwardContext, award_context
-from bidding.award_text import explanation
 from bidding.errors import InvalidInput
 from bidding.export_cells import (
     Cell,
@@ -35,6 +34,7 @@ from bidding.lifecycle import require
 from bidding.models import PPB, Allocation, Award
 from bidding.names import Names, names_of
 from bidding.principal import Principal
+from bidding.reports import money_header
 from bidding.rounds import get_round
 
 ZERO = Decimal(0)
@@ -133,19 +133,15 @@ def published_awards(*, session: Session, principal: Principal, round_id: str) -
 
 def _explained(awards: PublishedAwards, a: AwardLine, item_name: str | None) -> str:
     """The award in plain words, as the award list gives it."""
-    return explanation(
-        awards.context.figures(
-            bid=a.bid,
-            factory=a.factory,
-            item=a.item,
-            item_name=item_name,
-            units=a.units,
-            supply_price=Decimal(a.supply_price_cents) / CENTS_PER_UNIT,
-            reason=a.reason,
-            cost_to_win_more=None
-            if a.cost_to_win_more_cents is None
-            else Decimal(a.cost_to_win_more_cents) / CENTS_PER_UNIT,
-        )
+    return awards.context.explain_stored(
+        bid=a.bid,
+        factory=a.factory,
+        item=a.item,
+        item_name=item_name,
+        units=a.units,
+        supply_price_cents=a.supply_price_cents,
+        reason=a.reason,
+        cost_to_win_more_cents=a.cost_to_win_more_cents,
     )
 
 
@@ -155,10 +151,6 @@ def _money(cents: int, currency: str) -> Money:
 
 def _percent(ppb: int | None) -> Percent | None:
     return None if ppb is None else Percent(Decimal(ppb) / PPB)
-
-
-def _header(label: str, currency: str) -> str:
-    return f"{label} ({currency})"
 
 
 def _bid_headers(currency: str) -> tuple[str, ...]:
@@ -171,14 +163,14 @@ def _bid_headers(currency: str) -> tuple[str, ...]:
         "Item",
         "Item name",
         "Units",
-        _header("Supply price", currency),
-        _header("Setup fee", currency),
-        _header("Amount", currency),
+        money_header("Supply price", currency),
+        money_header("Setup fee", currency),
+        money_header("Amount", currency),
         "Capacity share used",
         "Margin",
         "Reason",
-        _header("Cost to win more", currency),
-        _header("Cost ceiling", currency),
+        money_header("Cost to win more", currency),
+        money_header("Cost ceiling", currency),
         "Explanation",
     )
 
@@ -239,7 +231,15 @@ def _sums(awards: PublishedAwards, by_item: bool) -> dict[str, _Sum]:
 
 
 def _group_headers(what: str, currency: str) -> tuple[str, ...]:
-    return ("Round", what, f"{what} name", "Bids", "Bids won", "Units", _header("Amount", currency))
+    return (
+        "Round",
+        what,
+        f"{what} name",
+        "Bids",
+        "Bids won",
+        "Units",
+        money_header("Amount", currency),
+    )
 
 
 def _group_rows(awards: PublishedAwards, by_item: bool) -> Iterator[tuple[Cell, ...]]:
@@ -256,7 +256,7 @@ def _group_rows(awards: PublishedAwards, by_item: bool) -> Iterator[tuple[Cell, 
 
 
 def _totals_headers(currency: str) -> tuple[str, ...]:
-    return ("Round", "Allocation", "Bids", "Bids won", "Units", _header("Amount", currency))
+    return ("Round", "Allocation", "Bids", "Bids won", "Units", money_header("Amount", currency))
 
 
 def _totals_rows(awards: PublishedAwards) -> Iterator[tuple[Cell, ...]]:

@@ -137,18 +137,43 @@ class AwardContext:
 
     def explain_award(self, row: Award, item_name: str | None) -> str:
         """A published award row in plain words."""
+        return self.explain_stored(
+            bid=row.bid_id,
+            factory=row.factory_id,
+            item=row.item_id,
+            item_name=item_name,
+            units=row.units,
+            supply_price_cents=row.supply_price_cents,
+            reason=row.reason,
+            cost_to_win_more_cents=row.cost_to_win_more_cents,
+        )
+
+    def explain_stored(
+        self,
+        *,
+        bid: str,
+        factory: str,
+        item: str,
+        item_name: str | None,
+        units: int,
+        supply_price_cents: int,
+        reason: str,
+        cost_to_win_more_cents: int | None,
+    ) -> str:
+        """An award in plain words from its stored figures (an award row, or the plain
+        columns the awards export reads)."""
         return explanation(
             self.figures(
-                bid=row.bid_id,
-                factory=row.factory_id,
-                item=row.item_id,
+                bid=bid,
+                factory=factory,
+                item=item,
                 item_name=item_name,
-                units=row.units,
-                supply_price=from_cents(row.supply_price_cents),
-                reason=row.reason,
+                units=units,
+                supply_price=from_cents(supply_price_cents),
+                reason=reason,
                 cost_to_win_more=None
-                if row.cost_to_win_more_cents is None
-                else from_cents(row.cost_to_win_more_cents),
+                if cost_to_win_more_cents is None
+                else from_cents(cost_to_win_more_cents),
             )
         )
 
