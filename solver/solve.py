@@ -189,15 +189,7 @@ def solve(
     phase("building")
     clock = Clock()
     mip = problem.has_binaries  # a scan of every bid: once
-    settings = EngineSettings(
-        solver=options.solver,
-        time_limit=float(options.time_limit),
-        mip_rel_gap=float(problem.round.mip_gap),
-        threads=options.threads,
-        random_seed=options.random_seed,
-        presolve=_presolve(options.presolve, mip=mip),
-        column_order=options.column_order_for(mip=mip) if options.solver == "highs" else "bid",
-    )
+    settings = engine_settings(problem, options, mip=mip)
     run = Solving(problem, options, settings, solver_info(settings, options, mip=mip), clock, mip)
     try:
         return _passes(run, phase)
@@ -438,11 +430,9 @@ def explanations(run: Solving, solved: Solved, whole: WholeUnits) -> Explanation
     return Explanation(reasons=reasons, cost_to_win_more=costs, cost_ceiling=ceilings)
 
 
-def whole_allocation(problem: Problem, options: SolveOptions) -> IntArray | None:
-    """The whole units solve() would publish for `problem`, unexplained: the re-solve of an
-    explanation (the tie rule and the zero-profit rule kept). None: no allocation."""
-    mip = problem.has_binaries
-    settings = EngineSettings(
+def engine_settings(problem: Problem, options: SolveOptions, *, mip: bool) -> EngineSettings:
+    """How the engine runs a round: the same for a solve and for an explanation's re-solve."""
+    return EngineSettings(
         solver=options.solver,
         time_limit=float(options.time_limit),
         mip_rel_gap=float(problem.round.mip_gap),
@@ -451,6 +441,13 @@ def whole_allocation(problem: Problem, options: SolveOptions) -> IntArray | None
         presolve=_presolve(options.presolve, mip=mip),
         column_order=options.column_order_for(mip=mip) if options.solver == "highs" else "bid",
     )
+
+
+def whole_allocation(problem: Problem, options: SolveOptions) -> IntArray | None:
+    """The whole units solve() would publish for `problem`, unexplained: the re-solve of an
+    explanation (the tie rule and the zero-profit rule kept). None: no allocation."""
+    mip = problem.has_binaries
+    settings = engine_settings(problem, options, mip=mip)
     run = Solving(problem, options, settings, solver_info(settings, options, mip=mip), Clock(), mip)
     run = replace(run, explaining=True)
     solved = first_solve(run, _no_phase)
