@@ -22,6 +22,7 @@ from bidding.errors import Forbidden, InvalidCursor
 from bidding.models import Role
 from bidding.principal import Principal
 from bidding.solves import JobQueue
+from bidding.thresholds import ThresholdQueue
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -50,6 +51,15 @@ async def get_jobs(request: Request) -> JobQueue:
 
 
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]
+
+
+async def get_threshold_jobs(request: Request) -> ThresholdQueue:
+    """The same queue, for the job a publication with pending thresholds queues."""
+    jobs: ThresholdQueue = request.app.state.jobs
+    return jobs
+
+
+ThresholdJobsDep = Annotated[ThresholdQueue, Depends(get_threshold_jobs)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sbk_...`.")
 

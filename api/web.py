@@ -213,9 +213,12 @@ def local_input(moment: datetime | None, zone: str) -> str:
 
 
 def money(value: Decimal | str | None) -> str:
-    """Money with thousands separators and 2 decimals; a dash for none."""
+    """Money with thousands separators and 2 decimals; a dash for none; "pending" as is (a
+    threshold a job after publication works out)."""
     if value is None:
         return "—"
+    if value == "pending":
+        return "pending"
     return f"{Decimal(value):,.2f}"
 
 

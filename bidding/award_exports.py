@@ -145,6 +145,23 @@ def _explained(awards: PublishedAwards, a: AwardLine, item_name: str | None) -> 
     )
 
 
+def _threshold(awards: PublishedAwards, a: AwardLine) -> Money | str | None:
+    """`cost_to_win_more`: the award's, or the one the job after publication stored, or
+    "pending" until it has."""
+    value = awards.context.cost_to_win_more(a.bid, a.cost_to_win_more_cents)
+    return value if value is None or isinstance(value, str) else Money(value, awards.currency)
+
+
+def _threshold_text(awards: PublishedAwards, a: AwardLine) -> str:
+    """`_threshold` as CSV text."""
+    if a.bid not in awards.context.thresholds:
+        return "" if a.cost_to_win_more_cents is None else cents_text(a.cost_to_win_more_cents)
+    value = awards.context.thresholds[a.bid]
+    if value is None or isinstance(value, str):
+        return value or ""
+    return cents_text(int(value * CENTS_PER_UNIT))
+
+
 def _money(cents: int, currency: str) -> Money:
     return Money(Decimal(cents) / CENTS_PER_UNIT, currency)
 
@@ -195,9 +212,7 @@ def _bid_rows(awards: PublishedAwards) -> Iterator[tuple[Cell, ...]]:
             _percent(a.capacity_share_used_ppb),
             _percent(a.margin_ppb),
             a.reason,
-            None
-            if a.cost_to_win_more_cents is None
-            else _money(a.cost_to_win_more_cents, currency),
+            _threshold(awards, a),
             None if ceiling is None else Money(ceiling, currency),
             _explained(awards, a, item_name),
         )
@@ -348,7 +363,7 @@ def _bid_texts(awards: PublishedAwards) -> Iterator[list[str]]:
             ppb_percent_text(a.capacity_share_used_ppb),
             "" if a.margin_ppb is None else ppb_percent_text(a.margin_ppb),
             neutralise(a.reason),
-            "" if a.cost_to_win_more_cents is None else cents_text(a.cost_to_win_more_cents),
+            _threshold_text(awards, a),
             "" if ceiling is None else cents_text(int(ceiling * CENTS_PER_UNIT)),
             neutralise(_explained(awards, a, item_name)),
         ]

@@ -17,8 +17,9 @@ from typing import Any
 import msgspec
 from sqlmodel import Session, select
 
-from bidding.award_text import AwardInWords, Threshold, explanation
+from bidding.award_text import PENDING, AwardInWords, Threshold, explanation
 from bidding.models import Allocation, Award, Round
+from bidding.thresholds import shown_thresholds
 from bidding.values import from_cents
 from solver.result import BidAllocation
 
@@ -60,6 +61,8 @@ class _Row(msgspec.Struct):
     units: int
     cost_ceiling: Any = None
     """However the result spells it (a string, a number, absent): `stated_cost_ceiling`."""
+    cost_to_win_more: Any = None
+    """Read only to find the "pending" ones."""
 
 
 class _Result(msgspec.Struct):
@@ -93,6 +96,8 @@ class AwardContext:
     bids: Mapping[str, _BidTerms]
     factory_units: Mapping[str, int]
     ceilings: Mapping[str, Decimal | None] = field(default_factory=dict)
+    thresholds: Mapping[str, Threshold] = field(default_factory=dict)
+    """The bids the result states "pending": the job's figure once stored, else "pending"."""
 
     @classmethod
     def empty(cls) -> "AwardContext":
@@ -135,6 +140,13 @@ class AwardContext:
             cost_ceiling=self.ceilings.get(bid),
         )
 
+    def cost_to_win_more(self, bid: str, cents: int | None) -> Threshold:
+        """A published award's `cost_to_win_more`: its row's, or where the solve left it
+        "pending", the figure the job after publication stored, "pending" until then."""
+        if bid in self.thresholds:
+            return self.thresholds[bid]
+        return None if cents is None else from_cents(cents)
+
     def explain_award(self, row: Award, item_name: str | None) -> str:
         """A published award row in plain words."""
         return self.explain_stored(
@@ -171,9 +183,7 @@ class AwardContext:
                 units=units,
                 supply_price=from_cents(supply_price_cents),
                 reason=reason,
-                cost_to_win_more=None
-                if cost_to_win_more_cents is None
-                else from_cents(cost_to_win_more_cents),
+                cost_to_win_more=self.cost_to_win_more(bid, cost_to_win_more_cents),
             )
         )
 
@@ -188,7 +198,9 @@ class AwardContext:
                 units=row.units,
                 supply_price=row.supply_price,
                 reason=row.reason,
-                cost_to_win_more=row.cost_to_win_more,
+                cost_to_win_more=self.thresholds.get(row.bid, row.cost_to_win_more)
+                if row.cost_to_win_more == PENDING
+                else row.cost_to_win_more,
             )
         )
 
@@ -196,7 +208,10 @@ class AwardContext:
 def award_context(
     *, session: Session, allocation_id: str, bid_ids: Iterable[str] | None = None
 ) -> AwardContext:
-    """The figures of an allocation's awards, read once; `bid_ids` narrows the per-bid ones."""
+    """The figures of an allocation's awards, read once; `bid_ids` narrows the per-bid ones.
+
+    With the thresholds the solve left "pending" as the job after publication stored them.
+    """
     problem_text, result_text, round_id = session.exec(
         select(Allocation.problem, Allocation.result, Allocation.round_id).where(
             Allocation.id == allocation_id
@@ -210,11 +225,15 @@ def award_context(
     wanted = None if bid_ids is None else set(bid_ids)
     factory_units: dict[str, int] = defaultdict(int)
     ceilings: dict[str, Decimal | None] = {}
+    pending: list[str] = []
     for row in result.allocations:
         factory_units[row.factory] += row.units
         if wanted is None or row.bid in wanted:
             ceilings[row.bid] = stated_cost_ceiling(row)
-    return _context(period, currency, problem, factory_units, ceilings, wanted)
+            if row.cost_to_win_more == PENDING:
+                pending.append(row.bid)
+    thresholds = shown_thresholds(session=session, allocation_id=allocation_id, bid_ids=pending)
+    return _context(period, currency, problem, factory_units, ceilings, wanted, thresholds)
 
 
 def context_of_documents(
@@ -254,6 +273,7 @@ def _context(
     factory_units: Mapping[str, int],
     ceilings: Mapping[str, Decimal | None],
     wanted: set[str] | None,
+    thresholds: Mapping[str, Threshold] | None = None,
 ) -> AwardContext:
     return AwardContext(
         period=period,
@@ -265,4 +285,5 @@ def _context(
         bids={b.id: b for b in problem.bids if wanted is None or b.id in wanted},
         factory_units=dict(factory_units),
         ceilings=dict(ceilings),
+        thresholds=dict(thresholds or {}),
     )

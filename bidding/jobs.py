@@ -14,6 +14,8 @@
 
 Either way the job is `bidding.solves.run_solve`: idempotent, so a retry is safe; and
 the deadline close is `bidding.deadlines.close_due_rounds`, safe to run from many at once.
+A published allocation's pending thresholds are a job on the same queue
+(`bidding.thresholds.run_thresholds`, idempotent too), after any queued solve.
 """
 
 import json
@@ -30,11 +32,17 @@ from bidding.db import FileLock, sqlite_lock_path
 from bidding.deadlines import close_due_rounds
 from bidding.settings import Settings
 from bidding.solves import JobQueue, next_queued, requeue_abandoned, run_solve
+from bidding.thresholds import (
+    next_queued_thresholds,
+    requeue_abandoned_thresholds,
+    run_thresholds,
+)
 
 log = logging.getLogger(__name__)
 
 QUEUE = "supplybid-solves"
 SOLVE_TASK = "supplybid.solve_allocation"
+THRESHOLDS_TASK = "supplybid.pending_thresholds"
 RETRY_TASK = "supplybid.retry_stalled_jobs"
 DEADLINE_TASK = "supplybid.close_due_rounds"
 _DEFER = text(
@@ -65,6 +73,10 @@ class EmbeddedQueue:
 
     def enqueue(self, session: Session, *, allocation_id: str, round_id: str) -> None:
         """Nothing to insert (the queued row is the job): wake the worker once it commits."""
+        event.listen(session, "after_commit", lambda _s: self._wake.set(), once=True)
+
+    def enqueue_thresholds(self, session: Session, *, allocation_id: str) -> None:
+        """Nothing to insert (the queued threshold_job row is the job): wake the worker."""
         event.listen(session, "after_commit", lambda _s: self._wake.set(), once=True)
 
     def start(self) -> None:
@@ -127,10 +139,17 @@ class EmbeddedQueue:
                         requeued = requeue_abandoned(session=session)
                         if requeued:
                             log.warning("requeued allocations left running: %s", requeued)
+                        requeued = requeue_abandoned_thresholds(session=session)
+                        if requeued:
+                            log.warning("requeued threshold jobs left running: %s", requeued)
                         recovered = True
                     allocation_id = next_queued(session=session)
+                    pending = None if allocation_id else next_queued_thresholds(session=session)
                 if allocation_id is not None:
                     run_solve(engine=self._engine, allocation_id=allocation_id, only_queued=True)
+                    continue
+                if pending is not None:
+                    run_thresholds(engine=self._engine, allocation_id=pending, only_queued=True)
                     continue
             except Exception:  # keep the worker alive; the allocation stays queued or failed
                 log.exception("embedded solve worker")
@@ -151,6 +170,18 @@ class ProcrastinateQueue:
                 "queue": QUEUE,
                 "task": SOLVE_TASK,
                 "lock": f"round:{round_id}",
+                "args": json.dumps({"allocation_id": allocation_id}),
+            },
+        )
+
+    def enqueue_thresholds(self, session: Session, *, allocation_id: str) -> None:
+        """Defer the threshold job through the session's connection, as a solve's."""
+        session.execute(
+            _DEFER,
+            {
+                "queue": QUEUE,
+                "task": THRESHOLDS_TASK,
+                "lock": f"thresholds:{allocation_id}",
                 "args": json.dumps({"allocation_id": allocation_id}),
             },
         )
@@ -216,13 +247,26 @@ def procrastinate_app(settings: Settings, engine: Engine) -> Any:
     def solve_allocation(allocation_id: str) -> None:
         run_solve(engine=engine, allocation_id=allocation_id)
 
+    # Likewise: stored thresholds are kept, and a retry goes on from them.
+    @app.task(
+        name=THRESHOLDS_TASK,
+        queue=QUEUE,
+        retry=procrastinate.RetryStrategy(max_attempts=5, linear_wait=5),
+    )
+    def pending_thresholds(allocation_id: str) -> None:
+        run_thresholds(engine=engine, allocation_id=allocation_id)
+
     @app.periodic(cron=settings.stalled_check_cron, periodic_id="retry-stalled")
     @app.task(name=RETRY_TASK, queue=QUEUE, queueing_lock=RETRY_TASK, pass_context=True)
     async def retry_stalled_jobs(context: Any, timestamp: int) -> None:
         manager = context.app.job_manager
-        stalled = await manager.get_stalled_jobs(
-            task_name=SOLVE_TASK, seconds_since_heartbeat=settings.stalled_after_s
-        )
+        stalled = [
+            job
+            for task in (SOLVE_TASK, THRESHOLDS_TASK)
+            for job in await manager.get_stalled_jobs(
+                task_name=task, seconds_since_heartbeat=settings.stalled_after_s
+            )
+        ]
         for job in stalled:
             log.warning("retrying stalled job %s (%s)", job.id, job.task_kwargs)
             await manager.retry_job(job)

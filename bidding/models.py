@@ -406,3 +406,47 @@ class WebSession(SQLModel, table=True):
     """The viewer's IANA time zone, from the browser at sign-in: dates are shown in it."""
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class ThresholdJobStatus(StrEnum):
+    """The job that works out a published allocation's pending thresholds: queued, running,
+    then done (every pending threshold stored) or failed."""
+
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class ThresholdJob(SQLModel, table=True):
+    """The job after publication that works out the `cost_to_win_more` a solve above the size
+    explained with it left "pending" (bidding/thresholds.py): one per published allocation
+    that has any, its row the embedded queue's job and the state reads show."""
+
+    __tablename__ = "threshold_job"
+
+    allocation_id: str = Field(foreign_key="allocation.id", primary_key=True, max_length=64)
+    status: ThresholdJobStatus = Field(
+        default=ThresholdJobStatus.queued, sa_type=String(16), index=True
+    )
+    pending: int = 0
+    """The awards published with `cost_to_win_more` "pending"."""
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class AwardThreshold(SQLModel, table=True):
+    """One pending award's `cost_to_win_more`, as the job after publication found it.
+
+    Apart from the award (published rows never change): written once, never changed. Null
+    where SPEC 3 says null (not even a unit cost of 0.00 wins more units)."""
+
+    __tablename__ = "award_threshold"
+
+    allocation_id: str = Field(foreign_key="allocation.id", primary_key=True, max_length=64)
+    bid_id: str = Field(primary_key=True, max_length=64)
+    cost_to_win_more_cents: int | None = Field(default=None, sa_column=_big(nullable=True))
+    computed_at: datetime = Field(default_factory=utcnow)

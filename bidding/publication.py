@@ -32,6 +32,7 @@ from bidding.principal import Principal
 from bidding.rounds import get_round
 from bidding.snapshot import COMMITTED_UNITS, committed_units, lock_period
 from bidding.solves import USABLE_RESULTS, allocation_state, lock_allocation, presentation_of
+from bidding.thresholds import ThresholdQueue, queue_thresholds
 from bidding.values import to_cents
 from solver.problem import Problem, ProblemBid, parse_problem
 from solver.result import Result
@@ -39,8 +40,12 @@ from solver.verify import guaranteed_units, verify
 
 
 @use_case
-def publish_allocation(*, session: Session, actor: Principal, allocation_id: str) -> Allocation:
+def publish_allocation(
+    *, session: Session, actor: Principal, allocation_id: str, jobs: ThresholdQueue | None = None
+) -> Allocation:
     """Publish a done allocation of a solved round: verified, no promise loosened; awards fixed.
+
+    Thresholds the solve left "pending" get their job (`bidding.thresholds`), on `jobs`.
 
     Refused with the findings when the verifier finds anything, when the allocation loosens
     a promise of the round (`loosened`), or when units committed elsewhere in the period
@@ -103,6 +108,7 @@ def publish_allocation(*, session: Session, actor: Principal, allocation_id: str
     transition(
         session, actor=actor, row=row, action="publish", details={"allocation": allocation.id}
     )
+    queue_thresholds(session, allocation_id=allocation.id, result=shown, jobs=jobs)
     session.commit()
     return allocation
 

@@ -16,12 +16,14 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from bidding.award_figures import context_of_documents
+from bidding.award_text import PENDING
 from bidding.comparison import Comparison, comparison_of
 from bidding.errors import AllocationNotDone, AllocationsOfDifferentRounds, RoundNotClosed
 from bidding.models import Allocation, AllocationStatus, AuditEvent, Round, as_utc
 from bidding.names import factory_names, item_names
 from bidding.snapshot import overrides_of
 from bidding.solves import get_allocation, presented_result
+from bidding.thresholds import shown_thresholds
 from solver.pricing import floor_price_cents
 from solver.result import BidAllocation, Result, parse_result
 
@@ -313,11 +315,14 @@ def explained_page(
     row: Round,
     factory: str | None = None,
     item: str | None = None,
+    allocation_id: str | None = None,
 ) -> tuple[list[ExplainedBid], int]:
     """One page of the allocation's bids, explained; and how many bids there are in all.
 
     Rows are filtered as plain JSON; only the page's hundred are validated, priced and put
-    in words (with the figures of `row`, the allocation's round, read once).
+    in words (with the figures of `row`, the allocation's round, read once). A threshold
+    the solve left "pending" shows what the job after publication of `allocation_id`
+    stored, once it did.
     """
     rows = [
         r
@@ -327,6 +332,16 @@ def explained_page(
     shown = [
         BidAllocation.model_validate(r) for r in rows[page * PAGE_ROWS : (page + 1) * PAGE_ROWS]
     ]
+    if allocation_id is not None:
+        stored = shown_thresholds(
+            session=session,
+            allocation_id=allocation_id,
+            bid_ids=(r.bid for r in shown if r.cost_to_win_more == PENDING),
+        )
+        shown = [
+            r.model_copy(update={"cost_to_win_more": stored[r.bid]}) if r.bid in stored else r
+            for r in shown
+        ]
     wanted = {r.bid for r in shown}
     costs = {
         b["id"]: Decimal(str(b["unit_cost"])) for b in problem.get("bids", []) if b["id"] in wanted

@@ -23,6 +23,8 @@ APP_TABLE_RIGHTS: dict[str, tuple[str, ...]] = {
     "idempotency_record": ("SELECT", "INSERT", "UPDATE", "DELETE"),
     "allocation": ("SELECT", "INSERT", "UPDATE"),
     "award": ("SELECT", "INSERT", "UPDATE"),
+    "threshold_job": ("SELECT", "INSERT", "UPDATE"),
+    "award_threshold": ("SELECT", "INSERT"),  # written once: never updated
     "settlement": ("SELECT", "INSERT", "UPDATE"),
     "settlement_item": ("SELECT", "INSERT"),
     "settlement_takeover": ("SELECT", "INSERT"),

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from api import charts
-from api.deps import JobsDep, SessionDep
+from api.deps import JobsDep, SessionDep, ThresholdJobsDep
 from api.schemas.allocations import AllocationRequest
 from api.schemas.finance import SettlementCorrectionRequest, SettlementRequest
 from api.schemas.rounds import InvitationPut, RoundCreate, RoundItemPut, RoundUpdate
@@ -33,6 +33,7 @@ from bidding import (
     settlement,
     snapshot,
     solves,
+    thresholds,
     workspace,
 )
 from bidding.errors import InvalidInput
@@ -397,6 +398,7 @@ def allocation_page(
             page=page,
             row=round_row,
             factory=factory,
+            allocation_id=row.id,
         )
         used, floor = workspace.factory_use(session=session, result=result, problem=problem)
         item_ids = [i.id for i in solved]
@@ -417,6 +419,7 @@ def allocation_page(
             for n in charts.largest(range(len(used)), lambda n: -(used[n].margin or Decimal(0)))
         ]
         context |= {
+            "thresholds": thresholds.threshold_state(session=session, allocation_id=row.id),
             "result": result,
             "figures": figures,
             "explained": explained,
@@ -486,11 +489,15 @@ def allocation_page(
 
 @router.post("/allocations/{allocation_id}/publish")
 def allocation_publish(
-    request: Request, session: SessionDep, viewer: ManagerPage, allocation_id: str
+    request: Request,
+    session: SessionDep,
+    viewer: ManagerPage,
+    jobs: ThresholdJobsDep,
+    allocation_id: str,
 ) -> Response:
     """Publish: the verifier's findings are shown where publication is refused."""
     row = publication.publish_allocation(
-        session=session, actor=viewer.principal, allocation_id=allocation_id
+        session=session, actor=viewer.principal, allocation_id=allocation_id, jobs=jobs
     )
     return go_to(request, f"/allocations/{row.id}")
 

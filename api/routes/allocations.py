@@ -14,6 +14,7 @@ from api.deps import (
     ManagerOrFinance,
     Pagination,
     SessionDep,
+    ThresholdJobsDep,
 )
 from api.routes import COMMON, EXPORTS, ExportView, Format, export, json_only, problems
 from api.schemas.allocations import (
@@ -24,7 +25,7 @@ from api.schemas.allocations import (
     ComparisonPublic,
 )
 from api.schemas.base import Page
-from bidding import award_exports, comparison, publication, reports, rounds, solves
+from bidding import award_exports, comparison, publication, reports, rounds, solves, thresholds
 from bidding.award_figures import AwardContext, award_context
 from bidding.errors import AllocationNotDone
 from bidding.exports import CSV_MEDIA_TYPE
@@ -101,6 +102,11 @@ def get_allocation(
     """
     row = solves.get_allocation(session=session, allocation_id=allocation_id)
     result = solves.presented_result(session=session, row=row)
+    state = thresholds.threshold_state(session=session, allocation_id=row.id)
+    if result is not None and state is not None:
+        result = thresholds.with_stored_thresholds(
+            session=session, allocation_id=row.id, result=result
+        )
     names = None if result is None else allocation_names(session=session, row=row, result=result)
     if format != "json":
         if result is None or names is None:
@@ -110,7 +116,7 @@ def get_allocation(
         report = reports.allocation_report(row, result, names, round_row.currency, context)
         return export(report, format, view)
     json_only(view)
-    return AllocationPublic.with_result(row, result, names)
+    return AllocationPublic.with_result(row, result, names, state)
 
 
 @router.get("/v1/allocations/{allocation_id}/problem", responses={**_JSON_OBJECT, **problems(404)})
@@ -154,7 +160,7 @@ def compare_allocations(
 
 @router.post("/v1/allocations/{allocation_id}/publish", responses=problems(404, 409))
 def publish_allocation(
-    allocation_id: IdPath, session: SessionDep, actor: Manager
+    allocation_id: IdPath, session: SessionDep, actor: Manager, jobs: ThresholdJobsDep
 ) -> AllocationSummary:
     """Publish a done allocation of a solved round; awards become binding, round `published`.
 
@@ -163,7 +169,9 @@ def publish_allocation(
     factory's guarantee or an item's minimum fill lowered), or units awarded elsewhere in
     the period changed since it was solved (another round published first: solve again).
     """
-    row = publication.publish_allocation(session=session, actor=actor, allocation_id=allocation_id)
+    row = publication.publish_allocation(
+        session=session, actor=actor, allocation_id=allocation_id, jobs=jobs
+    )
     return AllocationSummary.of(row)
 
 

@@ -26,6 +26,7 @@ from bidding.models import (
 )
 from bidding.names import Names
 from bidding.snapshot import Overrides
+from bidding.thresholds import ThresholdState
 from bidding.values import from_cents, from_ppb
 from solver.result import Result
 from solver.values import (
@@ -137,6 +138,15 @@ class AllocationSummary(Output):
         )
 
 
+class ThresholdsPublic(Output):
+    """A published allocation's thresholds left "pending" by its solve, worked out by a job
+    after publication: its status, how many were pending and how many it has stored."""
+
+    status: Literal["queued", "running", "done", "failed"]
+    pending: int
+    stored: int
+
+
 class AllocationPublic(AllocationSummary):
     """An allocation with its result (result format; a what-if's excluded bids included).
 
@@ -145,6 +155,14 @@ class AllocationPublic(AllocationSummary):
     """
 
     result: Result | None
+    thresholds: Annotated[
+        ThresholdsPublic | None,
+        Field(
+            description="Where the job after publication is that works out the result's "
+            '"pending" `cost_to_win_more` (stored ones replace "pending" in `result`); '
+            "null where there is none (nothing pending, or not published)."
+        ),
+    ] = None
     factory_names: Annotated[
         dict[str, str],
         Field(description="The name of each factory the result's rows name, by factory id."),
@@ -156,12 +174,19 @@ class AllocationPublic(AllocationSummary):
 
     @classmethod
     def with_result(
-        cls, row: Allocation, result: Result | None, names: Names | None = None
+        cls,
+        row: Allocation,
+        result: Result | None,
+        names: Names | None = None,
+        thresholds: ThresholdState | None = None,
     ) -> "AllocationPublic":
         """The public view of a row, its presented result and the names its rows name."""
         return cls(
             **AllocationSummary.of(row).model_dump(),
             result=result,
+            thresholds=None
+            if thresholds is None
+            else ThresholdsPublic.model_validate(thresholds, from_attributes=True),
             factory_names=dict(sorted(names.factories.items())) if names else {},
             item_names=dict(sorted(names.items.items())) if names else {},
         )
@@ -181,7 +206,11 @@ class AwardPublic(Output):
     capacity_share_used: Decimal
     margin: Decimal | None
     reason: str
-    cost_to_win_more: Decimal | None
+    cost_to_win_more: Decimal | Literal["pending"] | None = Field(
+        description="The highest unit cost at which this bid would have won more units "
+        '(SPEC 3); "pending" while the job after publication works it out (a round '
+        "above the size explained with its solve)."
+    )
     cost_ceiling: Decimal | None = Field(
         description="The unit cost at or above which this bid can win no unit in a round "
         "like this one, whatever the others bid (SPEC 3); null where the allocator states "
@@ -197,9 +226,7 @@ class AwardPublic(Output):
         """The public view of an award row (names as published; `names` fills older rows),
         explained with the figures of its allocation (`context`, read once per request)."""
         item_name = row.item_name or (names.item(row.item_id) if names else None)
-        cost_to_win_more = (
-            None if row.cost_to_win_more_cents is None else from_cents(row.cost_to_win_more_cents)
-        )
+        cost_to_win_more = context.cost_to_win_more(row.bid_id, row.cost_to_win_more_cents)
         return cls(
             bid=row.bid_id,
             factory=row.factory_id,
