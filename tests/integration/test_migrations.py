@@ -15,6 +15,7 @@ TABLES = {
     "allocation",
     "api_key",
     "award",
+    "award_threshold",
     "audit_event",
     "bid",
     "bid_version",
@@ -28,6 +29,7 @@ TABLES = {
     "settlement",
     "settlement_item",
     "settlement_takeover",
+    "threshold_job",
     "web_session",
 }
 

@@ -1,0 +1,82 @@
+"""Pending thresholds on PostgreSQL: publication defers the job on the solves' procrastinate
+queue in its own transaction, and a `supplybid worker` (as the app's role, with only the
+rights `supplybid db upgrade` granted) works them out and stores them."""
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bidding import publication, solves, thresholds
+from bidding.jobs import THRESHOLDS_TASK, ProcrastinateQueue
+from bidding.models import ThresholdJobStatus
+from bidding.snapshot import Overrides
+from bidding.values import from_cents
+from solver.problem import parse_problem
+from solver.solve import solve
+from tests import factories as builders
+from tests.integration.test_worker_sigkill import (  # noqa: F401  (fixtures)
+    app_url,
+    closed_round,
+    migrated,
+    wait_for,
+    worker,
+)
+
+pytestmark = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+def test_a_worker_works_out_the_thresholds_a_publication_queued(
+    app_url: str,  # noqa: F811
+    migrated: Engine,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SUPPLYBID_EXPLAIN_UP_TO", "1")
+    with Session(migrated, expire_on_commit=False) as session:
+        row = closed_round(session, bid_count=6)
+        requested = solves.solve_round(
+            session=session,
+            actor=builders.MANAGER,
+            round_id=row.id,
+            overrides=Overrides(),
+            jobs=ProcrastinateQueue(),
+        )
+    solves.run_solve(engine=migrated, allocation_id=requested.id)  # the solve, here
+    with Session(migrated, expire_on_commit=False) as session:
+        publication.publish_allocation(
+            session=session,
+            actor=builders.MANAGER,
+            allocation_id=requested.id,
+            jobs=ProcrastinateQueue(),
+        )
+        problem = solves.get_allocation(session=session, allocation_id=requested.id).problem
+        job = thresholds.threshold_job(session=session, allocation_id=requested.id)
+        assert job is not None
+        assert job.pending > 0
+    with migrated.connect() as connection:
+        deferred = connection.execute(
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = :task"),
+            {"task": THRESHOLDS_TASK},
+        ).scalars()
+        assert list(deferred) == [{"allocation_id": requested.id}]
+
+    monkeypatch.setenv("SUPPLYBID_EXPLAIN_UP_TO", "1000")
+    expected = {a.bid: a.cost_to_win_more for a in solve(parse_problem(problem)).allocations}
+
+    def done() -> bool:
+        with Session(migrated) as session:
+            found = thresholds.threshold_job(session=session, allocation_id=requested.id)
+            return found is not None and found.status == ThresholdJobStatus.done
+
+    with worker(app_url):
+        wait_for(done, 60, "the worker to store the thresholds")
+    with Session(migrated) as session:
+        stored = thresholds.stored_thresholds(session=session, allocation_id=requested.id)
+    assert len(stored) == job.pending
+    for bid, cents in stored.items():
+        value: Decimal | None = None if cents is None else from_cents(cents)
+        assert value == expected[bid]
