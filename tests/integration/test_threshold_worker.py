@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bidding import publication, solves, thresholds
+from bidding import bids, publication, rounds, solves, thresholds
 from bidding.jobs import THRESHOLDS_TASK, ProcrastinateQueue
 from bidding.models import ThresholdJobStatus
 from bidding.snapshot import Overrides
@@ -17,9 +17,9 @@ from bidding.values import from_cents
 from solver.problem import parse_problem
 from solver.solve import solve
 from tests import factories as builders
+from tests.integration.test_pending_thresholds import BIDDERS
 from tests.integration.test_worker_sigkill import (  # noqa: F401  (fixtures)
     app_url,
-    closed_round,
     migrated,
     wait_for,
     worker,
@@ -37,7 +37,18 @@ def test_a_worker_works_out_the_thresholds_a_publication_queued(
 ) -> None:
     monkeypatch.setenv("SUPPLYBID_EXPLAIN_UP_TO", "1")
     with Session(migrated, expire_on_commit=False) as session:
-        row = closed_round(session, bid_count=6)
+        item = builders.an_item(session)
+        row = builders.an_open_round(session, item_list=[item])
+        for n, (cost, capacity) in enumerate(BIDDERS):
+            factory = builders.a_factory(session, name=f"Factory {n}")
+            bids.submit_bid(
+                session=session,
+                actor=builders.as_factory(factory),
+                round_id=row.id,
+                item_id=item.id,
+                terms=builders.terms(unit_cost=cost, capacity=capacity),
+            )
+        rounds.close_round(session=session, actor=builders.MANAGER, round_id=row.id)
         requested = solves.solve_round(
             session=session,
             actor=builders.MANAGER,
