@@ -116,6 +116,14 @@ class EmbeddedQueue:
             log.info("this process runs the embedded job worker (%s)", self._lock_path)
         return self.running.is_set()
 
+    def _solve_waiting(self) -> bool:
+        """Whether a running threshold job should give way: a solve is queued, or the
+        worker is stopping."""
+        if self._stop.is_set():
+            return True
+        with Session(self._engine) as session:
+            return next_queued(session=session) is not None
+
     def _close_at_deadlines(self) -> None:
         while not self._stop.wait(self._deadline_check_s):
             if not self.running.is_set():
@@ -149,7 +157,12 @@ class EmbeddedQueue:
                     run_solve(engine=self._engine, allocation_id=allocation_id, only_queued=True)
                     continue
                 if pending is not None:
-                    run_thresholds(engine=self._engine, allocation_id=pending, only_queued=True)
+                    run_thresholds(
+                        engine=self._engine,
+                        allocation_id=pending,
+                        only_queued=True,
+                        give_way=self._solve_waiting,
+                    )
                     continue
             except Exception:  # keep the worker alive; the allocation stays queued or failed
                 log.exception("embedded solve worker")

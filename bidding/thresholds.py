@@ -12,7 +12,7 @@ batch with its audit event (`allocation.thresholds`), and is done when all are s
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -217,10 +217,24 @@ def fail_thresholds(*, session: Session, allocation_id: str, message: str) -> No
     session.commit()
 
 
-def run_thresholds(*, engine: Engine, allocation_id: str, only_queued: bool = False) -> None:
+class _GiveWayError(Exception):
+    """The worker has something more urgent (a solve): the job stops after a stored batch."""
+
+
+def run_thresholds(
+    *,
+    engine: Engine,
+    allocation_id: str,
+    only_queued: bool = False,
+    give_way: Callable[[], bool] | None = None,
+) -> None:
     """The job: claim it, work out the thresholds not stored yet outside any transaction,
     store them in batches. Killed anywhere, it leaves rows stored once and a job queued
-    or running; the retried job goes on from what is stored."""
+    or running; the retried job goes on from what is stored.
+
+    `give_way` is asked after each stored batch: True puts the job back in the queue
+    (the embedded worker runs one job at a time, and a solve must not wait hours behind
+    a large round's thresholds)."""
     with Session(engine, expire_on_commit=False) as session:
         work = start_thresholds(
             session=session, allocation_id=allocation_id, only_queued=only_queued
@@ -237,9 +251,15 @@ def run_thresholds(*, engine: Engine, allocation_id: str, only_queued: bool = Fa
             _store(engine, allocation_id, found)
             found.clear()
             since = time.monotonic()
+            if give_way is not None and give_way():
+                raise _GiveWayError
 
     try:
         pending_thresholds_of(work.problem, work.options, work.units, work.todo, keep)
+    except _GiveWayError:
+        with Session(engine, expire_on_commit=False) as session:
+            requeue_thresholds(session=session, allocation_id=allocation_id)
+        return
     except Exception as exc:  # the job's boundary: a crash of the solver is stored
         log.exception("thresholds of allocation %s failed", allocation_id)
         if found:
@@ -253,6 +273,18 @@ def run_thresholds(*, engine: Engine, allocation_id: str, only_queued: bool = Fa
 def _store(engine: Engine, allocation_id: str, found: Mapping[str, Decimal | None]) -> None:
     with Session(engine, expire_on_commit=False) as session:
         store_thresholds(session=session, allocation_id=allocation_id, found=dict(found))
+
+
+@use_case
+def requeue_thresholds(*, session: Session, allocation_id: str) -> None:
+    """Put a running threshold job back in the queue (it gave way; what it stored stays)."""
+    job = _lock_job(session, allocation_id)
+    if job is None or job.status != ThresholdJobStatus.running:
+        session.rollback()
+        return
+    job.status = ThresholdJobStatus.queued
+    session.add(job)
+    session.commit()
 
 
 @use_case

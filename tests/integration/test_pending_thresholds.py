@@ -246,3 +246,34 @@ def test_a_retried_threshold_job_writes_nothing_twice(
     assert job is not None
     assert job.status == ThresholdJobStatus.done
     assert audit.verify_chain(session).ok
+
+
+def test_a_threshold_job_gives_way_to_a_solve_and_goes_on_after(
+    session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, allocation_id, _ = published_round(session, engine, monkeypatch)
+    monkeypatch.setattr(thresholds, "BATCH_BIDS", 1)
+    asked: list[int] = []
+
+    def a_solve_is_waiting() -> bool:
+        asked.append(1)
+        return True
+
+    thresholds.run_thresholds(
+        engine=engine, allocation_id=allocation_id, give_way=a_solve_is_waiting
+    )
+    session.rollback()
+    session.expire_all()
+    assert asked == [1]
+    assert len(thresholds.stored_thresholds(session=session, allocation_id=allocation_id)) == 1
+    job = thresholds.threshold_job(session=session, allocation_id=allocation_id)
+    assert job is not None
+    assert job.status == ThresholdJobStatus.queued  # back in the queue, after the solve
+    assert thresholds.next_queued_thresholds(session=session) == allocation_id
+
+    thresholds.run_thresholds(engine=engine, allocation_id=allocation_id, only_queued=True)
+    session.rollback()
+    session.expire_all()
+    state = thresholds.threshold_state(session=session, allocation_id=allocation_id)
+    assert state is not None
+    assert (state.status, state.stored) == ("done", state.pending)
