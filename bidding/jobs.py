@@ -206,6 +206,17 @@ class ProcrastinateQueue:
         """Nothing runs here."""
 
 
+_SOLVE_WAITING = text(
+    "SELECT 1 FROM procrastinate_jobs WHERE task_name = :task AND status = 'todo' LIMIT 1"
+)
+
+
+def solve_waiting(engine: Engine) -> bool:
+    """Whether a solve job waits in procrastinate's queue: a threshold job gives way to it."""
+    with engine.connect() as connection:
+        return connection.execute(_SOLVE_WAITING, {"task": SOLVE_TASK}).first() is not None
+
+
 def backend_name(settings: Settings) -> str:
     """The back end the settings choose: auto is embedded on SQLite, procrastinate else."""
     if settings.job_queue != "auto":
@@ -267,7 +278,12 @@ def procrastinate_app(settings: Settings, engine: Engine) -> Any:
         retry=procrastinate.RetryStrategy(max_attempts=5, linear_wait=5),
     )
     def pending_thresholds(allocation_id: str) -> None:
-        run_thresholds(engine=engine, allocation_id=allocation_id)
+        run_thresholds(
+            engine=engine,
+            allocation_id=allocation_id,
+            give_way=lambda: solve_waiting(engine),
+            jobs=ProcrastinateQueue(),
+        )
 
     @app.periodic(cron=settings.stalled_check_cron, periodic_id="retry-stalled")
     @app.task(name=RETRY_TASK, queue=QUEUE, queueing_lock=RETRY_TASK, pass_context=True)

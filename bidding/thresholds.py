@@ -227,14 +227,16 @@ def run_thresholds(
     allocation_id: str,
     only_queued: bool = False,
     give_way: Callable[[], bool] | None = None,
+    jobs: ThresholdQueue | None = None,
 ) -> None:
     """The job: claim it, work out the thresholds not stored yet outside any transaction,
     store them in batches. Killed anywhere, it leaves rows stored once and a job queued
     or running; the retried job goes on from what is stored.
 
     `give_way` is asked after each stored batch: True puts the job back in the queue
-    (the embedded worker runs one job at a time, and a solve must not wait hours behind
-    a large round's thresholds)."""
+    (deferred again on `jobs`, where workers are separate processes): a worker runs one
+    job at a time (by default), and a solve must not wait hours behind a large round's
+    thresholds."""
     with Session(engine, expire_on_commit=False) as session:
         work = start_thresholds(
             session=session, allocation_id=allocation_id, only_queued=only_queued
@@ -258,7 +260,7 @@ def run_thresholds(
         pending_thresholds_of(work.problem, work.options, work.units, work.todo, keep)
     except _GiveWayError:
         with Session(engine, expire_on_commit=False) as session:
-            requeue_thresholds(session=session, allocation_id=allocation_id)
+            requeue_thresholds(session=session, allocation_id=allocation_id, jobs=jobs)
         return
     except Exception as exc:  # the job's boundary: a crash of the solver is stored
         log.exception("thresholds of allocation %s failed", allocation_id)
@@ -276,14 +278,19 @@ def _store(engine: Engine, allocation_id: str, found: Mapping[str, Decimal | Non
 
 
 @use_case
-def requeue_thresholds(*, session: Session, allocation_id: str) -> None:
-    """Put a running threshold job back in the queue (it gave way; what it stored stays)."""
+def requeue_thresholds(
+    *, session: Session, allocation_id: str, jobs: ThresholdQueue | None = None
+) -> None:
+    """Put a running threshold job back in the queue, deferred again on `jobs` in the same
+    transaction (it gave way; what it stored stays)."""
     job = _lock_job(session, allocation_id)
     if job is None or job.status != ThresholdJobStatus.running:
         session.rollback()
         return
     job.status = ThresholdJobStatus.queued
     session.add(job)
+    if jobs is not None:
+        jobs.enqueue_thresholds(session, allocation_id=allocation_id)
     session.commit()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bidding import bids, publication, rounds, solves, thresholds
-from bidding.jobs import THRESHOLDS_TASK, ProcrastinateQueue
+from bidding.jobs import SOLVE_TASK, THRESHOLDS_TASK, ProcrastinateQueue, solve_waiting
 from bidding.models import ThresholdJobStatus
 from bidding.snapshot import Overrides
 from bidding.values import from_cents
@@ -30,13 +30,10 @@ pytestmark = pytest.mark.parametrize(
 )
 
 
-def test_a_worker_works_out_the_thresholds_a_publication_queued(
-    app_url: str,  # noqa: F811
-    migrated: Engine,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def published(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """A round solved above the explained size and published: its allocation and problem."""
     monkeypatch.setenv("SUPPLYBID_EXPLAIN_UP_TO", "1")
-    with Session(migrated, expire_on_commit=False) as session:
+    with Session(engine, expire_on_commit=False) as session:
         item = builders.an_item(session)
         row = builders.an_open_round(session, item_list=[item])
         for n, (cost, capacity) in enumerate(BIDDERS):
@@ -56,8 +53,8 @@ def test_a_worker_works_out_the_thresholds_a_publication_queued(
             overrides=Overrides(),
             jobs=ProcrastinateQueue(),
         )
-    solves.run_solve(engine=migrated, allocation_id=requested.id)  # the solve, here
-    with Session(migrated, expire_on_commit=False) as session:
+    solves.run_solve(engine=engine, allocation_id=requested.id)  # the solve, here
+    with Session(engine, expire_on_commit=False) as session:
         publication.publish_allocation(
             session=session,
             actor=builders.MANAGER,
@@ -68,26 +65,71 @@ def test_a_worker_works_out_the_thresholds_a_publication_queued(
         job = thresholds.threshold_job(session=session, allocation_id=requested.id)
         assert job is not None
         assert job.pending > 0
+    return requested.id, problem
+
+
+def test_a_worker_works_out_the_thresholds_a_publication_queued(
+    app_url: str,  # noqa: F811
+    migrated: Engine,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    allocation_id, problem = published(migrated, monkeypatch)
     with migrated.connect() as connection:
         deferred = connection.execute(
             text("SELECT args FROM procrastinate_jobs WHERE task_name = :task"),
             {"task": THRESHOLDS_TASK},
         ).scalars()
-        assert list(deferred) == [{"allocation_id": requested.id}]
+        assert list(deferred) == [{"allocation_id": allocation_id}]
 
     monkeypatch.setenv("SUPPLYBID_EXPLAIN_UP_TO", "1000")
     expected = {a.bid: a.cost_to_win_more for a in solve(parse_problem(problem)).allocations}
 
     def done() -> bool:
         with Session(migrated) as session:
-            found = thresholds.threshold_job(session=session, allocation_id=requested.id)
+            found = thresholds.threshold_job(session=session, allocation_id=allocation_id)
             return found is not None and found.status == ThresholdJobStatus.done
 
     with worker(app_url):
         wait_for(done, 60, "the worker to store the thresholds")
     with Session(migrated) as session:
-        stored = thresholds.stored_thresholds(session=session, allocation_id=requested.id)
-    assert len(stored) == job.pending
+        stored = thresholds.stored_thresholds(session=session, allocation_id=allocation_id)
+        state = thresholds.threshold_state(session=session, allocation_id=allocation_id)
+    assert state is not None
+    assert len(stored) == state.pending == state.stored
     for bid, cents in stored.items():
         value: Decimal | None = None if cents is None else from_cents(cents)
         assert value == expected[bid]
+
+
+def test_a_threshold_job_gives_way_to_a_waiting_solve_and_is_deferred_again(
+    migrated: Engine,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    allocation_id, _ = published(migrated, monkeypatch)
+    with migrated.begin() as connection:  # the solve ran here: its job is not waiting
+        connection.execute(
+            text("DELETE FROM procrastinate_jobs WHERE task_name = :task"), {"task": SOLVE_TASK}
+        )
+    assert not solve_waiting(migrated)
+    with Session(migrated) as session:  # a solve waits (for no worker: none runs here)
+        ProcrastinateQueue().enqueue(session, allocation_id="alc_waiting", round_id="rnd_x")
+        session.commit()
+    assert solve_waiting(migrated)
+    monkeypatch.setattr(thresholds, "BATCH_BIDS", 1)
+    thresholds.run_thresholds(
+        engine=migrated,
+        allocation_id=allocation_id,
+        give_way=lambda: solve_waiting(migrated),
+        jobs=ProcrastinateQueue(),
+    )
+    with Session(migrated) as session:
+        job = thresholds.threshold_job(session=session, allocation_id=allocation_id)
+        assert job is not None
+        assert job.status == ThresholdJobStatus.queued
+        assert len(thresholds.stored_thresholds(session=session, allocation_id=allocation_id)) == 1
+    with migrated.connect() as connection:
+        deferred = connection.execute(
+            text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = :task"),
+            {"task": THRESHOLDS_TASK},
+        ).scalar()
+    assert deferred == 2  # the publication's, and the one deferred when it gave way
