@@ -510,6 +510,38 @@ def _pays(bid: ProblemBid, price: Decimal, values: list[tuple[int, Decimal]]) ->
     return any(value - price * x > 0 for x, value in values)
 
 
+class _Sales:
+    """What x units of an item bring, s x + (r - h - s) E[min(D, x)], once per x.
+
+    E[min(D, x)] is the sum over scenarios of p min(d, x): the scenarios at or below x
+    give p d, the others p x, so with the scenarios sorted it is a sum up to x plus x
+    times the probability above it (exact: 60 digits).
+    """
+
+    def __init__(self, item: ProblemItem) -> None:
+        scenarios = sorted(item.demand, key=lambda s: s.units)
+        self.units = [s.units for s in scenarios]
+        self.below = [Decimal(0)]  # sum of p d over the first k scenarios
+        for s in scenarios:
+            self.below.append(_EXACT.add(self.below[-1], _EXACT.multiply(s.probability, s.units)))
+        self.above = [Decimal(0)]  # sum of p over the last k scenarios, then reversed
+        for s in reversed(scenarios):
+            self.above.append(_EXACT.add(self.above[-1], s.probability))
+        self.above.reverse()
+        self.gain = item.retail_price - item.handling_cost - item.salvage_value
+        self.salvage = item.salvage_value
+        self.known: dict[int, Decimal] = {}
+
+    def worth(self, x: int) -> Decimal:
+        """What x units bring, before any price or fee."""
+        found = self.known.get(x)
+        if found is None:
+            k = bisect_right(self.units, x)
+            sold = _EXACT.add(self.below[k], _EXACT.multiply(self.above[k], x))
+            found = self.known[x] = _EXACT.multiply(self.gain, sold) + self.salvage * x
+        return found
+
+
 def _check_ceilings(problem: Problem, rows: dict[str, BidAllocation]) -> list[Finding]:
     """cost_ceiling (SPEC 3): at it no quantity pays, one cent below it one does; null only
     where a minimum fill or a guarantee could force units on the bid, and there always.
@@ -534,16 +566,10 @@ def _check_ceilings(problem: Problem, rows: dict[str, BidAllocation]) -> list[Fi
         for f in problem.factories
     }
     demand_points = {i.id: sorted({s.units for s in i.demand}) for i in problem.items}
-    brought: dict[str, dict[int, Decimal]] = {i.id: {} for i in problem.items}
-
-    def worth(item: ProblemItem, x: int) -> Decimal:
-        known = brought[item.id]
-        found = known.get(x)
-        if found is None:
-            gain = item.retail_price - item.handling_cost - item.salvage_value
-            sold = sum((s.probability * min(x, s.units) for s in item.demand), Decimal(0))
-            found = known[x] = _EXACT.multiply(gain, sold) + item.salvage_value * x
-        return found
+    sales = {i.id: _Sales(i) for i in problem.items}
+    at_points = {
+        i.id: [(x, sales[i.id].worth(x)) for x in demand_points[i.id]] for i in problem.items
+    }
 
     for bid in problem.bids:
         row = rows.get(bid.id)
@@ -561,11 +587,14 @@ def _check_ceilings(problem: Problem, rows: dict[str, BidAllocation]) -> list[Fi
             continue
         top = min(bid.capacity, room_of[bid.factory])
         least = max(bid.min_lot, 1)
-        points = demand_points[bid.item]
-        inside = points[bisect_left(points, least) : bisect_right(points, top)]
-        xs = sorted({least, top, *inside}) if least <= top else []
-        fee = prices.fee(bid)
-        values = [(x, worth(item, x) - fee) for x in xs]
+        values: list[tuple[int, Decimal]] = []
+        if least <= top:
+            points, sale = demand_points[bid.item], sales[bid.item]
+            inside = at_points[bid.item][bisect_left(points, least) : bisect_right(points, top)]
+            values = [(least, sale.worth(least)), *inside, (top, sale.worth(top))]
+        if bid.setup_cost > 0:
+            fee = prices.fee(bid)
+            values = [(x, value - fee) for x, value in values]
         problem_found = None
         if _pays(bid, prices.floor(stated), values):
             problem_found = f"at the cost_ceiling {stated} some quantity still pays"
