@@ -247,11 +247,15 @@ published before it keep the digest their publish event recorded."""
 
 def awards_digest(records: Iterable[Mapping[str, Any]]) -> str:
     """sha256 of award rows (column name to stored value), in bid order: one per award set."""
-    rows = sorted(
-        ({k: v for k, v in r.items() if v is not None or k not in LATER_COLUMNS} for r in records),
-        key=lambda r: str(r["bid_id"]),
-    )
+    rows = sorted(map(_with_later_columns_set, records), key=lambda r: str(r["bid_id"]))
     return "sha256:" + hashlib.sha256(_canonical_rows(rows)).hexdigest()
+
+
+def _with_later_columns_set(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record without those of LATER_COLUMNS that are null (itself where none is)."""
+    if type(record) is dict and all(record.get(k) is not None for k in LATER_COLUMNS):
+        return record
+    return {k: v for k, v in record.items() if v is not None or k not in LATER_COLUMNS}
 
 
 _PLAIN = re.compile(rb"[ -\[\]-~]*")
