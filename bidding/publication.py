@@ -9,6 +9,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -249,15 +250,24 @@ def award_records(
 LATER_COLUMNS = frozenset({"unit_cost_cents", "setup_cost_cents", "factory_name", "item_name"})
 """Award columns added by migration 0005: left out of a row's digest where null, so rows
 published before it keep the digest their publish event recorded."""
+_LATER = itemgetter(*sorted(LATER_COLUMNS))
 
 
 def awards_digest(records: Iterable[Mapping[str, Any]]) -> str:
     """sha256 of award rows (column name to stored value), in bid order: one per award set."""
-    rows = sorted(
-        ({k: v for k, v in r.items() if v is not None or k not in LATER_COLUMNS} for r in records),
-        key=lambda r: str(r["bid_id"]),
-    )
+    rows = sorted(map(_with_later_columns_set, records), key=lambda r: str(r["bid_id"]))
     return "sha256:" + hashlib.sha256(_canonical_rows(rows)).hexdigest()
+
+
+def _with_later_columns_set(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record without those of LATER_COLUMNS that are null (itself where none is)."""
+    if type(record) is dict:
+        try:
+            if None not in _LATER(record):
+                return record
+        except KeyError:
+            pass
+    return {k: v for k, v in record.items() if v is not None or k not in LATER_COLUMNS}
 
 
 _PLAIN = re.compile(rb"[ -\[\]-~]*")

@@ -29,6 +29,9 @@ DOCUMENTS = (
     ("allocation", "presented", True),
 )
 """(table, column, nullable)."""
+BATCH = 20
+"""Rows read and rewritten at a time, by id: a document of 100,000 bids is some 25 MB of
+text, so a whole column in memory would be gigabytes on a database of many rounds."""
 
 
 def _compress(value: object) -> bytes:
@@ -58,14 +61,15 @@ def _replace(
             staged, new_type, nullable=nullable, server_default=None if nullable else sa.text("''")
         ),
     )
-    rows = bind.execute(
-        sa.text(f'SELECT id, {column} FROM "{table}" WHERE {column} IS NOT NULL')
-    ).all()
-    for key, value in rows:
-        bind.execute(
-            sa.text(f'UPDATE "{table}" SET {staged} = :value WHERE id = :key'),
-            {"value": convert(value), "key": key},
-        )
+    select = sa.text(
+        f'SELECT id, {column} FROM "{table}" WHERE {column} IS NOT NULL AND id > :after'
+        " ORDER BY id LIMIT :batch"
+    )
+    update = sa.text(f'UPDATE "{table}" SET {staged} = :value WHERE id = :key')
+    after = ""  # every id is a non-empty text, so above ""
+    while rows := bind.execute(select, {"after": after, "batch": BATCH}).all():
+        bind.execute(update, [{"value": convert(value), "key": key} for key, value in rows])
+        after = rows[-1][0]
     op.drop_column(table, column)
     op.execute(f'ALTER TABLE "{table}" RENAME COLUMN {staged} TO {column}')
     if not nullable and bind.dialect.name == "postgresql":

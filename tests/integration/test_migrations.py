@@ -1,10 +1,12 @@
 """Migrations: upgrade, downgrade and upgrade again, and the result matches the models."""
 
+import importlib
+
 import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bidding.db import make_engine
 from bidding.jobs import apply_procrastinate_schema
@@ -151,5 +153,55 @@ def test_documents_are_compressed_and_back_across_0008(database_url: str) -> Non
             assert connection.execute(text("SELECT problem FROM allocation")).scalar_one() == (
                 snapshot + " "
             )
+    finally:
+        engine.dispose()
+
+
+def test_0008_converts_every_document_of_many_rounds_page_by_page(database_url: str) -> None:
+    """More rounds and allocations than 0008 reads at a time, some without documents: each
+    document is compressed and read back the same, and is text again after a downgrade."""
+    batch: int = importlib.import_module("migrations.versions.0008_compressed_documents").BATCH
+    config = alembic_config(database_url)
+    command.upgrade(config, "0007")
+    count = 2 * batch + 3
+    snapshots = {
+        f"rnd_{n:03}": None if n % 7 == 3 else f'{{"round": {n}, "bids": ["é"{", 0" * n}]}}\n'
+        for n in range(count)
+    }
+    results = {
+        f"alc_{n:03}": None if n % 5 == 1 else f'{{"objective": "{n}.5"}}\n' for n in range(count)
+    }
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    'INSERT INTO "round" (id, name, category, period, currency, margin_floor_ppb,'
+                    " capacity_share_ppb, state, created_at, snapshot) VALUES (:id, 'R', 'c',"
+                    " '2026-11', 'CNY', 0, 0, 'closed', '2026-11-22', :snapshot)"
+                ),
+                [{"id": k, "snapshot": v} for k, v in snapshots.items()],
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO allocation (id, round_id, what_if, status, problem, input_hash,"
+                    " result, attempts, created_at) VALUES (:id, 'rnd_000', false, 'done',"
+                    " :problem, 'sha256:x', :result, 0, '2026-11-22')"
+                ),
+                [{"id": k, "problem": f"problem {k}", "result": v} for k, v in results.items()],
+            )
+        command.upgrade(config, "0008")
+        with Session(engine) as session:
+            rounds = session.exec(select(Round)).all()
+            assert {r.id: r.snapshot for r in rounds} == snapshots
+            allocations = session.exec(select(Allocation)).all()
+            assert {a.id: a.result for a in allocations} == results
+            assert {a.id: a.problem for a in allocations} == {k: f"problem {k}" for k in results}
+        command.downgrade(config, "0007")
+        with engine.connect() as connection:
+            stored = connection.execute(text('SELECT id, snapshot FROM "round"')).all()
+            assert dict(tuple(r) for r in stored) == snapshots
+            stored = connection.execute(text("SELECT id, result FROM allocation")).all()
+            assert dict(tuple(r) for r in stored) == results
     finally:
         engine.dispose()
