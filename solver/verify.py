@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from itertools import accumulate
 
 from solver.problem import Problem, ProblemBid, ProblemFactory, ProblemItem
 from solver.result import BidAllocation, Result
@@ -503,31 +504,24 @@ def _check_objective(
 
 
 def _pays(bid: ProblemBid, price: Decimal, values: list[tuple[int, Decimal]]) -> bool:
-    """Some quantity x, bringing `value` after the fee, pays at the bid's price when its
-    price floor is `price` (the ask, where higher, is the price)."""
+    """Some quantity x, bringing `value` after the fee, pays at price floor `price`."""
     if bid.ask_price is not None and bid.ask_price > price:
         price = bid.ask_price
     return any(value - price * x > 0 for x, value in values)
 
 
 class _Sales:
-    """What x units of an item bring, s x + (r - h - s) E[min(D, x)], once per x.
-
-    E[min(D, x)] is the sum over scenarios of p min(d, x): the scenarios at or below x
-    give p d, the others p x, so with the scenarios sorted it is a sum up to x plus x
-    times the probability above it (exact: 60 digits).
-    """
+    """What x units of an item bring, s x + (r - h - s) E[min(D, x)], once per x: with the
+    scenarios sorted, E[min(D, x)] is p d summed up to x plus x times p summed above it."""
 
     def __init__(self, item: ProblemItem) -> None:
         scenarios = sorted(item.demand, key=lambda s: s.units)
         self.units = [s.units for s in scenarios]
-        self.below = [Decimal(0)]  # sum of p d over the first k scenarios
-        for s in scenarios:
-            self.below.append(_EXACT.add(self.below[-1], _EXACT.multiply(s.probability, s.units)))
-        self.above = [Decimal(0)]  # sum of p over the last k scenarios, then reversed
-        for s in reversed(scenarios):
-            self.above.append(_EXACT.add(self.above[-1], s.probability))
-        self.above.reverse()
+        # p d summed over the first k scenarios; p summed over the scenarios from k on
+        masses = (_EXACT.multiply(s.probability, s.units) for s in scenarios)
+        self.below = list(accumulate(masses, _EXACT.add, initial=Decimal(0)))
+        tails = (s.probability for s in reversed(scenarios))
+        self.above = list(accumulate(tails, _EXACT.add, initial=Decimal(0)))[::-1]
         self.gain = item.retail_price - item.handling_cost - item.salvage_value
         self.salvage = item.salvage_value
         self.known: dict[int, Decimal] = {}

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from api import charts
-from api.deps import JobsDep, SessionDep, ThresholdJobsDep
+from api.deps import JobsDep, SessionDep
 from api.schemas.allocations import AllocationRequest
 from api.schemas.finance import SettlementCorrectionRequest, SettlementRequest
 from api.schemas.rounds import InvitationPut, RoundCreate, RoundItemPut, RoundUpdate
@@ -489,13 +489,10 @@ def allocation_page(
 
 @router.post("/allocations/{allocation_id}/publish")
 def allocation_publish(
-    request: Request,
-    session: SessionDep,
-    viewer: ManagerPage,
-    jobs: ThresholdJobsDep,
-    allocation_id: str,
+    request: Request, session: SessionDep, viewer: ManagerPage, allocation_id: str
 ) -> Response:
     """Publish: the verifier's findings are shown where publication is refused."""
+    jobs = request.app.state.jobs  # pending thresholds' job queue, as the API's publish
     row = publication.publish_allocation(
         session=session, actor=viewer.principal, allocation_id=allocation_id, jobs=jobs
     )
