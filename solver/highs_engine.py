@@ -381,6 +381,21 @@ class HighsEngine:
         self._h().changeRowsBounds(self._nrows, idx, lower, upper)  # type: ignore[attr-defined]
         self._altered = True
 
+    def set_row_sides(
+        self, rows: IntArray, lower: FloatArray, upper: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """These rows' bounds as if built so (restore and set_rows_equal keep them), set on
+        the model in place; returns their bounds before. An explanation's re-solve removes
+        one rule so, and puts it back (solver/reasons.py)."""
+        assert self._row_lower is not None
+        assert self._row_upper is not None
+        before = self._row_lower[rows].copy(), self._row_upper[rows].copy()
+        self._row_lower[rows] = lower
+        self._row_upper[rows] = upper
+        at = rows.astype(np.int32)
+        self._h().changeRowsBounds(len(at), at, lower, upper)  # type: ignore[attr-defined]
+        return before
+
     def bound_objective(self, costs: FloatArray, least: float) -> bool:
         """Add the row costs . x >= least (a maximisation) until drop_objective_bound()."""
         if not self.maximise:  # pragma: no cover - only the allocation LP is bounded

@@ -11,7 +11,7 @@ then what the first solve found), each timed (Result.timings):
    fix the binaries at their solved values and re-solve the units continuously (a setup
    left without units released: release_idle_setups): that optimum is the reported
    `continuous_objective` and the LP that is explained; its duals and cost ranging are
-   read now, from the optimal basis;
+   read now, from the optimal basis (for the tie pass);
 2. ties (solver/ties.py): TIE_RULE over the optimal allocations only (objective bounded
    below);
 3. whole_units (solver/whole.py): snap values within 1e-6 of an integer, then a MILP over
@@ -19,7 +19,8 @@ then what the first solve found), each timed (Result.timings):
    binary fixed and every hard constraint kept (widened only if no such rounding exists);
    the whole units are re-checked exactly against every hard rule (integers and Decimal)
    and never returned if they break one: `infeasible` if no whole-unit allocation exists;
-4. explanations (solver/explain.py): a reason for each bid;
+4. explanations: a reason for each bid (solver/reasons.py), what it would take to win
+   more (solver/resolve.py) and its ceiling (solver/ceiling.py), each a re-solve's fact;
 5. result (solver/writing.py): the rows and the objective, exact in Decimal from the
    whole units, the Decimal prices and fees and the demand scenarios.
 
@@ -32,10 +33,9 @@ Same problem, same options, same solver version: the same Result, byte for byte
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
 
@@ -43,15 +43,17 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.ceiling import cost_ceilings
+from solver.clock import Clock
 from solver.engine import ColumnOrder, Engine, EngineSettings, SolverError
 from solver.engines import cbc_version, highs_version, make_engine
-from solver.explain import Explanation, explain
+from solver.explain import Explanation
+from solver.highs_engine import HighsEngine
 from solver.memory import give_back_freed_memory
-from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_model
+from solver.model import SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
-from solver.reasons import confirmed_reasons
+from solver.reasons import Relaxation, confirmed_reasons, relaxed_model
 from solver.resolve import Resolver, explain_limit, pending_thresholds
-from solver.result import Result, RuleConflict, SolverInfo, Timings
+from solver.result import Result, RuleConflict, SolverInfo
 from solver.ties import TIE_RULE, break_ties
 from solver.version import ALLOCATOR_VERSION
 from solver.whole import (
@@ -136,37 +138,6 @@ class SolveOptions:
         if self.column_order == "auto":
             return "bid" if mip else "item"
         return self.column_order
-
-
-@dataclass
-class Clock:
-    """Seconds per phase of a solve (Result.timings), lapped as each pass ends."""
-
-    start: float = field(default_factory=time.perf_counter)
-    marks: dict[str, float] = field(default_factory=dict)
-    last: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.last = self.start
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.marks[name] = self.marks.get(name, 0.0) + now - self.last
-        self.last = now
-
-    def timings_after(self, name: str) -> Timings:
-        """Lap `name`, then the timings so far."""
-        self.lap(name)
-        return self.timings()
-
-    def timings(self) -> Timings:
-        return Timings(
-            build_s=round(self.marks.get("build", 0.0), 4),
-            solve_s=round(self.marks.get("solve", 0.0), 4),
-            rounding_s=round(self.marks.get("rounding", 0.0), 4),
-            explain_s=round(self.marks.get("explain", 0.0), 4),
-            total_s=round(time.perf_counter() - self.start, 4),
-        )
 
 
 PHASES = ("building", "solving", "whole_units", "explaining", "writing")
@@ -274,7 +245,6 @@ class Solved:
     """The continuous optimum; after the tie pass, the one TIE_RULE chooses."""
     col_dual: FloatArray
     row_dual: FloatArray
-    cost_up: FloatArray | None
     tied: npt.NDArray[np.bool_]
     """Per bid: the tie rule took units from it (one cent less would have kept them)."""
 
@@ -321,6 +291,14 @@ def first_solve(run: Solving, phase: Callable[[str], None]) -> Solved | Result:
         return infeasible(run)
     if status == "error":
         raise SolverError(f"{engine.name} stopped without an allocation: {engine.status_message}")
+    return settle(model, engine, status, mip=mip, clock=run.clock)
+
+
+def settle(
+    model: AllocationModel, engine: Engine, status: str, *, mip: bool, clock: Clock | None
+) -> Solved:
+    """What a first run found, made the start of the later passes: for a MILP, the units
+    re-solved with the binaries fixed; the continuous optimum, its bound and its duals."""
     # the best proven bound of a MILP round: its branch and bound's (an LP round's: below)
     bound = as_decimal(engine.dual_bound()) if mip else None
     lower, upper = engine.original_bounds()
@@ -340,9 +318,8 @@ def first_solve(run: Solving, phase: Callable[[str], None]) -> Solved | Result:
         bound = continuous_value(model, continuous)
     col_dual = engine.col_duals()
     row_dual = scaled_duals(model, engine.row_duals())
-    # cost ranging of the basis just found, before it is changed (see reduced_cost_range)
-    cost_up = engine.cost_up() if mip else reduced_cost_range(engine.original_costs(), col_dual)
-    run.clock.lap("solve")
+    if clock is not None:
+        clock.lap("solve")
     return Solved(
         model=model,
         engine=engine,
@@ -353,7 +330,6 @@ def first_solve(run: Solving, phase: Callable[[str], None]) -> Solved | Result:
         continuous=continuous,
         col_dual=col_dual,
         row_dual=row_dual,
-        cost_up=cost_up,
         tied=np.zeros(len(model.x_col), dtype=np.bool_),
     )
 
@@ -396,38 +372,72 @@ def whole_units(run: Solving, solved: Solved) -> WholeUnits | None:
 def explanations(run: Solving, solved: Solved, whole: WholeUnits) -> Explanation:
     """A reason for each bid, what it would take to win more, and its ceiling.
 
-    Up to the size the benchmark justifies (explain_limit), reasons and cost_to_win_more
-    are re-solves' facts (solver/reasons.py, solver/resolve.py). Above it cost_to_win_more
-    is "pending" (a job after publication computes it) and the reasons are read from the
-    continuous optimum's duals (solver/explain.py). cost_ceiling is a formula: always.
+    Reasons are re-solves' facts at every size (solver/reasons.py): in an LP round solved
+    by HiGHS, each on the solve's own model with one rule's rows freed (resolve_relaxed),
+    else on the round rebuilt without the rule. cost_to_win_more likewise up to the size
+    the benchmark justifies (explain_limit, solver/resolve.py); above it "pending" (a job
+    after publication computes it). cost_ceiling is a formula: always.
     """
     model = solved.model
-    ceilings = cost_ceilings(model)
-    if len(run.problem.bids) > explain_limit(mip=run.mip):
-        basis = explain(
-            model,
-            whole.units,
-            solved.col_dual,
-            solved.row_dual,
-            solved.cost_up,
-            mip=run.mip,
-            tied=solved.tied,
-            lp_units=solved.continuous,
-        )
-        return Explanation(
-            reasons=basis.reasons,
-            cost_to_win_more=pending_thresholds(model, whole.units),
-            cost_ceiling=ceilings,
-        )
     units = whole.units
+    ceilings = cost_ceilings(model)
 
     def allocate(problem: Problem) -> IntArray | None:
         return whole_allocation(problem, run.options)
 
-    reasons = confirmed_reasons(model, units, allocate)
+    def rebuilt(change: Relaxation) -> IntArray | None:
+        return allocate(change.problem)
+
+    def in_place(change: Relaxation) -> IntArray | None:
+        return resolve_relaxed(run, solved, change)
+
+    on_model = isinstance(solved.engine, HighsEngine) and not run.mip
+    reasons = confirmed_reasons(
+        model, units, in_place if on_model else rebuilt, settled=settled(run, solved, units)
+    )
+    if len(run.problem.bids) > explain_limit(mip=run.mip):
+        costs = pending_thresholds(model, units)
+        return Explanation(reasons=reasons, cost_to_win_more=costs, cost_ceiling=ceilings)
     resolver = Resolver(model, units, allocate)
-    costs = [resolver.threshold(k) for k in range(len(units))]
-    return Explanation(reasons=reasons, cost_to_win_more=costs, cost_ceiling=ceilings)
+    thresholds = [resolver.threshold(k) for k in range(len(units))]
+    return Explanation(reasons=reasons, cost_to_win_more=thresholds, cost_ceiling=ceilings)
+
+
+def settled(run: Solving, solved: Solved, units: IntArray) -> bool:
+    """An LP round whose continuous tie choice is whole and is what was published: a rule
+    with room to spare there changes nothing when removed (solver/reasons.py)."""
+    if run.mip or not run.options.tie_break or solved.status != "optimal":
+        return False
+    x = solved.continuous[solved.model.x_col]
+    whole = np.round(x)
+    return bool(np.all(np.abs(x - whole) <= SNAP) and np.array_equal(whole, units))
+
+
+def resolve_relaxed(run: Solving, solved: Solved, change: Relaxation) -> IntArray | None:
+    """The solve's passes again on its own HiGHS model, one rule's rows freed (an LP
+    round): from the last basis, at gap 0, the tie rule and the zero-profit rule kept;
+    the rows put back after. Its whole units, None where it has no allocation."""
+    engine = solved.engine
+    assert isinstance(engine, HighsEngine)
+    model = relaxed_model(solved.model, change)
+    again = replace(run, problem=change.problem, explaining=True)
+    before = engine.set_row_sides(change.rows, change.lower, change.upper)
+    try:
+        engine.restore()
+        engine.set_col_bounds(*engine.original_bounds())
+        engine.set_integer(np.zeros(model.n_cols, dtype=np.bool_))
+        status = engine.run(mip=False)
+        if status == "infeasible":
+            return None
+        if status != "optimal":
+            raise SolverError(f"a reason's re-solve stopped: {engine.status_message}")
+        found = settle(model, engine, status, mip=False, clock=None)
+        if run.options.tie_break:
+            ties(found)
+        whole = whole_units(again, found)
+        return None if whole is None else whole.units
+    finally:
+        engine.set_row_sides(change.rows, *before)
 
 
 def engine_settings(problem: Problem, options: SolveOptions, *, mip: bool) -> EngineSettings:
@@ -536,19 +546,6 @@ def scaled_duals(model: AllocationModel, row_dual: FloatArray) -> FloatArray:
         row_dual = row_dual.copy()
         row_dual[rows] *= np.fromiter(model.row_scale.values(), np.float64, len(rows))
     return row_dual
-
-
-def reduced_cost_range(costs: FloatArray, col_dual: FloatArray) -> FloatArray:
-    """The upper end of each column's cost range, for the columns an LP round reads it of.
-
-    In an LP round explain.py takes a threshold from the range of a bid that won nothing
-    only: a column at its lower bound, whose range ends where its reduced cost reaches
-    zero, c - d (what HiGHS's ranging gives for it, without ranging every other column
-    and row: 0.4 s at 100,000 bids). A column whose reduced cost is already zero is at a
-    degenerate optimum and gets no range (infinite): explain.py then falls back on the
-    moves that surely win.
-    """
-    return np.where(col_dual < -DUAL_TOL, costs - col_dual, np.inf)
 
 
 def release_idle_setups(
