@@ -34,6 +34,7 @@ answer:
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -43,11 +44,29 @@ import numpy.typing as npt
 
 from solver.model import AllocationModel
 from solver.problem import Problem
+from solver.resolve import explain_limit
 from solver.result import Reason
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 INF = float("inf")
+
+REASONS_UP_TO = 10_000
+"""Bids of an LP round whose reasons are re-solved (SUPPLYBID_REASONS_UP_TO); above it they
+are read from the continuous optimum's duals (solver/explain.py). Measured (README): a
+re-solve per binding rule, about 0.05 s of CPU each at 10,000 bids, and the benchmark's
+rounds have a binding share cap at most factories."""
+
+
+def reasons_limit(*, mip: bool) -> int:
+    """The most bids a round may have for its reasons to be re-solved with the solve: an
+    LP round's SUPPLYBID_REASONS_UP_TO; a round with lots or setups, whose re-solves
+    rebuild and solve a MILP each, SUPPLYBID_EXPLAIN_MILP_UP_TO (resolve.explain_limit)."""
+    if mip:
+        return explain_limit(mip=True)
+    value = os.environ.get("SUPPLYBID_REASONS_UP_TO", "").strip()
+    return int(value) if value.isdigit() else REASONS_UP_TO
+
 
 PRECEDENCE: tuple[Reason, ...] = (
     "below_min_lot",
@@ -192,7 +211,7 @@ def relaxations(model: AllocationModel, units: IntArray, *, settled: bool) -> It
         )
     everyone = np.arange(len(bids), dtype=np.int64)
     budget = problem.round.budget
-    if budget is not None and not (settled and _spend(model, units) < budget):
+    if budget is not None and not (settled and spend(model, units) < budget):
         terms = problem.round.model_copy(update={"budget": None, "mip_gap": Decimal(0)})
         found.append(
             make(
@@ -227,7 +246,7 @@ def _share_slack(beta: Decimal, members: IntArray) -> bool:
     return all(Decimal(int(x)) < beta * total for x in members.tolist())
 
 
-def _spend(model: AllocationModel, units: IntArray) -> Decimal:
+def spend(model: AllocationModel, units: IntArray) -> Decimal:
     """What the whole units cost, exactly: prices and the setup fees of the bids with units."""
     return sum(
         (model.prices[k] * int(units[k]) + model.fees[k] for k in np.flatnonzero(units).tolist()),

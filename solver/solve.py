@@ -46,12 +46,13 @@ from solver.ceiling import cost_ceilings
 from solver.clock import Clock
 from solver.engine import ColumnOrder, Engine, EngineSettings, SolverError
 from solver.engines import cbc_version, highs_version, make_engine
-from solver.explain import Explanation
+from solver.explain import Explanation, explain, reduced_cost_range
 from solver.highs_engine import HighsEngine
 from solver.memory import give_back_freed_memory
 from solver.model import SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
-from solver.reasons import Relaxation, confirmed_reasons, relaxed_model
+from solver.reasons import Relaxation, confirmed_reasons, reasons_limit, relaxed_model
+from solver.regain import Published, quick_gains
 from solver.resolve import Resolver, explain_limit, pending_thresholds
 from solver.result import Result, RuleConflict, SolverInfo
 from solver.ties import TIE_RULE, break_ties
@@ -61,9 +62,12 @@ from solver.whole import (
     WholeUnitsInfeasibleError,
     as_decimal,
     broken_rules,
+    continuous_value,
     expected_profit,
     prove_whole_units,
+    release_idle_setups,
     round_to_whole_units,
+    scaled_duals,
     tie_weights,
 )
 from solver.writing import draft_allocations, nothing_allocated, write_result
@@ -75,6 +79,7 @@ __all__ = [
     "broken_rules",
     "expected_profit",
     "nothing_allocated",
+    "release_idle_setups",
     "solve",
     "tie_weights",
 ]
@@ -245,6 +250,8 @@ class Solved:
     """The continuous optimum; after the tie pass, the one TIE_RULE chooses."""
     col_dual: FloatArray
     row_dual: FloatArray
+    cost_up: FloatArray | None
+    """Cost ranging of the first optimum, for the reasons read above reasons_limit."""
     tied: npt.NDArray[np.bool_]
     """Per bid: the tie rule took units from it (one cent less would have kept them)."""
 
@@ -295,10 +302,17 @@ def first_solve(run: Solving, phase: Callable[[str], None]) -> Solved | Result:
 
 
 def settle(
-    model: AllocationModel, engine: Engine, status: str, *, mip: bool, clock: Clock | None
+    model: AllocationModel,
+    engine: Engine,
+    status: str,
+    *,
+    mip: bool,
+    clock: Clock | None,
+    exact: bool = True,
 ) -> Solved:
     """What a first run found, made the start of the later passes: for a MILP, the units
-    re-solved with the binaries fixed; the continuous optimum, its bound and its duals."""
+    re-solved with the binaries fixed; the continuous optimum, its bound and its duals
+    (an LP round's bound, an exact sum over every bid, only where `exact`)."""
     # the best proven bound of a MILP round: its branch and bound's (an LP round's: below)
     bound = as_decimal(engine.dual_bound()) if mip else None
     lower, upper = engine.original_bounds()
@@ -314,10 +328,14 @@ def settle(
             raise SolverError("the units could not be re-solved with the binaries fixed")
         release_idle_setups(model, engine, lower, upper, engine.values()[model.x_col])
     continuous = engine.values()
-    if not mip:
+    if not mip and exact:
         bound = continuous_value(model, continuous)
     col_dual = engine.col_duals()
     row_dual = scaled_duals(model, engine.row_duals())
+    # cost ranging of the basis just found, before it is changed (see reduced_cost_range)
+    cost_up = None
+    if exact:
+        cost_up = engine.cost_up() if mip else reduced_cost_range(engine.original_costs(), col_dual)
     if clock is not None:
         clock.lap("solve")
     return Solved(
@@ -330,6 +348,7 @@ def settle(
         continuous=continuous,
         col_dual=col_dual,
         row_dual=row_dual,
+        cost_up=cost_up,
         tied=np.zeros(len(model.x_col), dtype=np.bool_),
     )
 
@@ -372,11 +391,12 @@ def whole_units(run: Solving, solved: Solved) -> WholeUnits | None:
 def explanations(run: Solving, solved: Solved, whole: WholeUnits) -> Explanation:
     """A reason for each bid, what it would take to win more, and its ceiling.
 
-    Reasons are re-solves' facts at every size (solver/reasons.py): in an LP round solved
-    by HiGHS, each on the solve's own model with one rule's rows freed (resolve_relaxed),
-    else on the round rebuilt without the rule. cost_to_win_more likewise up to the size
-    the benchmark justifies (explain_limit, solver/resolve.py); above it "pending" (a job
-    after publication computes it). cost_ceiling is a formula: always.
+    Reasons are re-solves' facts up to reasons_limit (solver/reasons.py): in an LP round
+    solved by HiGHS each on the solve's own model, one rule's rows freed (resolve_relaxed),
+    else on the round rebuilt without the rule; above it they are read from the duals
+    (solver/explain.py). cost_to_win_more by re-solves up to explain_limit
+    (solver/resolve.py); above it "pending" (a job after publication computes it).
+    cost_ceiling is a formula: always.
     """
     model = solved.model
     units = whole.units
@@ -385,16 +405,33 @@ def explanations(run: Solving, solved: Solved, whole: WholeUnits) -> Explanation
     def allocate(problem: Problem) -> IntArray | None:
         return whole_allocation(problem, run.options)
 
-    def rebuilt(change: Relaxation) -> IntArray | None:
-        return allocate(change.problem)
+    engine = solved.engine
+    if len(run.problem.bids) > reasons_limit(mip=run.mip):
+        # not re-solved (README: what re-solving them costs): read from the duals
+        reasons = explain(
+            model,
+            units,
+            solved.col_dual,
+            solved.row_dual,
+            solved.cost_up,
+            mip=run.mip,
+            tied=solved.tied,
+            lp_units=solved.continuous,
+        ).reasons
+    elif isinstance(engine, HighsEngine) and not run.mip:
+        engine.keep_bound_row = True  # the re-solves' tie passes share one row
+        published = Published.of(model, units, whole.objective, engine.original_costs())
 
-    def in_place(change: Relaxation) -> IntArray | None:
-        return resolve_relaxed(run, solved, change)
+        def in_place(change: Relaxation) -> IntArray | None:
+            return resolve_relaxed(run, solved, change, published)
 
-    on_model = isinstance(solved.engine, HighsEngine) and not run.mip
-    reasons = confirmed_reasons(
-        model, units, in_place if on_model else rebuilt, settled=settled(run, solved, units)
-    )
+        reasons = confirmed_reasons(model, units, in_place, settled=settled(run, solved, units))
+    else:
+
+        def rebuilt(change: Relaxation) -> IntArray | None:
+            return allocate(change.problem)
+
+        reasons = confirmed_reasons(model, units, rebuilt)
     if len(run.problem.bids) > explain_limit(mip=run.mip):
         costs = pending_thresholds(model, units)
         return Explanation(reasons=reasons, cost_to_win_more=costs, cost_ceiling=ceilings)
@@ -413,10 +450,18 @@ def settled(run: Solving, solved: Solved, units: IntArray) -> bool:
     return bool(np.all(np.abs(x - whole) <= SNAP) and np.array_equal(whole, units))
 
 
-def resolve_relaxed(run: Solving, solved: Solved, change: Relaxation) -> IntArray | None:
+def resolve_relaxed(
+    run: Solving,
+    solved: Solved,
+    change: Relaxation,
+    published: Published | None = None,
+) -> IntArray | None:
     """The solve's passes again on its own HiGHS model, one rule's rows freed (an LP
     round): from the last basis, at gap 0, the tie rule and the zero-profit rule kept;
-    the rows put back after. Its whole units, None where it has no allocation."""
+    the rows put back after. Its whole units, None where it has no allocation. Given the
+    published units, their profit and spend, where the tie choice is whole the answer is
+    read from the rules it touches (solver/regain.py): the published units with each
+    bid's gain set on them."""
     engine = solved.engine
     assert isinstance(engine, HighsEngine)
     model = relaxed_model(solved.model, change)
@@ -431,9 +476,15 @@ def resolve_relaxed(run: Solving, solved: Solved, change: Relaxation) -> IntArra
             return None
         if status != "optimal":
             raise SolverError(f"a reason's re-solve stopped: {engine.status_message}")
-        found = settle(model, engine, status, mip=False, clock=None)
+        found = settle(model, engine, status, mip=False, clock=None, exact=False)
+        optimum = found.continuous
         if run.options.tie_break:
             ties(found)
+        if published is not None:
+            quick = quick_gains(model, published, found.continuous, change.bids)
+            if quick is not None:
+                return quick
+        found.bound = continuous_value(model, optimum)
         whole = whole_units(again, found)
         return None if whole is None else whole.units
     finally:
@@ -537,55 +588,3 @@ def solver_info(settings: EngineSettings, options: SolveOptions, *, mip: bool) -
     if mip:
         opts["mip_rel_gap"] = settings.mip_rel_gap
     return SolverInfo(name=name, version=version, options=opts)
-
-
-def scaled_duals(model: AllocationModel, row_dual: FloatArray) -> FloatArray:
-    """Row duals per unit of each rule as SPEC 3 writes it (see AllocationModel.row_scale)."""
-    if model.row_scale:
-        rows = np.fromiter(model.row_scale.keys(), np.int64, len(model.row_scale))
-        row_dual = row_dual.copy()
-        row_dual[rows] *= np.fromiter(model.row_scale.values(), np.float64, len(rows))
-    return row_dual
-
-
-def release_idle_setups(
-    model: AllocationModel,
-    engine: Engine,
-    lower: FloatArray,
-    upper: FloatArray,
-    units: FloatArray,
-) -> bool:
-    """Binaries fixed at 1 whose bid has no units: fixed at 0 instead, and the LP re-solved.
-
-    The search stops within the round's gap, and may open a setup whose units the LP with
-    the binaries fixed then sends elsewhere (or whole units round away). Its fee would
-    count in the continuous optimum for nothing, and the allocation, which pays no fee
-    without units, would come out above that optimum (seen at 100,000 bids). Fixing such a
-    binary at 0 only drops its fee: x <= q z and x >= l z hold at x = 0. `lower` and
-    `upper` (the bounds in force) are updated; True where any binary was released.
-    """
-    z_cols = model.z_col[model.binary]
-    idle = (upper[z_cols] > 0.5) & (units[model.binary] <= SNAP)
-    if not idle.any():
-        return False
-    lower[z_cols[idle]] = 0.0
-    upper[z_cols[idle]] = 0.0
-    engine.restore()  # from the tie pass's objective and face, where it ran
-    engine.set_col_bounds(lower, upper)
-    engine.set_integer(np.zeros(model.n_cols, dtype=np.bool_))
-    if engine.run(mip=False) != "optimal":
-        raise SolverError("the units could not be re-solved with idle setups released")
-    return True
-
-
-def continuous_value(model: AllocationModel, continuous: FloatArray) -> Decimal:
-    """The exact objective of an LP round's continuous optimum: the bound of its whole units.
-
-    Decimal(float) is exact: the value is that of the solver's values (snapped to whole
-    numbers within SNAP, as the units are).
-    """
-    x = continuous[model.x_col]
-    x = np.where(np.abs(x - np.round(x)) <= SNAP, np.round(x), x)
-    return expected_profit(
-        model.problem, {k: Decimal(x[k]) for k in np.flatnonzero(x).tolist()}, model.prices, {}
-    )

@@ -17,6 +17,7 @@ from solver.clock import Clock
 from solver.generate import generate_problem
 from solver.problem import Problem, parse_problem
 from solver.reasons import Relaxation, confirmed_reasons, relaxations
+from solver.regain import Published
 from solver.solve import (
     SolveOptions,
     Solving,
@@ -43,20 +44,21 @@ def _published(problem: Problem) -> tuple[Any, ...]:
     ties(solved)  # type: ignore[arg-type]
     whole = whole_units(run, solved)  # type: ignore[arg-type]
     assert whole is not None
-    return run, solved, whole.units
+    return run, solved, whole.units, whole.objective
 
 
 def _both_ways(problem: Problem) -> tuple[list[str], list[str], bool, int]:
     """Reasons by full rebuilt re-solves, and by in-place re-solves with the proven skips;
     whether the round was settled and how many re-solves the skips saved."""
-    run, solved, units = _published(problem)
+    run, solved, units, value = _published(problem)
     model = solved.model
+    published = Published.of(model, units, value, solved.engine.original_costs())
 
     def rebuilt(change: Relaxation) -> Any:
         return whole_allocation(change.problem, run.options)
 
     def in_place(change: Relaxation) -> Any:
-        return resolve_relaxed(run, solved, change)
+        return resolve_relaxed(run, solved, change, published)
 
     full = confirmed_reasons(model, units, rebuilt)
     calm = settled(run, solved, units)
@@ -114,7 +116,7 @@ def test_reasons_of_generated_rounds_match_the_full_re_solves(
 
 def test_a_whole_tie_choice_is_settled_and_its_slack_rules_are_skipped() -> None:
     problem = _generated(0, beta=None, budget="4000000")  # a budget with room to spare
-    run, solved, units = _published(problem)
+    run, solved, units, _ = _published(problem)
     assert settled(run, solved, units)
     assert len(list(relaxations(solved.model, units, settled=True))) < len(
         list(relaxations(solved.model, units, settled=False))
@@ -139,7 +141,7 @@ def test_above_the_size_explained_with_the_solve_reasons_are_still_re_solved(
 
 def test_the_relaxed_rows_are_put_back_after_each_re_solve() -> None:
     problem = _generated(1, beta="0.4", budget="400000")
-    run, solved, units = _published(problem)
+    run, solved, units, _ = _published(problem)
     engine = solved.engine
     before = np.array(engine._row_upper), np.array(engine._row_lower)
     for change in relaxations(solved.model, units, settled=False):
