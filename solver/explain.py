@@ -428,3 +428,11 @@ def mark_excluded(result: Result, bid_ids: Iterable[str]) -> Result:
         for a in result.allocations
     ]
     return result.model_copy(update={"allocations": tuple(rows)})
+
+
+def reduced_cost_range(costs: FloatArray, col_dual: FloatArray) -> FloatArray:
+    """The upper end of each column's cost range, for the bids explain.py reads it of:
+    a column at its lower bound, whose range ends where its reduced cost reaches zero,
+    c - d (without ranging every other column and row: 0.4 s at 100,000 bids); infinite
+    where the reduced cost is already zero (a degenerate optimum)."""
+    return np.where(col_dual < -DUAL_TOL, costs - col_dual, np.inf)

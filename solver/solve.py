@@ -11,7 +11,7 @@ then what the first solve found), each timed (Result.timings):
    fix the binaries at their solved values and re-solve the units continuously (a setup
    left without units released: release_idle_setups): that optimum is the reported
    `continuous_objective` and the LP that is explained; its duals and cost ranging are
-   read now, from the optimal basis;
+   read now, from the optimal basis (for the tie pass);
 2. ties (solver/ties.py): TIE_RULE over the optimal allocations only (objective bounded
    below);
 3. whole_units (solver/whole.py): snap values within 1e-6 of an integer, then a MILP over
@@ -19,7 +19,8 @@ then what the first solve found), each timed (Result.timings):
    binary fixed and every hard constraint kept (widened only if no such rounding exists);
    the whole units are re-checked exactly against every hard rule (integers and Decimal)
    and never returned if they break one: `infeasible` if no whole-unit allocation exists;
-4. explanations (solver/explain.py): a reason for each bid;
+4. explanations: a reason for each bid (solver/reasons.py), what it would take to win
+   more (solver/resolve.py) and its ceiling (solver/ceiling.py), each a re-solve's fact;
 5. result (solver/writing.py): the rows and the objective, exact in Decimal from the
    whole units, the Decimal prices and fees and the demand scenarios.
 
@@ -32,10 +33,9 @@ Same problem, same options, same solver version: the same Result, byte for byte
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
 
@@ -43,15 +43,18 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.ceiling import cost_ceilings
+from solver.clock import Clock
 from solver.engine import ColumnOrder, Engine, EngineSettings, SolverError
 from solver.engines import cbc_version, highs_version, make_engine
-from solver.explain import Explanation, explain
+from solver.explain import Explanation, explain, reduced_cost_range
+from solver.highs_engine import HighsEngine
 from solver.memory import give_back_freed_memory
-from solver.model import DUAL_TOL, SNAP, AllocationModel, Formulation, build_model
+from solver.model import SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
-from solver.reasons import confirmed_reasons
+from solver.reasons import Relaxation, confirmed_reasons, reasons_limit, relaxed_model
+from solver.regain import Published, quick_gains
 from solver.resolve import Resolver, explain_limit, pending_thresholds
-from solver.result import Result, RuleConflict, SolverInfo, Timings
+from solver.result import Result, RuleConflict, SolverInfo
 from solver.ties import TIE_RULE, break_ties
 from solver.version import ALLOCATOR_VERSION
 from solver.whole import (
@@ -59,9 +62,12 @@ from solver.whole import (
     WholeUnitsInfeasibleError,
     as_decimal,
     broken_rules,
+    continuous_value,
     expected_profit,
     prove_whole_units,
+    release_idle_setups,
     round_to_whole_units,
+    scaled_duals,
     tie_weights,
 )
 from solver.writing import draft_allocations, nothing_allocated, write_result
@@ -73,6 +79,7 @@ __all__ = [
     "broken_rules",
     "expected_profit",
     "nothing_allocated",
+    "release_idle_setups",
     "solve",
     "tie_weights",
 ]
@@ -136,37 +143,6 @@ class SolveOptions:
         if self.column_order == "auto":
             return "bid" if mip else "item"
         return self.column_order
-
-
-@dataclass
-class Clock:
-    """Seconds per phase of a solve (Result.timings), lapped as each pass ends."""
-
-    start: float = field(default_factory=time.perf_counter)
-    marks: dict[str, float] = field(default_factory=dict)
-    last: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.last = self.start
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.marks[name] = self.marks.get(name, 0.0) + now - self.last
-        self.last = now
-
-    def timings_after(self, name: str) -> Timings:
-        """Lap `name`, then the timings so far."""
-        self.lap(name)
-        return self.timings()
-
-    def timings(self) -> Timings:
-        return Timings(
-            build_s=round(self.marks.get("build", 0.0), 4),
-            solve_s=round(self.marks.get("solve", 0.0), 4),
-            rounding_s=round(self.marks.get("rounding", 0.0), 4),
-            explain_s=round(self.marks.get("explain", 0.0), 4),
-            total_s=round(time.perf_counter() - self.start, 4),
-        )
 
 
 PHASES = ("building", "solving", "whole_units", "explaining", "writing")
@@ -275,6 +251,7 @@ class Solved:
     col_dual: FloatArray
     row_dual: FloatArray
     cost_up: FloatArray | None
+    """Cost ranging of the first optimum, for the reasons read above reasons_limit."""
     tied: npt.NDArray[np.bool_]
     """Per bid: the tie rule took units from it (one cent less would have kept them)."""
 
@@ -321,6 +298,21 @@ def first_solve(run: Solving, phase: Callable[[str], None]) -> Solved | Result:
         return infeasible(run)
     if status == "error":
         raise SolverError(f"{engine.name} stopped without an allocation: {engine.status_message}")
+    return settle(model, engine, status, mip=mip, clock=run.clock)
+
+
+def settle(
+    model: AllocationModel,
+    engine: Engine,
+    status: str,
+    *,
+    mip: bool,
+    clock: Clock | None,
+    exact: bool = True,
+) -> Solved:
+    """What a first run found, made the start of the later passes: for a MILP, the units
+    re-solved with the binaries fixed; the continuous optimum, its bound and its duals
+    (an LP round's bound, an exact sum over every bid, only where `exact`)."""
     # the best proven bound of a MILP round: its branch and bound's (an LP round's: below)
     bound = as_decimal(engine.dual_bound()) if mip else None
     lower, upper = engine.original_bounds()
@@ -336,13 +328,16 @@ def first_solve(run: Solving, phase: Callable[[str], None]) -> Solved | Result:
             raise SolverError("the units could not be re-solved with the binaries fixed")
         release_idle_setups(model, engine, lower, upper, engine.values()[model.x_col])
     continuous = engine.values()
-    if not mip:
+    if not mip and exact:
         bound = continuous_value(model, continuous)
     col_dual = engine.col_duals()
     row_dual = scaled_duals(model, engine.row_duals())
     # cost ranging of the basis just found, before it is changed (see reduced_cost_range)
-    cost_up = engine.cost_up() if mip else reduced_cost_range(engine.original_costs(), col_dual)
-    run.clock.lap("solve")
+    cost_up = None
+    if exact:
+        cost_up = engine.cost_up() if mip else reduced_cost_range(engine.original_costs(), col_dual)
+    if clock is not None:
+        clock.lap("solve")
     return Solved(
         model=model,
         engine=engine,
@@ -396,38 +391,104 @@ def whole_units(run: Solving, solved: Solved) -> WholeUnits | None:
 def explanations(run: Solving, solved: Solved, whole: WholeUnits) -> Explanation:
     """A reason for each bid, what it would take to win more, and its ceiling.
 
-    Up to the size the benchmark justifies (explain_limit), reasons and cost_to_win_more
-    are re-solves' facts (solver/reasons.py, solver/resolve.py). Above it cost_to_win_more
-    is "pending" (a job after publication computes it) and the reasons are read from the
-    continuous optimum's duals (solver/explain.py). cost_ceiling is a formula: always.
+    Reasons are re-solves' facts up to reasons_limit (solver/reasons.py): in an LP round
+    solved by HiGHS each on the solve's own model, one rule's rows freed (resolve_relaxed),
+    else on the round rebuilt without the rule; above it they are read from the duals
+    (solver/explain.py). cost_to_win_more by re-solves up to explain_limit
+    (solver/resolve.py); above it "pending" (a job after publication computes it).
+    cost_ceiling is a formula: always.
     """
     model = solved.model
+    units = whole.units
     ceilings = cost_ceilings(model)
-    if len(run.problem.bids) > explain_limit(mip=run.mip):
-        basis = explain(
+
+    def allocate(problem: Problem) -> IntArray | None:
+        return whole_allocation(problem, run.options)
+
+    engine = solved.engine
+    if len(run.problem.bids) > reasons_limit(mip=run.mip):
+        # not re-solved (README: what re-solving them costs): read from the duals
+        reasons = explain(
             model,
-            whole.units,
+            units,
             solved.col_dual,
             solved.row_dual,
             solved.cost_up,
             mip=run.mip,
             tied=solved.tied,
             lp_units=solved.continuous,
-        )
-        return Explanation(
-            reasons=basis.reasons,
-            cost_to_win_more=pending_thresholds(model, whole.units),
-            cost_ceiling=ceilings,
-        )
-    units = whole.units
+        ).reasons
+    elif isinstance(engine, HighsEngine) and not run.mip:
+        engine.keep_bound_row = True  # the re-solves' tie passes share one row
+        published = Published.of(model, units, whole.objective, engine.original_costs())
 
-    def allocate(problem: Problem) -> IntArray | None:
-        return whole_allocation(problem, run.options)
+        def in_place(change: Relaxation) -> IntArray | None:
+            return resolve_relaxed(run, solved, change, published)
 
-    reasons = confirmed_reasons(model, units, allocate)
+        reasons = confirmed_reasons(model, units, in_place, settled=settled(run, solved, units))
+    else:
+
+        def rebuilt(change: Relaxation) -> IntArray | None:
+            return allocate(change.problem)
+
+        reasons = confirmed_reasons(model, units, rebuilt)
+    if len(run.problem.bids) > explain_limit(mip=run.mip):
+        costs = pending_thresholds(model, units)
+        return Explanation(reasons=reasons, cost_to_win_more=costs, cost_ceiling=ceilings)
     resolver = Resolver(model, units, allocate)
-    costs = [resolver.threshold(k) for k in range(len(units))]
-    return Explanation(reasons=reasons, cost_to_win_more=costs, cost_ceiling=ceilings)
+    thresholds = [resolver.threshold(k) for k in range(len(units))]
+    return Explanation(reasons=reasons, cost_to_win_more=thresholds, cost_ceiling=ceilings)
+
+
+def settled(run: Solving, solved: Solved, units: IntArray) -> bool:
+    """An LP round whose continuous tie choice is whole and is what was published: a rule
+    with room to spare there changes nothing when removed (solver/reasons.py)."""
+    if run.mip or not run.options.tie_break or solved.status != "optimal":
+        return False
+    x = solved.continuous[solved.model.x_col]
+    whole = np.round(x)
+    return bool(np.all(np.abs(x - whole) <= SNAP) and np.array_equal(whole, units))
+
+
+def resolve_relaxed(
+    run: Solving,
+    solved: Solved,
+    change: Relaxation,
+    published: Published | None = None,
+) -> IntArray | None:
+    """The solve's passes again on its own HiGHS model, one rule's rows freed (an LP
+    round): from the last basis, at gap 0, the tie rule and the zero-profit rule kept;
+    the rows put back after. Its whole units, None where it has no allocation. Given the
+    published units, their profit and spend, where the tie choice is whole the answer is
+    read from the rules it touches (solver/regain.py): the published units with each
+    bid's gain set on them."""
+    engine = solved.engine
+    assert isinstance(engine, HighsEngine)
+    model = relaxed_model(solved.model, change)
+    again = replace(run, problem=change.problem, explaining=True)
+    before = engine.set_row_sides(change.rows, change.lower, change.upper)
+    try:
+        engine.restore()
+        engine.set_col_bounds(*engine.original_bounds())
+        engine.set_integer(np.zeros(model.n_cols, dtype=np.bool_))
+        status = engine.run(mip=False)
+        if status == "infeasible":
+            return None
+        if status != "optimal":
+            raise SolverError(f"a reason's re-solve stopped: {engine.status_message}")
+        found = settle(model, engine, status, mip=False, clock=None, exact=False)
+        optimum = found.continuous
+        if run.options.tie_break:
+            ties(found)
+        if published is not None:
+            quick = quick_gains(model, published, found.continuous, change.bids)
+            if quick is not None:
+                return quick
+        found.bound = continuous_value(model, optimum)
+        whole = whole_units(again, found)
+        return None if whole is None else whole.units
+    finally:
+        engine.set_row_sides(change.rows, *before)
 
 
 def engine_settings(problem: Problem, options: SolveOptions, *, mip: bool) -> EngineSettings:
@@ -527,68 +588,3 @@ def solver_info(settings: EngineSettings, options: SolveOptions, *, mip: bool) -
     if mip:
         opts["mip_rel_gap"] = settings.mip_rel_gap
     return SolverInfo(name=name, version=version, options=opts)
-
-
-def scaled_duals(model: AllocationModel, row_dual: FloatArray) -> FloatArray:
-    """Row duals per unit of each rule as SPEC 3 writes it (see AllocationModel.row_scale)."""
-    if model.row_scale:
-        rows = np.fromiter(model.row_scale.keys(), np.int64, len(model.row_scale))
-        row_dual = row_dual.copy()
-        row_dual[rows] *= np.fromiter(model.row_scale.values(), np.float64, len(rows))
-    return row_dual
-
-
-def reduced_cost_range(costs: FloatArray, col_dual: FloatArray) -> FloatArray:
-    """The upper end of each column's cost range, for the columns an LP round reads it of.
-
-    In an LP round explain.py takes a threshold from the range of a bid that won nothing
-    only: a column at its lower bound, whose range ends where its reduced cost reaches
-    zero, c - d (what HiGHS's ranging gives for it, without ranging every other column
-    and row: 0.4 s at 100,000 bids). A column whose reduced cost is already zero is at a
-    degenerate optimum and gets no range (infinite): explain.py then falls back on the
-    moves that surely win.
-    """
-    return np.where(col_dual < -DUAL_TOL, costs - col_dual, np.inf)
-
-
-def release_idle_setups(
-    model: AllocationModel,
-    engine: Engine,
-    lower: FloatArray,
-    upper: FloatArray,
-    units: FloatArray,
-) -> bool:
-    """Binaries fixed at 1 whose bid has no units: fixed at 0 instead, and the LP re-solved.
-
-    The search stops within the round's gap, and may open a setup whose units the LP with
-    the binaries fixed then sends elsewhere (or whole units round away). Its fee would
-    count in the continuous optimum for nothing, and the allocation, which pays no fee
-    without units, would come out above that optimum (seen at 100,000 bids). Fixing such a
-    binary at 0 only drops its fee: x <= q z and x >= l z hold at x = 0. `lower` and
-    `upper` (the bounds in force) are updated; True where any binary was released.
-    """
-    z_cols = model.z_col[model.binary]
-    idle = (upper[z_cols] > 0.5) & (units[model.binary] <= SNAP)
-    if not idle.any():
-        return False
-    lower[z_cols[idle]] = 0.0
-    upper[z_cols[idle]] = 0.0
-    engine.restore()  # from the tie pass's objective and face, where it ran
-    engine.set_col_bounds(lower, upper)
-    engine.set_integer(np.zeros(model.n_cols, dtype=np.bool_))
-    if engine.run(mip=False) != "optimal":
-        raise SolverError("the units could not be re-solved with idle setups released")
-    return True
-
-
-def continuous_value(model: AllocationModel, continuous: FloatArray) -> Decimal:
-    """The exact objective of an LP round's continuous optimum: the bound of its whole units.
-
-    Decimal(float) is exact: the value is that of the solver's values (snapped to whole
-    numbers within SNAP, as the units are).
-    """
-    x = continuous[model.x_col]
-    x = np.where(np.abs(x - np.round(x)) <= SNAP, np.round(x), x)
-    return expected_profit(
-        model.problem, {k: Decimal(x[k]) for k in np.flatnonzero(x).tolist()}, model.prices, {}
-    )

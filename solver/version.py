@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-ALLOCATOR_VERSION = "3"
+ALLOCATOR_VERSION = "4"
 """Bumped whenever a change of the rules may change an allocation or its explanations."""
 
 FIRST_VERSION = "1"
@@ -38,6 +38,12 @@ CHANGES: Mapping[str, str] = {
         "added), cost_to_win_more the highest cent at which the bid gets more whole units "
         "(one cent below the threshold version 2 stated), pending above the size explained "
         "with the solve; cost_ceiling per bid"
+    ),
+    "4": (
+        "reasons re-solved up to 10,000 bids in an LP round (SUPPLYBID_REASONS_UP_TO), "
+        "not only up to the 1,000 whose cost_to_win_more is computed with the solve: "
+        "rounds of 1,001 to 10,000 bids may state other reasons than version 3 read from "
+        "the duals; the allocation itself is unchanged"
     ),
 }
 """What each version changed, for replays and the README."""

@@ -503,3 +503,55 @@ class WholeUnitsInfeasibleError(SolverError):
 
     def __init__(self) -> None:
         super().__init__("no rounding of the continuous optimum meets every rule")
+
+
+def scaled_duals(model: AllocationModel, row_dual: FloatArray) -> FloatArray:
+    """Row duals per unit of each rule as SPEC 3 writes it (see AllocationModel.row_scale)."""
+    if model.row_scale:
+        rows = np.fromiter(model.row_scale.keys(), np.int64, len(model.row_scale))
+        row_dual = row_dual.copy()
+        row_dual[rows] *= np.fromiter(model.row_scale.values(), np.float64, len(rows))
+    return row_dual
+
+
+def release_idle_setups(
+    model: AllocationModel,
+    engine: Engine,
+    lower: FloatArray,
+    upper: FloatArray,
+    units: FloatArray,
+) -> bool:
+    """Binaries fixed at 1 whose bid has no units: fixed at 0 instead, and the LP re-solved.
+
+    The search stops within the round's gap, and may open a setup whose units the LP with
+    the binaries fixed then sends elsewhere (or whole units round away). Its fee would
+    count in the continuous optimum for nothing, and the allocation, which pays no fee
+    without units, would come out above that optimum (seen at 100,000 bids). Fixing such a
+    binary at 0 only drops its fee: x <= q z and x >= l z hold at x = 0. `lower` and
+    `upper` (the bounds in force) are updated; True where any binary was released.
+    """
+    z_cols = model.z_col[model.binary]
+    idle = (upper[z_cols] > 0.5) & (units[model.binary] <= SNAP)
+    if not idle.any():
+        return False
+    lower[z_cols[idle]] = 0.0
+    upper[z_cols[idle]] = 0.0
+    engine.restore()  # from the tie pass's objective and face, where it ran
+    engine.set_col_bounds(lower, upper)
+    engine.set_integer(np.zeros(model.n_cols, dtype=np.bool_))
+    if engine.run(mip=False) != "optimal":
+        raise SolverError("the units could not be re-solved with idle setups released")
+    return True
+
+
+def continuous_value(model: AllocationModel, continuous: FloatArray) -> Decimal:
+    """The exact objective of an LP round's continuous optimum: the bound of its whole units.
+
+    Decimal(float) is exact: the value is that of the solver's values (snapped to whole
+    numbers within SNAP, as the units are).
+    """
+    x = continuous[model.x_col]
+    x = np.where(np.abs(x - np.round(x)) <= SNAP, np.round(x), x)
+    return expected_profit(
+        model.problem, {k: Decimal(x[k]) for k in np.flatnonzero(x).tolist()}, model.prices, {}
+    )

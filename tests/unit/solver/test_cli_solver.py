@@ -177,5 +177,5 @@ def test_verify_says_a_result_was_solved_under_another_allocator_version(
     result_file.write_text(json.dumps(data))
     checked = runner.invoke(app, ["verify", str(problem_file), str(result_file)])
     assert checked.exit_code == 0, checked.output
-    assert "solved under allocator version 1; this replay runs version 3" in checked.stderr
+    assert "solved under allocator version 1; this replay runs version 4" in checked.stderr
     assert "whole units proven" in checked.stderr

@@ -10,11 +10,11 @@ from decimal import Decimal
 
 import pytest
 
+from solver.clock import Clock
 from solver.engine import EngineSettings
 from solver.problem import Problem
 from solver.result import Result
 from solver.solve import (
-    Clock,
     Solved,
     SolveOptions,
     Solving,

@@ -401,7 +401,7 @@ def test_solve_reports_each_phase_as_it_enters_it() -> None:
 
 def test_the_result_records_the_allocator_version() -> None:
     result = solve(parse_problem(ZERO_PROFIT_ROUND))
-    assert result.solver.options["allocator_version"] == ALLOCATOR_VERSION == "3"
+    assert result.solver.options["allocator_version"] == ALLOCATOR_VERSION == "4"
 
 
 def test_the_whole_unit_search_keeps_the_tie_rule() -> None:
