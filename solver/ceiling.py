@@ -15,6 +15,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from itertools import repeat
+from operator import is_
+
+import numpy as np
 
 from solver.model import AllocationModel
 from solver.problem import ProblemItem
@@ -31,39 +35,59 @@ def _brought(item: ProblemItem, x: int) -> Decimal:
 
 
 def cost_ceilings(model: AllocationModel) -> list[Decimal | None]:
-    """cost_ceiling per bid, in canonical order (each price per unit worked out once:
-    _PayingPrices)."""
+    """cost_ceiling per bid, in canonical order.
+
+    Most bids have no lot and no fee, on an item and from a factory that no rule forces
+    units on: the highest price that pays is their item's alone (that of its first unit,
+    _PayingPrices), and so is the ceiling, 0.00 where the bid's ask reaches that price
+    (ceiling_cost's first rule); picked out by array. The others are worked out bid by
+    bid, each price once.
+    """
     problem = model.problem
     m = problem.round.margin_floor
-    forced_items = {i.id for i in problem.items if i.min_fill > 0}
-    forced_factories = {f for f, g in model.guarantee.items() if g > 0}
-    prices = {i.id: _PayingPrices(i) for i in problem.items}
-    ceilings: dict[tuple[Decimal, Decimal | None], Decimal] = {}
-    room = model.room
+    n = len(problem.bids)
+    tables = [_PayingPrices(i) for i in problem.items]
+    forced_item = np.array([i.min_fill > 0 for i in problem.items], dtype=np.bool_)
+    forced_factory = np.array(
+        [model.guarantee.get(f.id, 0) > 0 for f in problem.factories], dtype=np.bool_
+    )
+    room = np.array([model.room[f.id] for f in problem.factories], dtype=np.float64)
+    item, factory = model.bid_item, model.bid_factory
     columns = problem.bid_columns
-    out: list[Decimal | None] = []
-    for item_id, factory, lot, capacity, ask, fee in zip(
-        columns.item,
-        columns.factory,
-        columns.min_lot,
-        columns.capacity,
-        columns.ask_price,
-        model.fees,
-        strict=True,
-    ):
-        if item_id in forced_items or factory in forced_factories:
-            out.append(None)
+    forced = forced_item[item] | forced_factory[factory]
+    # units are whole numbers below 2**53: exact as floats
+    lowest = np.maximum(model.min_lot, 1.0)
+    no_room = np.minimum(model.capacity, room[factory]) < lowest
+    exact = np.array([table.exact for table in tables], dtype=np.bool_)
+    no_ask = np.fromiter(map(is_, columns.ask_price, repeat(None)), np.bool_, n)
+    plain = ~forced & ~no_room & (lowest == 1.0) & (model.fee == 0.0) & exact[item]
+    first_unit: list[Decimal] = [ZERO] * len(tables)
+    by_item: list[Decimal | None] = [None] * len(tables)
+    for i in np.unique(item[plain]).tolist():
+        first_unit[i] = tables[i].price(1, ZERO)
+        by_item[i] = ceiling_cost(first_unit[i], None, m)
+    out = list(map(by_item.__getitem__, item.tolist()))
+    asks = columns.ask_price
+    for k in np.flatnonzero(plain & ~no_ask).tolist():
+        ask = asks[k]
+        if ask is not None and ask >= first_unit[item[k]]:  # ceiling_cost's first rule
+            out[k] = ZERO
+    ceilings: dict[tuple[Decimal, Decimal | None], Decimal] = {}
+    for k in np.flatnonzero(~plain).tolist():
+        if forced[k]:
+            out[k] = None
             continue
-        lo = max(lot, 1)
-        hi = min(capacity, room[factory])
-        if hi < lo:
-            out.append(ZERO)
+        if no_room[k]:
+            out[k] = ZERO
             continue
-        need = prices[item_id].highest(lo, hi, fee)
+        lo = max(columns.min_lot[k], 1)
+        hi = min(columns.capacity[k], model.room[columns.factory[k]])
+        need = tables[item[k]].highest(lo, hi, model.fees[k])
+        ask = asks[k]
         ceiling = ceilings.get((need, ask))
         if ceiling is None:  # a function of the two values: once per distinct pair
             ceiling = ceilings[need, ask] = ceiling_cost(need, ask, m)
-        out.append(ceiling)
+        out[k] = ceiling
     return out
 
 

@@ -5,7 +5,9 @@ random rounds."""
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -66,10 +68,32 @@ def test_the_table_gives_the_definitions_highest_price(
         )
 
 
-@settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10_000), milp=st.booleans())
-def test_cost_ceilings_are_the_definitions_bid_by_bid(seed: int, milp: bool) -> None:
-    problem = parse_problem(random_problem_data(seed, milp=milp, bids=30))
+def _scaled(data: dict[str, Any], factor: int, seed: int) -> dict[str, Any]:
+    """The round with asks up to 1.2 times the retail price and setup costs without lots
+    on some bids, and every amount of its items and bids times `factor` (10**7: amounts
+    of hundreds of millions, where S(x) is not exact in 28 digits)."""
+    rng = random.Random(seed)
+    retail = {i["id"]: Decimal(i["retail_price"]) for i in data["items"]}
+    for row in data["bids"]:
+        if rng.random() < 0.3:
+            row["ask_price"] = str(
+                (retail[row["item"]] * Decimal(rng.uniform(0.5, 1.2))).quantize(Decimal("0.01"))
+            )
+        if rng.random() < 0.2 and not row.get("min_lot"):
+            row["setup_cost"] = f"{rng.uniform(0, 300):.2f}"
+    money = ("retail_price", "handling_cost", "salvage_value", "unit_cost", "ask_price")
+    for row in [*data["items"], *data["bids"]]:
+        for name in money:
+            if row.get(name) is not None:
+                row[name] = str(Decimal(row[name]) * factor)
+    data["round"]["budget"] = None
+    return data
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), milp=st.booleans(), factor=st.sampled_from([1, 10**7]))
+def test_cost_ceilings_are_the_definitions_bid_by_bid(seed: int, milp: bool, factor: int) -> None:
+    problem = parse_problem(_scaled(random_problem_data(seed, milp=milp, bids=30), factor, seed))
     model = build_model(problem)
     items = {i.id: i for i in problem.items}
     forced = {i.id for i in problem.items if i.min_fill > 0}
