@@ -366,38 +366,45 @@ def broken_rules(model: AllocationModel, units: IntArray) -> npt.NDArray[np.bool
 
     The solver meets its rows within a floating-point tolerance and values are snapped to
     whole numbers: this check is what makes a returned allocation keep every rule exactly.
+    Totals per item and factory are summed in 64-bit integers, exactly (a million bids of
+    a billion units each stay below 2**63); shares and the budget in Decimal.
     """
     problem = model.problem
     n = len(problem.bids)
     out = np.zeros(n, dtype=np.bool_)
     if n == 0:
         return out
-    u = [int(v) for v in units.tolist()]
+    units = np.asarray(units, dtype=np.int64)
     over = units > model.capacity
     lot = model.min_lot
     out |= over | ((units > 0) & (units < lot))
-    for item in problem.items:
-        members = model.bids_by_item[item.id]
-        total = sum(u[k] for k in members.tolist())
-        if total < item.min_fill:
-            out[members] = True
+    n_items = len(problem.items)
+    total = np.zeros(n_items, dtype=np.int64)
+    np.add.at(total, model.bid_item, units)
+    most = np.full(n_items, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(most, model.bid_item, units)
+    has_bids = np.bincount(model.bid_item, minlength=n_items) > 0
+    min_fill = np.array([item.min_fill for item in problem.items], dtype=np.int64)
+    bad_item = has_bids & (total < min_fill)
+    for i, item in enumerate(problem.items):
         beta = item.max_factory_share
-        if beta is not None and beta < 1:
-            cap = beta * total  # exact: Decimal times an integer
-            if any(u[k] > cap for k in members.tolist()):
-                out[members] = True
-    for factory_id, members in model.bids_by_factory.items():
-        placed = sum(u[k] for k in members.tolist())
-        if placed > model.room.get(factory_id, placed):
-            out[members] = True
-        g = model.guarantee.get(factory_id, 0)
-        if g > 0 and placed < g:
-            out[members] = True
+        if beta is not None and beta < 1 and has_bids[i]:
+            # exact: Decimal times an integer, against the item's largest award
+            bad_item[i] |= int(most[i]) > beta * int(total[i])
+    out |= bad_item[model.bid_item]
+    factories = problem.factories
+    placed = np.zeros(len(factories), dtype=np.int64)
+    np.add.at(placed, model.bid_factory, units)
+    room = np.array([model.room.get(f.id, 0) for f in factories], dtype=np.int64)
+    known = np.array([f.id in model.room for f in factories], dtype=np.bool_)
+    promised = np.array([model.guarantee.get(f.id, 0) for f in factories], dtype=np.int64)
+    bad_factory = (known & (placed > room)) | ((promised > 0) & (placed < promised))
+    out |= bad_factory[model.bid_factory]
     budget = problem.round.budget
     if budget is not None:
-        spend = sum(
-            (model.prices[k] * u[k] + model.fees[k] for k in range(n) if u[k] > 0), Decimal(0)
-        )
+        won = np.flatnonzero(units > 0).tolist()
+        u = units.tolist()
+        spend = sum((model.prices[k] * u[k] + model.fees[k] for k in won), Decimal(0))
         if spend > budget:
             out |= units > 0
     return out

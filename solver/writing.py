@@ -1,7 +1,7 @@
 """The result pass: the allocation rows, their money and shares, as the result states them.
 
-Each bid's row is drafted as if it won nothing (draft_allocations) and filled in from
-the whole units and the explanations (write_result). Every figure is exact: money in
+Each bid's row is drafted with its explanation as if it won nothing (draft_allocations)
+and filled in from the whole units (write_result). Every figure is exact: money in
 Decimal, half up to the cent; shares and margins to 6 decimals, half up.
 """
 
@@ -17,7 +17,7 @@ from solver.model import AllocationModel
 from solver.pricing import supply_price
 from solver.problem import Problem
 from solver.result import BidAllocation, Result, SolverInfo, Timings, trusted_allocations
-from solver.trusted import attribute_dicts, put_column
+from solver.trusted import attribute_dicts
 from solver.values import CENT
 from solver.whole import WholeUnits
 
@@ -60,12 +60,15 @@ def _share(units: int, capacity: int) -> float:
     return ((2 * units * 1_000_000 + capacity) // (2 * capacity)) / 1_000_000
 
 
-def draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[BidAllocation, ...]:
-    """Each bid's allocation as if it won nothing (and the input hash, if not made yet).
+def draft_allocations(
+    problem: Problem, prices: Sequence[Decimal], explanation: Explanation
+) -> tuple[BidAllocation, ...]:
+    """Each bid's allocation as if it won nothing, with its reason and figures (and the
+    input hash, if not made yet).
 
     Made once the solver's model is freed (solve.py), so the two never take memory at the
-    same time. The rows are drafts: write_result fills in what the solve decided before
-    anything else sees them.
+    same time, each row in one go, its explanation included. The rows are drafts:
+    write_result fills in the units the solve decided before anything else sees them.
     """
     problem.input_hash  # noqa: B018 - computed once, kept by the problem
     no_fee = Decimal("0.00")
@@ -81,12 +84,19 @@ def draft_allocations(problem: Problem, prices: Sequence[Decimal]) -> tuple[BidA
                 "setup_fee": no_fee,
                 "capacity_share_used": 0.0,
                 "margin": None,
-                "reason": "lost_on_price",
-                "cost_to_win_more": None,
-                "cost_ceiling": None,
+                "reason": reason,
+                "cost_to_win_more": cost_to_win_more,
+                "cost_ceiling": cost_ceiling,
             }
-            for bid, factory, item, price in zip(
-                columns.id, columns.factory, columns.item, prices, strict=True
+            for bid, factory, item, price, reason, cost_to_win_more, cost_ceiling in zip(
+                columns.id,
+                columns.factory,
+                columns.item,
+                prices,
+                explanation.reasons,
+                explanation.cost_to_win_more,
+                explanation.cost_ceiling,
+                strict=True,
             )
         ]
     )
@@ -97,10 +107,11 @@ def write_result(
     model: AllocationModel,
     info: SolverInfo,
     whole: WholeUnits,
-    explanation: Explanation,
     drafts: tuple[BidAllocation, ...],
     timings: Callable[[], Timings],
 ) -> Result:
+    """The result: the drafts (draft_allocations) filled in with the whole units, the
+    fees paid, shares and margins, exact; the objective and its bound."""
     units = whole.units
     units_list = units.tolist()
     won = np.flatnonzero(units > 0).tolist()
@@ -108,9 +119,6 @@ def write_result(
     fees_paid = {k: fees[k] for k in won if fees[k] > 0}
     capacity = {f.id: f.monthly_capacity for f in problem.factories}
     rows = attribute_dicts(drafts)
-    put_column(rows, "reason", explanation.reasons)
-    put_column(rows, "cost_to_win_more", explanation.cost_to_win_more)
-    put_column(rows, "cost_ceiling", explanation.cost_ceiling)
     # Without a setup fee a bid's margin is (p - c) / p whatever its units: once per pair.
     unit_margins: dict[tuple[Decimal, Decimal], float | None] = {}
     no_fee = Decimal(0)
