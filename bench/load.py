@@ -451,6 +451,7 @@ def served(
     profile: Path | None = None,
     limits: dict[str, str] = BENCH_LIMITS,
     workers: int = 1,
+    trace: Path | None = None,
 ) -> Iterator[Server]:
     """`supplybid serve` (or the same app under pyinstrument) and, on PostgreSQL, a worker."""
     postgres = make_url(database_url).get_backend_name() == "postgresql"
@@ -458,10 +459,12 @@ def served(
     env = {**os.environ, "SUPPLYBID_DATABASE_URL": database_url, **limits}
     env.setdefault("SUPPLYBID_AUDIT_KEY", secrets.token_hex(32))  # serve and worker share it
     where = ["--host", "127.0.0.1", "--port", str(port)]
-    if profile is None:
-        command = [SUPPLYBID, "serve", *where, "--workers", str(workers)]
-    else:
+    if profile is not None:
         command = [sys.executable, "-m", "bench.profiled_server", *where, "--out", str(profile)]
+    elif trace is not None:
+        command = [sys.executable, "-m", "bench.traced_server", *where, "--out", str(trace)]
+    else:
+        command = [SUPPLYBID, "serve", *where, "--workers", str(workers)]
     base_url = f"http://127.0.0.1:{port}"
     with _process(command, env, workdir / "server.log") as server:
         worker = _process([SUPPLYBID, "worker"], env, workdir / "worker.log") if postgres else None
@@ -517,6 +520,9 @@ def main() -> None:
     parser.add_argument("--think-ms", type=float, default=0.0, help="mean pause per client")
     parser.add_argument("--ports", default=os.environ.get("SUPPLYBID_BENCH_PORTS", "8600-8699"))
     parser.add_argument("--profile", type=Path, default=None, help="pyinstrument output stem")
+    parser.add_argument(
+        "--trace", type=Path, default=None, help="each request's phases (bench.traced_server)"
+    )
     parser.add_argument("--burst", action="store_true", help="measure burst isolation instead")
     parser.add_argument("--workers", type=int, default=1, help="supplybid serve --workers")
     parser.add_argument(
@@ -542,7 +548,9 @@ def main() -> None:
             "rate_limits": "as configured" if args.configured_limits else BENCH_LIMITS,
         }
         limits = {} if args.configured_limits else BENCH_LIMITS
-        with served(url, args.ports, workdir, args.profile, limits, args.workers) as server:
+        with served(
+            url, args.ports, workdir, args.profile, limits, args.workers, args.trace
+        ) as server:
             cpu_before, client_before = server.cpu_s(), time.process_time()
             if args.burst:
                 figures |= asyncio.run(burst_isolation(server.base_url, setup, args.seconds))
