@@ -258,9 +258,21 @@ class Client:
 
 
 async def drive(
-    base_url: str, setup: Setup, seconds: float, think_s: float = 0.0, seed: int = 2026
+    base_url: str,
+    setup: Setup,
+    seconds: float,
+    think_s: float = 0.0,
+    seed: int = 2026,
+    synchronized: bool = False,
 ) -> Tally:
-    """Every client loops for `seconds` (each request started before then is awaited)."""
+    """Every client loops for `seconds` (each request started before then is awaited).
+
+    Paced (`think_s`), each client starts after a pause drawn uniformly within one mean
+    pause, as a fleet of ERPs does, unless `synchronized`: then all 50 send their first
+    request (a submit: none has a bid yet) in the same millisecond. That burst, 50 submits
+    of 3 writes each at once, was the paced run's submit tail (the 50 slowest submits of
+    the run were exactly the 50 first, waiting for one of 8 places: bench.traced_server).
+    """
     tally = Tally()
     clients = len(setup.factory_keys)
     limits = httpx.Limits(max_connections=clients + 10, max_keepalive_connections=clients + 10)
@@ -269,6 +281,8 @@ async def drive(
         deadline = started + seconds
 
         async def loop(client: Client) -> None:
+            if think_s and not synchronized:
+                await asyncio.sleep(client.random.uniform(0, think_s))
             while time.perf_counter() < deadline:
                 await client.step()
                 if think_s:
@@ -451,6 +465,7 @@ def served(
     profile: Path | None = None,
     limits: dict[str, str] = BENCH_LIMITS,
     workers: int = 1,
+    trace: Path | None = None,
 ) -> Iterator[Server]:
     """`supplybid serve` (or the same app under pyinstrument) and, on PostgreSQL, a worker."""
     postgres = make_url(database_url).get_backend_name() == "postgresql"
@@ -458,10 +473,12 @@ def served(
     env = {**os.environ, "SUPPLYBID_DATABASE_URL": database_url, **limits}
     env.setdefault("SUPPLYBID_AUDIT_KEY", secrets.token_hex(32))  # serve and worker share it
     where = ["--host", "127.0.0.1", "--port", str(port)]
-    if profile is None:
-        command = [SUPPLYBID, "serve", *where, "--workers", str(workers)]
-    else:
+    if profile is not None:
         command = [sys.executable, "-m", "bench.profiled_server", *where, "--out", str(profile)]
+    elif trace is not None:
+        command = [sys.executable, "-m", "bench.traced_server", *where, "--out", str(trace)]
+    else:
+        command = [SUPPLYBID, "serve", *where, "--workers", str(workers)]
     base_url = f"http://127.0.0.1:{port}"
     with _process(command, env, workdir / "server.log") as server:
         worker = _process([SUPPLYBID, "worker"], env, workdir / "worker.log") if postgres else None
@@ -515,8 +532,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--items", type=int, default=30)
     parser.add_argument("--think-ms", type=float, default=0.0, help="mean pause per client")
+    parser.add_argument(
+        "--synchronized-start",
+        action="store_true",
+        help="paced: every client's first request at once (by default spread over a pause)",
+    )
     parser.add_argument("--ports", default=os.environ.get("SUPPLYBID_BENCH_PORTS", "8600-8699"))
     parser.add_argument("--profile", type=Path, default=None, help="pyinstrument output stem")
+    parser.add_argument(
+        "--trace", type=Path, default=None, help="each request's phases (bench.traced_server)"
+    )
     parser.add_argument("--burst", action="store_true", help="measure burst isolation instead")
     parser.add_argument("--workers", type=int, default=1, help="supplybid serve --workers")
     parser.add_argument(
@@ -538,17 +563,29 @@ def main() -> None:
             "clients": args.clients,
             "items": args.items,
             "think_ms": args.think_ms,
+            "start": "synchronized"
+            if args.synchronized_start or not args.think_ms
+            else "spread over one mean pause",
             "workers": args.workers,
             "rate_limits": "as configured" if args.configured_limits else BENCH_LIMITS,
         }
         limits = {} if args.configured_limits else BENCH_LIMITS
-        with served(url, args.ports, workdir, args.profile, limits, args.workers) as server:
+        with served(
+            url, args.ports, workdir, args.profile, limits, args.workers, args.trace
+        ) as server:
+            figures["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
             cpu_before, client_before = server.cpu_s(), time.process_time()
             if args.burst:
                 figures |= asyncio.run(burst_isolation(server.base_url, setup, args.seconds))
             else:
                 tally = asyncio.run(
-                    drive(server.base_url, setup, args.seconds, think_s=args.think_ms / 1000)
+                    drive(
+                        server.base_url,
+                        setup,
+                        args.seconds,
+                        think_s=args.think_ms / 1000,
+                        synchronized=args.synchronized_start,
+                    )
                 )
                 figures |= summary(tally)
                 figures["server_cpu_ms_per_request"] = round(
@@ -557,6 +594,7 @@ def main() -> None:
                 figures["client_cpu_ms_per_request"] = round(
                     (time.process_time() - client_before) * 1000 / max(tally.requests, 1), 2
                 )
+        figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         if not args.burst:
             figures |= lost_bids(engine, tally.accepted)
             figures["targets_met"] = (

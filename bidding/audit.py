@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, text
@@ -232,7 +232,9 @@ def record_event(
     if bind.dialect.name == "postgresql":
         # Held to the end of the transaction: the next writer sees this event as the head.
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
-    head = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).limit(1)).first()
+    session.flush()  # the caller's pending rows first, in the order the ORM flushed them
+    found = session.connection().execute(_HEAD).first()
+    head: ChainHead | AuditEvent | None = None if found is None else ChainHead(*found)
     keyed_head = head is not None and head.hash.startswith(KEYED_PREFIX)
     if chain.key is None and keyed_head:
         raise AuditKeyMissingError("the audit chain is keyed: set SUPPLYBID_AUDIT_KEY to write")
@@ -265,9 +267,22 @@ def record_event(
     return event
 
 
+class ChainHead(NamedTuple):
+    """The last event's sequence number and hash (read in plain SQL by every write)."""
+
+    seq: int
+    hash: str
+
+
+_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
+_HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
+_EVENT_COLUMNS = tuple(c.name for c in _EVENTS.c)
+_INSERT_EVENT = _EVENTS.insert()
+
+
 def _append(
     session: Session,
-    head: AuditEvent | None,
+    head: "ChainHead | AuditEvent | None",
     key: bytes | None,
     *,
     actor: Principal,
@@ -292,8 +307,8 @@ def _append(
         hash="",
     )
     event.hash = event_hash(event, key)
-    session.add(event)
-    session.flush()
+    # In plain SQL (the ORM's unit of work was a third of the event); returned unattached.
+    session.connection().execute(_INSERT_EVENT, {c: getattr(event, c) for c in _EVENT_COLUMNS})
     return event
 
 
@@ -348,7 +363,9 @@ def seed_anchor(session: Session) -> bool:
     chain = chain_settings(session)
     if chain.anchor_path is None or _anchor_size(chain.anchor_path) > 0:
         return False
-    head = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).limit(1)).first()
+    session.flush()  # the caller's pending rows first, in the order the ORM flushed them
+    found = session.connection().execute(_HEAD).first()
+    head: ChainHead | AuditEvent | None = None if found is None else ChainHead(*found)
     session.rollback()
     if head is None:
         return False
@@ -433,7 +450,9 @@ def verify_chain(
     if session.in_transaction() and not (session.new or session.dirty or session.deleted):
         session.rollback()  # a fresh snapshot (SQLite keeps the one of the first read)
     # The head as of now; events appended while we walk are the next verification's.
-    head = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).limit(1)).first()
+    session.flush()  # the caller's pending rows first, in the order the ORM flushed them
+    found = session.connection().execute(_HEAD).first()
+    head: ChainHead | AuditEvent | None = None if found is None else ChainHead(*found)
     last = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
     report = _walk(session, chain, batch=batch, up_to=last[0])
     if report.ok and chain.anchor_path is not None:

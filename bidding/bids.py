@@ -143,7 +143,7 @@ def submit_bid(
     *, session: Session, actor: Principal, round_id: str, item_id: str, terms: BidTerms
 ) -> tuple[Bid, BidVersion]:
     """Submit a factory's bid on one item of an open round (one live bid per item)."""
-    row = _open_round_for(session, actor, round_id)
+    row = bid_rows.open_round(session, actor, round_id)  # as _open_round_for, in plain SQL
     _check_row(session, row, item_id, terms, where="body")
     live = _live_bid_on(session, row, actor, item_id)
     if live is not None:

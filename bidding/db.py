@@ -64,6 +64,7 @@ def use_case[**P, R](function: Callable[P, R]) -> Callable[P, R]:
             raise RuntimeError(f"{function.__name__} must start its own transaction")
         if session.in_transaction():
             session.rollback()
+        outermost = not _WRITING.get()
         token = _WRITING.set(True)
         try:
             with _writer_turn(session):
@@ -74,6 +75,8 @@ def use_case[**P, R](function: Callable[P, R]) -> Callable[P, R]:
                     raise
         finally:
             _WRITING.reset(token)
+            if outermost:
+                _on_disk(session)  # after the turn: the next writer need not wait for it
 
     return run
 
@@ -174,6 +177,71 @@ _SQLITE_WRITERS: "weakref.WeakKeyDictionary[Engine, WriterTurn]" = weakref.WeakK
 """One turn per SQLite engine."""
 
 
+class WalSync:
+    """Group commit for a SQLite file in WAL mode: a use case commits with synchronous
+    NORMAL (its frames written to the WAL, no fsync, inside the writer's turn) and then,
+    after its turn, waits for an fsync of the WAL that covers its commit. One fsync
+    covers every commit written before it began, so writers queued behind one another
+    share it instead of each holding the turn for its own (about 4 ms here).
+
+    A use case still returns, and so its request answers, only once its commits are on
+    disk, as with FULL. What differs: another connection may read a commit in the few
+    milliseconds before its fsync (with FULL it becomes visible after it); a power cut in
+    that window loses it, and so the reader saw a write that is gone. A process crash loses
+    nothing (the WAL is in the kernel's cache). Checkpoints sync the WAL before they copy
+    it (NORMAL does that), so a WAL restarted or deleted since holds nothing left to sync.
+    """
+
+    def __init__(self, wal: Path) -> None:
+        self.wal = wal
+        self._mutex = threading.Lock()
+        self._syncing = threading.Lock()
+        self._written = 0
+        self._synced = 0
+        self.fsyncs = 0
+        """fsyncs made (tests read it)."""
+
+    def wait(self) -> None:
+        """Return once every commit this thread made before the call is on disk."""
+        with self._mutex:
+            self._written += 1
+            ticket = self._written
+        if self._synced >= ticket:
+            return
+        with self._syncing:
+            if self._synced >= ticket:
+                return  # the fsync another thread made while this one waited covered it
+            with self._mutex:
+                covered = self._written
+            try:
+                fd = os.open(self.wal, os.O_RDONLY)
+            except FileNotFoundError:
+                fd = None  # checkpointed into the database file (synced) and removed
+            if fd is not None:
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                self.fsyncs += 1
+            self._synced = covered
+
+
+_WAL_SYNCS: "weakref.WeakKeyDictionary[Engine, WalSync]" = weakref.WeakKeyDictionary()
+"""The group commit of each SQLite file engine."""
+_UNSYNCED: ContextVar[bool] = ContextVar("supplybid_unsynced", default=False)
+"""Whether this thread's use case began a transaction that commits without an fsync."""
+
+
+def _on_disk(session: Session) -> None:
+    # The use case's commits (synchronous NORMAL) reach the disk before it returns.
+    if not _UNSYNCED.get():
+        return
+    _UNSYNCED.set(False)
+    sync = _WAL_SYNCS.get(session.get_bind())  # type: ignore[arg-type]
+    if sync is not None:
+        sync.wait()
+
+
 @contextmanager
 def _writer_turn(session: Session) -> Iterator[None]:
     # SQLite has one writer at a time, and its busy handler only polls (sleeping up to
@@ -219,6 +287,9 @@ def make_engine(url: str | URL, *, pool_size: int = 10, pool_timeout_s: float = 
     )
     _use_begin_immediate(engine, timeout)
     _SQLITE_WRITERS[engine] = WriterTurn(sqlite_lock_path(engine, "writer"))
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        _WAL_SYNCS[engine] = WalSync(Path(f"{database}-wal"))
     return engine
 
 
@@ -233,14 +304,21 @@ def _use_begin_immediate(engine: Engine, timeout: float) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=FULL")  # every commit on disk (but carried ones)
+        cursor.execute("PRAGMA synchronous=FULL")  # every commit on disk (see _on_begin)
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # The safety level cannot change inside a transaction: set before it begins,
-        # when it differs from what this connection's last transaction used.
-        synchronous = "NORMAL" if _CARRIED.get() else "FULL"
+        # when it differs from what this connection's last transaction used. NORMAL for
+        # a carried commit, and for a use case's where the group commit (WalSync) syncs
+        # it after the writer's turn; FULL for every other.
+        synchronous = "FULL"
+        if _CARRIED.get():
+            synchronous = "NORMAL"
+        elif _WRITING.get() and engine in _WAL_SYNCS:
+            synchronous = "NORMAL"
+            _UNSYNCED.set(True)
         if connection.info.get("synchronous", "FULL") != synchronous:
             connection.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
             connection.info["synchronous"] = synchronous

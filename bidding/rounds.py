@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import exists, func
+from sqlalchemy import bindparam, exists, func
 from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
@@ -101,14 +101,20 @@ def factory_may_bid(session: Session, round_id: str, factory_id: str | None) -> 
     round's invitations as rows cost about 1 ms with 50 invited (the load bench).
     """
     invited_any, invited_here = session.execute(
-        select(
-            exists().where(col(Invitation.round_id) == round_id),
-            exists().where(
-                col(Invitation.round_id) == round_id, col(Invitation.factory_id) == factory_id
-            ),
-        )
+        _INVITED, {"round_id": round_id, "factory_id": factory_id}
     ).one()
     return not invited_any or bool(invited_here)
+
+
+_INVITED = select(
+    exists().where(col(Invitation.round_id) == bindparam("round_id")),
+    exists().where(
+        col(Invitation.round_id) == bindparam("round_id"),
+        col(Invitation.factory_id) == bindparam("factory_id"),
+    ),
+)
+"""Built once with bound parameters (SQLAlchemy's compiled cache then skips the building):
+each factory request asks it."""
 
 
 def get_round(

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Header, Query, Response, UploadFile
 
-from api.deps import BidReader, FactoryRole, IdPath, Pagination, SessionDep
+from api.deps import BidReader, FactoryRole, IdPath, Pagination, SessionDep, in_thread
 from api.routes import COMMON, EXPORTS, problems
 from api.schemas.base import Page
 from api.schemas.bids import (
@@ -79,14 +79,18 @@ def _answer(response: Response, bid: Bid, version: BidVersion) -> BidPublic:
 
 
 @router.post("", status_code=201, responses={**problems(404, 409), **_tagged(201)})
-def submit_bid(
+async def submit_bid(
     round_id: IdPath, body: BidCreate, session: SessionDep, actor: FactoryRole, response: Response
 ) -> BidPublic:
     """Submit a bid on one item of an open round (a second live bid on it: 409 `bid_exists`)."""
-    bid, version = bids.submit_bid(
-        session=session, actor=actor, round_id=round_id, item_id=body.item, terms=_terms(body)
-    )
-    return _answer(response, bid, version)
+
+    def work() -> BidPublic:
+        bid, version = bids.submit_bid(
+            session=session, actor=actor, round_id=round_id, item_id=body.item, terms=_terms(body)
+        )
+        return _answer(response, bid, version)
+
+    return await in_thread(session, work)
 
 
 SHEET_RULES = f"""
@@ -174,30 +178,40 @@ def bid_template(
 
 
 @router.get("", responses=problems(404, 409))
-def list_bids(
+async def list_bids(
     round_id: IdPath, session: SessionDep, actor: BidReader, page: Pagination
 ) -> Page[BidPublic]:
     """A factory's own bids; all bids to managers and finance once the round is closed."""
-    rows = bids.list_bids(
-        session=session, principal=actor, round_id=round_id, after=page.after, limit=page.limit
-    )
-    return Page(
-        data=[BidPublic.of(bid, version) for bid, version in rows],
-        next_cursor=page.next_cursor(rows[-1][0].id if rows else None, len(rows)),
-    )
+
+    def work() -> Page[BidPublic]:
+        rows = bids.list_bids(
+            session=session, principal=actor, round_id=round_id, after=page.after, limit=page.limit
+        )
+        return Page(
+            data=[BidPublic.of(bid, version) for bid, version in rows],
+            next_cursor=page.next_cursor(rows[-1][0].id if rows else None, len(rows)),
+        )
+
+    return await in_thread(session, work)
 
 
 @router.get("/{bid_id}", responses={**problems(404, 409), **_tagged(200)})
-def get_bid(
+async def get_bid(
     round_id: IdPath, bid_id: IdPath, session: SessionDep, actor: BidReader, response: Response
 ) -> BidPublic:
     """One bid at its latest version: its factory's; staff's once the round is closed."""
-    bid, version = bids.get_bid(session=session, principal=actor, round_id=round_id, bid_id=bid_id)
-    return _answer(response, bid, version)
+
+    def work() -> BidPublic:
+        bid, version = bids.get_bid(
+            session=session, principal=actor, round_id=round_id, bid_id=bid_id
+        )
+        return _answer(response, bid, version)
+
+    return await in_thread(session, work)
 
 
 @router.put("/{bid_id}", responses={**problems(404, 409, 412), **_tagged(200)})
-def amend_bid(
+async def amend_bid(
     round_id: IdPath,
     bid_id: IdPath,
     body: BidAmend,
@@ -210,15 +224,19 @@ def amend_bid(
 
     With `If-Match`, only if the bid is still at that version (else 412).
     """
-    bid, version = bids.amend_bid(
-        session=session,
-        actor=actor,
-        round_id=round_id,
-        bid_id=bid_id,
-        terms=_terms(body),
-        if_match=_versions(if_match),
-    )
-    return _answer(response, bid, version)
+
+    def work() -> BidPublic:
+        bid, version = bids.amend_bid(
+            session=session,
+            actor=actor,
+            round_id=round_id,
+            bid_id=bid_id,
+            terms=_terms(body),
+            if_match=_versions(if_match),
+        )
+        return _answer(response, bid, version)
+
+    return await in_thread(session, work)
 
 
 @router.patch("/{bid_id}", responses={**problems(404, 409, 412, 428), **_tagged(200)})

@@ -3,7 +3,15 @@
 from fastapi import APIRouter, Response
 from sqlmodel import Session
 
-from api.deps import CurrentPrincipal, IdPath, Manager, ManagerOrFinance, Pagination, SessionDep
+from api.deps import (
+    CurrentPrincipal,
+    IdPath,
+    Manager,
+    ManagerOrFinance,
+    Pagination,
+    SessionDep,
+    in_thread,
+)
 from api.routes import COMMON, problems
 from api.schemas.base import Page
 from api.schemas.rounds import (
@@ -61,11 +69,14 @@ def list_rounds(
 
 
 @router.get("/{round_id}", responses=problems(404))
-def get_round(round_id: IdPath, session: SessionDep, actor: CurrentPrincipal) -> RoundPublic:
+async def get_round(round_id: IdPath, session: SessionDep, actor: CurrentPrincipal) -> RoundPublic:
     """One round with its state, items, invitations and (staff) its live bid count."""
-    return _public(
-        session, actor, rounds.get_round(session=session, principal=actor, round_id=round_id)
-    )
+
+    def work() -> RoundPublic:
+        row = rounds.get_round(session=session, principal=actor, round_id=round_id)
+        return _public(session, actor, row)
+
+    return await in_thread(session, work)
 
 
 @router.patch("/{round_id}", responses=problems(404, 409))

@@ -1,12 +1,18 @@
-"""An idempotency claim's commit is carried to disk by the next one; every other waits."""
+"""An idempotency claim's commit is carried to disk by the next one; every other waits:
+a use case on SQLite for the group commit's fsync, after its writer's turn."""
 
+import os
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bidding import idempotency
+from bidding import db, idempotency
 from bidding.models import Role
 from tests import factories as builders
 from tests.conftest import create_tables
@@ -35,11 +41,24 @@ def _relaxed(statement: str) -> bool:
     return statement in ("PRAGMA SYNCHRONOUS=NORMAL", "SET LOCAL SYNCHRONOUS_COMMIT TO OFF")
 
 
-def test_a_claim_is_carried_and_the_write_after_it_waits_for_the_disk(engine: Engine) -> None:
+def test_a_claim_is_carried_and_the_write_after_it_waits_for_the_disk(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     create_tables(engine)
+    sqlite = engine.dialect.name == "sqlite"
+    synced: list[tuple[str, int | None]] = []  # (file, the writer turn's owner meanwhile)
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        turn = db._SQLITE_WRITERS.get(engine)
+        synced.append((os.readlink(f"/proc/self/fd/{fd}"), turn._owner if turn else None))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
     with Session(engine, expire_on_commit=False) as session:
         key = builders.a_key(session, Role.manager)
         seen = _statements(engine)
+        synced.clear()
         claimed = idempotency.claim(
             session=session,
             api_key_id=key,
@@ -49,21 +68,59 @@ def test_a_claim_is_carried_and_the_write_after_it_waits_for_the_disk(engine: En
             request_hash="h",
         )
         assert claimed is None
-        during_claim = list(seen)
+        during_claim, synced_in_claim = list(seen), list(synced)
         seen.clear()
+        synced.clear()
         builders.an_item(session)  # the request's own write, as a use case
-        after = list(seen)
-    sqlite = engine.dialect.name == "sqlite"
-    assert any(_relaxed(s) for s in during_claim), during_claim
-    assert not any(_relaxed(s) for s in after), after
+        after, synced_after = list(seen), list(synced)
     if sqlite:
-        assert "BEGIN IMMEDIATE @NORMAL" in during_claim, during_claim
-        writes = [s for s in after if s.startswith("BEGIN IMMEDIATE")]
-        assert writes, after
-        assert all(s == "BEGIN IMMEDIATE @FULL" for s in writes), after
-    with engine.connect() as connection:
-        if sqlite:  # a new connection starts at FULL, as the pool hands it out
+        wal = f"{engine.url.database}-wal"
+        # The claim commits without an fsync; the write after it is synced before it
+        # returns, by the group commit, once the writer's turn is free for the next.
+        assert any(s.startswith("BEGIN IMMEDIATE") for s in during_claim), during_claim
+        assert not [f for f, _ in synced_in_claim if f.endswith("-wal")], synced_in_claim
+        assert any(s.startswith("BEGIN IMMEDIATE") for s in after), after
+        assert [(f, owner) for f, owner in synced_after if f.endswith("-wal")] == [
+            (os.path.realpath(wal), None)
+        ], synced_after
+        with engine.begin() as connection:  # a write outside a use case: FULL, as ever
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
-        else:  # LOCAL: gone with the claim's transaction
+    else:
+        assert any(_relaxed(s) for s in during_claim), during_claim
+        assert not any(_relaxed(s) for s in after), after
+        with engine.connect() as connection:  # LOCAL: gone with the claim's transaction
             setting = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
             assert setting == "on"
+
+
+def test_the_group_commit_shares_one_fsync_among_waiting_writers(tmp_path: Path) -> None:
+    wal = tmp_path / "x.db-wal"
+    wal.write_bytes(b"frames")
+    sync = db.WalSync(wal)
+    started, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        started.set()
+        release.wait(5)
+        real_fsync(fd)
+
+    first = threading.Thread(target=sync.wait)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fsync", slow_fsync)
+        first.start()
+        assert started.wait(5)
+        # Three writers commit while the first fsync runs: one more fsync covers them all.
+        others = [threading.Thread(target=sync.wait) for _ in range(3)]
+        for thread in others:
+            thread.start()
+        deadline = time.monotonic() + 5
+        while sync._written < 4 and time.monotonic() < deadline:  # all have committed
+            time.sleep(0.01)
+        release.set()
+        first.join(5)
+        for thread in others:
+            thread.join(5)
+    assert sync.fsyncs == 2
+    sync.wait()  # a commit after them all gets an fsync of its own
+    assert sync.fsyncs == 3
