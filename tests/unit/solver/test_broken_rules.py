@@ -61,4 +61,3 @@ def test_broken_rules_are_the_rules_bid_by_bid(
     units = [0 if (x % 100) / 100 < zeros else x for x in draws[:n]]
     expected = plain_broken_rules(model, units)
     assert broken_rules(model, np.array(units, dtype=np.int64)).tolist() == expected.tolist()
-
