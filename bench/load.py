@@ -429,8 +429,14 @@ async def burst_isolation(base_url: str, setup: Setup, seconds: float) -> dict[s
 
 
 def _port(ports: str) -> int:
+    # A free port of the range, drawn at random: the first free one was the same for every
+    # bench and server of the shared machine starting at once, and a `--workers` server
+    # binds its port some seconds before it listens on it. Two runs ended up on one port
+    # (one measured another helper's server; in one, 412 of its requests reached it).
     first, _, last = ports.partition("-")
-    for port in range(int(first), int(last or first) + 1):
+    candidates = list(range(int(first), int(last or first) + 1))
+    random.shuffle(candidates)
+    for port in candidates:
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
