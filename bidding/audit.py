@@ -38,6 +38,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy import event as sa_event
 from sqlmodel import Session, col, select
 
+from bidding.db import on_disk
 from bidding.errors import InvalidInput
 from bidding.models import AuditEvent, utcnow
 from bidding.principal import SYSTEM, Principal
@@ -329,6 +330,7 @@ def _write_pending_anchor(session: Session) -> None:
         return
     path, seq, head_hash = pending
     try:
+        on_disk(session)  # the head's event first (SQLite's group commit), then its anchor
         write_anchor(path, seq, head_hash)
     except OSError:
         # The event is committed: failing the request now would misreport it. The anchor

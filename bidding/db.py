@@ -76,7 +76,7 @@ def use_case[**P, R](function: Callable[P, R]) -> Callable[P, R]:
         finally:
             _WRITING.reset(token)
             if outermost:
-                _on_disk(session)  # after the turn: the next writer need not wait for it
+                on_disk(session)  # after the turn: the next writer need not wait for it
 
     return run
 
@@ -232,8 +232,11 @@ _UNSYNCED: ContextVar[bool] = ContextVar("supplybid_unsynced", default=False)
 """Whether this thread's use case began a transaction that commits without an fsync."""
 
 
-def _on_disk(session: Session) -> None:
-    # The use case's commits (synchronous NORMAL) reach the disk before it returns.
+def on_disk(session: Session) -> None:
+    """Wait until this thread's commits are on disk (SQLite's group commit; else at once).
+
+    A use case does it before it returns; the audit anchor before it writes a head.
+    """
     if not _UNSYNCED.get():
         return
     _UNSYNCED.set(False)

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bidding import db, idempotency
+from bidding import audit, db, idempotency
 from bidding.models import Role
 from tests import factories as builders
 from tests.conftest import create_tables
@@ -124,3 +124,28 @@ def test_the_group_commit_shares_one_fsync_among_waiting_writers(tmp_path: Path)
     assert sync.fsyncs == 2
     sync.wait()  # a commit after them all gets an fsync of its own
     assert sync.fsyncs == 3
+
+
+def test_an_anchored_head_is_written_only_once_its_event_is_on_disk(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the group commit is SQLite's")
+    create_tables(engine)
+    anchor = tmp_path / "anchor"
+    audit.configure_chain(engine, audit.ChainSettings(key=b"k" * 32, anchor_path=anchor))
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with Session(engine, expire_on_commit=False) as session:
+        builders.an_item(session)  # a use case whose event is anchored
+    wal = os.path.realpath(f"{engine.url.database}-wal")
+    assert wal in synced, synced
+    assert str(anchor.resolve()) in synced, synced
+    # The WAL holding the head's event reached the disk before the anchor naming it.
+    assert synced.index(wal) < synced.index(str(anchor.resolve())), synced
