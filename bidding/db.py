@@ -193,7 +193,9 @@ class WalSync:
     """
 
     def __init__(self, wal: Path) -> None:
-        self.wal = wal
+        self.wal = wal.resolve()  # a later chdir must not point the fsync elsewhere
+        self.database = self.wal.with_name(self.wal.name.removesuffix("-wal"))
+        self._failed: OSError | None = None
         self._mutex = threading.Lock()
         self._syncing = threading.Lock()
         self._written = 0
@@ -213,16 +215,23 @@ class WalSync:
                 return  # the fsync another thread made while this one waited covered it
             with self._mutex:
                 covered = self._written
+            if self._failed is not None:
+                raise RuntimeError("an earlier fsync failed: writes are refused") from self._failed
             try:
                 fd = os.open(self.wal, os.O_RDONLY)
             except FileNotFoundError:
-                fd = None  # checkpointed into the database file (synced) and removed
-            if fd is not None:
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                self.fsyncs += 1
+                # checkpointed into the database file and removed: sync that file instead
+                fd = os.open(self.database, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                # the kernel may have dropped the pages it could not write: a later fsync
+                # that succeeds proves nothing, so this process answers no write again
+                self._failed = exc
+                raise
+            finally:
+                os.close(fd)
+            self.fsyncs += 1
             self._synced = covered
 
 

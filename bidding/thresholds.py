@@ -40,6 +40,7 @@ from solver.pending import pending_thresholds_of
 from solver.problem import Problem
 from solver.result import Result
 from solver.solve import SolveOptions
+from solver.version import ALLOCATOR_VERSION, recorded_version
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,9 @@ class Work:
     options: SolveOptions
     units: Mapping[str, int]
     todo: list[str]
+    allocator_version: str
+    """The version the result was solved under: the job works out the same version's
+    figures or none (run_thresholds)."""
 
 
 @use_case
@@ -130,6 +134,7 @@ def start_thresholds(*, session: Session, allocation_id: str, only_queued: bool)
         options=SolveOptions.as_recorded(result.solver),
         units=units,
         todo=[b for b in pending_bids(result) if b not in stored],
+        allocator_version=recorded_version(result.solver.options),
     )
 
 
@@ -243,6 +248,15 @@ def run_thresholds(
         )
     if work is None:
         return
+    if work.allocator_version != ALLOCATOR_VERSION:
+        # another version's re-solves could state figures the published solve would not
+        message = (
+            f"solved under allocator version {work.allocator_version}, this worker runs "
+            f"version {ALLOCATOR_VERSION}: its thresholds would not be the solve's"
+        )
+        with Session(engine, expire_on_commit=False) as session:
+            fail_thresholds(session=session, allocation_id=allocation_id, message=message)
+        return
     found: dict[str, Decimal | None] = {}
     since = time.monotonic()
 
@@ -265,7 +279,10 @@ def run_thresholds(
     except Exception as exc:  # the job's boundary: a crash of the solver is stored
         log.exception("thresholds of allocation %s failed", allocation_id)
         if found:
-            _store(engine, allocation_id, found)
+            try:  # keep what was found; a store that fails too must not skip the failure
+                _store(engine, allocation_id, found)
+            except Exception:
+                log.exception("thresholds of allocation %s: storing a batch failed", allocation_id)
         with Session(engine, expire_on_commit=False) as session:
             fail_thresholds(session=session, allocation_id=allocation_id, message=repr(exc))
         return

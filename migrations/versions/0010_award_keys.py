@@ -12,7 +12,7 @@ On SQLite the award table is copied (batch mode; nothing refers to it, and the c
 every existing row against the new keys); its unnamed keys are found by their columns.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-06
 """
 

@@ -149,3 +149,39 @@ def test_an_anchored_head_is_written_only_once_its_event_is_on_disk(
     assert str(anchor.resolve()) in synced, synced
     # The WAL holding the head's event reached the disk before the anchor naming it.
     assert synced.index(wal) < synced.index(str(anchor.resolve())), synced
+
+
+def test_a_failed_fsync_refuses_every_later_write(tmp_path: Path) -> None:
+    """After a failed fsync the kernel may have dropped the pages: a later fsync that
+    succeeds proves nothing, so the group commit answers no write again."""
+    wal = tmp_path / "x.db-wal"
+    wal.write_bytes(b"frames")
+    sync = db.WalSync(wal)
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fsync", broken_fsync)
+        with pytest.raises(OSError, match="Input/output error"):
+            sync.wait()
+    with pytest.raises(RuntimeError, match="fsync failed"):
+        sync.wait()  # the real fsync would succeed now: still refused
+    assert sync.fsyncs == 0
+
+
+def test_without_a_wal_the_database_file_is_synced(tmp_path: Path) -> None:
+    (tmp_path / "x.db").write_bytes(b"pages")
+    sync = db.WalSync(tmp_path / "x.db-wal")  # checkpointed and removed
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def seen_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fsync", seen_fsync)
+        sync.wait()
+    assert synced == [str((tmp_path / "x.db").resolve())]
+    assert sync.fsyncs == 1

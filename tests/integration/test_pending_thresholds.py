@@ -277,3 +277,20 @@ def test_a_threshold_job_gives_way_to_a_solve_and_goes_on_after(
     state = thresholds.threshold_state(session=session, allocation_id=allocation_id)
     assert state is not None
     assert (state.status, state.stored) == ("done", state.pending)
+
+
+def test_a_threshold_job_under_another_allocator_version_stores_nothing(
+    session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker upgraded between publication and the job would state figures of other
+    rules than the published solve's: the job fails, saying why, and stores none."""
+    _round_id, allocation_id, _queue = published_round(session, engine, monkeypatch)
+    monkeypatch.setattr(thresholds, "ALLOCATOR_VERSION", "999")
+    thresholds.run_thresholds(engine=engine, allocation_id=allocation_id)
+    session.rollback()
+    session.expire_all()
+    assert thresholds.stored_thresholds(session=session, allocation_id=allocation_id) == {}
+    state = thresholds.threshold_state(session=session, allocation_id=allocation_id)
+    assert state is not None
+    assert state.status == ThresholdJobStatus.failed
+    assert audit.verify_chain(session).ok
