@@ -119,3 +119,60 @@ def test_a_cache_with_no_ttl_asks_every_time(database_url: str, engine: Engine) 
         return cache.lookups_made
 
     assert asyncio.run(sequential()) == 3
+
+
+def test_a_crowd_of_new_keys_is_asked_in_a_few_queries_each_answered_as_its_own(
+    database_url: str, engine: Engine
+) -> None:
+    # A race of 200 factories used to take 200 lookup turns, and a manager's first
+    # request (the close) waited behind all of them. A turn now asks for every key that
+    # arrived before it.
+    create_tables(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        made = [builders.a_factory(session, name=f"F{i}") for i in range(60)]
+        factory_ids = [f.id for f in made]
+        factory_keys = [builders.a_key(session, Role.factory, f) for f in made]
+        manager_key = builders.a_key(session, Role.manager)
+
+    async def crowd() -> tuple[list[Principal | None], Principal | None, list[Principal | None]]:
+        cache = KeyCache(asyncio.Semaphore(2), timeout_s=10, ttl_s=5)
+        asked = [cache.principal(engine, key) for key in factory_keys]
+        wrong = [cache.principal(engine, f"{key}x") for key in factory_keys[:10]]
+        found = await asyncio.gather(*asked, cache.principal(engine, manager_key), *wrong)
+        assert cache.lookups_made == 71
+        assert cache.queries_made <= 2, cache.queries_made  # not 71
+        return list(found[:60]), found[60], list(found[61:])
+
+    found, manager, wrong = asyncio.run(crowd())
+    assert [p.factory_id if p else None for p in found] == factory_ids
+    assert {p.role for p in found if p} == {Role.factory}
+    assert manager is not None
+    assert manager.role == Role.manager
+    assert manager.factory_id is None
+    assert wrong == [None] * 10
+
+
+def test_a_failed_lookup_is_told_to_every_waiter_and_the_next_request_asks_again(
+    database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_tables(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        key = builders.a_key(session, Role.factory, builders.a_factory(session))
+    real = keys.active_principals
+
+    def broken(*_: object) -> dict[str, Principal]:
+        raise ConnectionError("the database went away")
+
+    async def twice() -> Principal | None:
+        cache = KeyCache(asyncio.Semaphore(2), timeout_s=10, ttl_s=5)
+        monkeypatch.setattr(keys, "active_principals", broken)
+        failed = await asyncio.gather(
+            *(cache.principal(engine, key) for _ in range(5)), return_exceptions=True
+        )
+        assert [type(f) for f in failed] == [ConnectionError] * 5
+        monkeypatch.setattr(keys, "active_principals", real)
+        return await cache.principal(engine, key)
+
+    principal = asyncio.run(twice())
+    assert principal is not None
+    assert principal.role == Role.factory
