@@ -48,6 +48,7 @@ from solver.engine import ColumnOrder, Engine, EngineSettings, SolverError
 from solver.engines import cbc_version, highs_version, make_engine
 from solver.explain import Explanation, explain, reduced_cost_range
 from solver.highs_engine import HighsEngine
+from solver.infeasible import find_conflicts
 from solver.memory import give_back_freed_memory
 from solver.model import SNAP, AllocationModel, Formulation, build_model
 from solver.problem import Problem
@@ -526,8 +527,6 @@ def whole_allocation(problem: Problem, options: SolveOptions) -> IntArray | None
 def infeasible(run: Solving, *, whole_units: bool = False) -> Result:
     """An infeasible round: no allocation, the rules in conflict named (on the whole-unit
     problem: solver/infeasible.py)."""
-    from solver.infeasible import find_conflicts
-
     problem = run.problem
     if run.explaining:
         return Result(
