@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from solver.model import AllocationModel
-from solver.pricing import ask_sets_price, floor_price
+from solver.pricing import ask_sets_price, floor_price, floor_price_cents
 from solver.problem import Problem
 from solver.values import CENT
 from solver.whole import tie_weights
@@ -390,9 +390,23 @@ def pending_thresholds(
     job after publication will find, null where SPEC 3 says null without a re-solve (full
     capacity, an ask that sets the price)."""
     m = model.problem.round.margin_floor
+    columns = model.problem.bid_columns
+    floors: dict[Decimal, int] = {}  # bids share few distinct costs: each floor once
     out: list[Decimal | Literal["pending"] | None] = []
-    for k, bid in enumerate(model.problem.bids):
-        out.append(None if int(units[k]) >= bid.capacity or ask_sets_price(bid, m) else "pending")
+    for got, cost, capacity, ask in zip(
+        units.tolist(), columns.unit_cost, columns.capacity, columns.ask_price, strict=True
+    ):
+        if got >= capacity:
+            out.append(None)  # its full capacity
+            continue
+        if ask is not None:
+            floor = floors.get(cost)
+            if floor is None:
+                floor = floors[cost] = floor_price_cents(cost, m)
+            if ask.scaleb(2) >= floor:  # the ask sets its price (pricing.ask_sets_price)
+                out.append(None)
+                continue
+        out.append("pending")
     return out
 
 
