@@ -390,23 +390,22 @@ def pending_thresholds(
     job after publication will find, null where SPEC 3 says null without a re-solve (full
     capacity, an ask that sets the price)."""
     m = model.problem.round.margin_floor
-    columns = model.problem.bid_columns
+    asks = model.problem.bid_columns.ask_price
+    costs = model.problem.bid_columns.unit_cost
+    full = units >= model.capacity  # its full capacity
+    out: list[Decimal | Literal["pending"] | None] = [
+        None if f else "pending" for f in full.tolist()
+    ]
     floors: dict[Decimal, int] = {}  # bids share few distinct costs: each floor once
-    out: list[Decimal | Literal["pending"] | None] = []
-    for got, cost, capacity, ask in zip(
-        units.tolist(), columns.unit_cost, columns.capacity, columns.ask_price, strict=True
-    ):
-        if got >= capacity:
-            out.append(None)  # its full capacity
+    for k in np.flatnonzero(~full).tolist():
+        ask = asks[k]
+        if ask is None:
             continue
-        if ask is not None:
-            floor = floors.get(cost)
-            if floor is None:
-                floor = floors[cost] = floor_price_cents(cost, m)
-            if ask.scaleb(2) >= floor:  # the ask sets its price (pricing.ask_sets_price)
-                out.append(None)
-                continue
-        out.append("pending")
+        floor = floors.get(costs[k])
+        if floor is None:
+            floor = floors[costs[k]] = floor_price_cents(costs[k], m)
+        if ask.scaleb(2) >= floor:  # the ask sets its price (pricing.ask_sets_price)
+            out[k] = None
     return out
 
 
