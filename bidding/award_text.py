@@ -16,9 +16,14 @@ PENDING = "pending"
 Threshold = Decimal | Literal["pending"] | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AwardInWords:
-    """What an award's sentence is built from: the award, its bid and the rules it met."""
+    """What an award's sentence is built from: the award, its bid and the rules it met.
+
+    Not frozen: one is made per award of an export (100,000 in a large round), and a
+    frozen dataclass's `__init__` (one `object.__setattr__` per field) cost about
+    a fifth of the sentence.
+    """
 
     reason: str
     units: int
