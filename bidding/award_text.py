@@ -207,5 +207,11 @@ def _ceiling(f: AwardInWords) -> str | None:
 
 def explanation(f: AwardInWords) -> str:
     """The award in plain words: what it won and why, then what it would take to win more."""
-    parts = [_outcome(f), _to_win_more(f), _ceiling(f)]
-    return " ".join(f"{p}." for p in parts if p)
+    text = _outcome(f) + "."
+    more = _to_win_more(f)
+    if more:
+        text += f" {more}."
+    ceiling = _ceiling(f)
+    if ceiling:
+        text += f" {ceiling}."
+    return text
