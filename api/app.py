@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.contract import ContractMiddleware, document_refusals, operation_id
 from api.db_errors import database_busy, server_error
@@ -36,7 +37,7 @@ from api.routes import (
 from bidding import audit as audit_chain
 from bidding.db import make_engine
 from bidding.errors import BiddingError
-from bidding.jobs import make_queue
+from bidding.jobs import Foreground, make_queue
 from bidding.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,24 @@ audit also answer `?format=csv` and `?format=xlsx`.
 """
 
 
+class ForegroundMiddleware:
+    """Counts the requests being served (`bidding.jobs.Foreground`), whole bodies sent."""
+
+    def __init__(self, app: ASGIApp, foreground: Foreground) -> None:
+        self.app = app
+        self.foreground = foreground
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.foreground.begin()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.foreground.end()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API on the database the settings name."""
     settings = settings or get_settings()
@@ -113,7 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool_timeout_s=settings.db_pool_timeout_s,
     )
     audit_chain.configure_chain(app.state.engine, audit_chain.ChainSettings.of(settings))
-    app.state.jobs = make_queue(settings, app.state.engine)
+    foreground = Foreground()
+    app.state.jobs = make_queue(settings, app.state.engine, foreground)
     app.add_exception_handler(BiddingError, _bidding_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -122,7 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(DeprecationMiddleware)  # inside: a replay repeats its warnings
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(ContractMiddleware)
-    app.add_middleware(AdmissionMiddleware, settings=settings)  # outside: runs first
+    app.add_middleware(AdmissionMiddleware, settings=settings)
+    app.add_middleware(ForegroundMiddleware, foreground=foreground)  # outside: runs first
     for module in (
         health,
         api_keys,

@@ -98,6 +98,10 @@ class AwardContext:
     ceilings: Mapping[str, Decimal | None] = field(default_factory=dict)
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)
     """The bids the result states "pending": the job's figure once stored, else "pending"."""
+    _per_factory: dict[str, tuple[Decimal | None, int | None, int, int]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """`_factory_figures` by factory, filled as awards are explained."""
 
     @classmethod
     def empty(cls) -> "AwardContext":
@@ -118,8 +122,18 @@ class AwardContext:
     ) -> AwardInWords:
         """One award's figures: its own, its factory's and its item's, and the round's."""
         terms = self.bids.get(bid)
-        f = self.factories.get(factory)
-        share = None if f is None else f.capacity_share or self.round_share
+        per_factory = self._per_factory.get(factory)
+        if per_factory is None:
+            per_factory = self._per_factory[factory] = self._factory_figures(factory)
+        share, monthly_capacity, committed, factory_units = per_factory
+        if terms is None:
+            capacity, min_lot, ask_price = None, 0, None
+        else:
+            capacity, min_lot, ask_price = (
+                terms.capacity,
+                terms.min_lot or 0,
+                terms.ask_price or None,
+            )
         return AwardInWords(
             reason=reason,
             units=units,
@@ -127,17 +141,31 @@ class AwardContext:
             period=self.period,
             currency=self.currency,
             supply_price=supply_price,
-            capacity=None if terms is None else terms.capacity,
-            min_lot=0 if terms is None else terms.min_lot or 0,
-            ask_price=None if terms is None else terms.ask_price or None,
+            capacity=capacity,
+            min_lot=min_lot,
+            ask_price=ask_price,
             share=share,
-            monthly_capacity=None if f is None else f.monthly_capacity,
-            committed=0 if f is None else f.committed_units or 0,
-            factory_units=self.factory_units.get(factory, 0),
+            monthly_capacity=monthly_capacity,
+            committed=committed,
+            factory_units=factory_units,
             item_share=self.item_shares.get(item) or None,
             budget=self.budget,
             cost_to_win_more=cost_to_win_more,
             cost_ceiling=self.ceilings.get(bid),
+        )
+
+    def _factory_figures(self, factory: str) -> tuple[Decimal | None, int | None, int, int]:
+        """A factory's share, monthly capacity, committed units and units in the round:
+        the same for each of its awards, so worked out once per factory."""
+        f = self.factories.get(factory)
+        units = self.factory_units.get(factory, 0)
+        if f is None:
+            return None, None, 0, units
+        return (
+            f.capacity_share or self.round_share,
+            f.monthly_capacity,
+            f.committed_units or 0,
+            units,
         )
 
     def cost_to_win_more(self, bid: str, cents: int | None) -> Threshold:

@@ -16,9 +16,14 @@ PENDING = "pending"
 Threshold = Decimal | Literal["pending"] | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AwardInWords:
-    """What an award's sentence is built from: the award, its bid and the rules it met."""
+    """What an award's sentence is built from: the award, its bid and the rules it met.
+
+    Not frozen: one is made per award of an export (100,000 in a large round), and a
+    frozen dataclass's `__init__` (one `object.__setattr__` per field) cost about
+    a fifth of the sentence.
+    """
 
     reason: str
     units: int
@@ -202,5 +207,11 @@ def _ceiling(f: AwardInWords) -> str | None:
 
 def explanation(f: AwardInWords) -> str:
     """The award in plain words: what it won and why, then what it would take to win more."""
-    parts = [_outcome(f), _to_win_more(f), _ceiling(f)]
-    return " ".join(f"{p}." for p in parts if p)
+    text = _outcome(f) + "."
+    more = _to_win_more(f)
+    if more:
+        text += f" {more}."
+    ceiling = _ceiling(f)
+    if ceiling:
+        text += f" {ceiling}."
+    return text

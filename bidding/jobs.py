@@ -21,6 +21,7 @@ A published allocation's pending thresholds are a job on the same queue
 import json
 import logging
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import event, text
@@ -51,15 +52,55 @@ _DEFER = text(
 )
 
 
+class Foreground:
+    """The HTTP requests this process is serving, counted by `api.app`'s middleware.
+
+    The embedded worker shares the process (and its interpreter lock) with them: it starts
+    a threshold job only once requests have left it `calm_s` of calm, so the manager's
+    awards export right after publication does not run beside a large round's job."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._serving = 0
+        self._since = time.monotonic()
+
+    def begin(self) -> None:
+        """A request started."""
+        with self._lock:
+            self._serving += 1
+
+    def end(self) -> None:
+        """A request finished (its whole body sent)."""
+        with self._lock:
+            self._serving -= 1
+            self._since = time.monotonic()
+
+    def calm_for(self) -> float:
+        """Seconds since the last request finished; 0 while one is being served."""
+        with self._lock:
+            return 0.0 if self._serving else time.monotonic() - self._since
+
+
 class EmbeddedQueue:
     """Solves in a thread of this process, claiming queued allocations from the database."""
 
     name = "embedded"
 
     def __init__(
-        self, engine: Engine, *, poll_s: float = 1.0, deadline_check_s: float = 1.0
+        self,
+        engine: Engine,
+        *,
+        poll_s: float = 1.0,
+        deadline_check_s: float = 1.0,
+        foreground: Foreground | None = None,
+        calm_s: float = 1.0,
+        defer_max_s: float = 30.0,
     ) -> None:
         self._engine = engine
+        self._foreground = foreground
+        self._calm_s = calm_s
+        self._defer_max_s = defer_max_s
+        self._deferred_since: float | None = None
         self._poll_s = poll_s
         self._deadline_check_s = deadline_check_s
         self._wake = threading.Event()
@@ -124,6 +165,20 @@ class EmbeddedQueue:
         with Session(self._engine) as session:
             return next_queued(session=session) is not None
 
+    def _thresholds_may_start(self) -> bool:
+        """Whether a threshold job may start now: requests have been calm for `calm_s`,
+        or it has waited `defer_max_s` (a server never calm still gets its thresholds)."""
+        if self._foreground is None or self._foreground.calm_for() >= self._calm_s:
+            self._deferred_since = None
+            return True
+        now = time.monotonic()
+        if self._deferred_since is None:
+            self._deferred_since = now
+        if now - self._deferred_since >= self._defer_max_s:
+            self._deferred_since = None
+            return True
+        return False
+
     def _close_at_deadlines(self) -> None:
         while not self._stop.wait(self._deadline_check_s):
             if not self.running.is_set():
@@ -155,6 +210,9 @@ class EmbeddedQueue:
                     pending = None if allocation_id else next_queued_thresholds(session=session)
                 if allocation_id is not None:
                     run_solve(engine=self._engine, allocation_id=allocation_id, only_queued=True)
+                    continue
+                if pending is not None and not self._thresholds_may_start():
+                    self._stop.wait(min(self._poll_s, self._calm_s / 4))
                     continue
                 if pending is not None:
                     run_thresholds(
@@ -225,10 +283,15 @@ def backend_name(settings: Settings) -> str:
     return "embedded" if sqlite else "procrastinate"
 
 
-def make_queue(settings: Settings, engine: Engine) -> EmbeddedQueue | ProcrastinateQueue:
-    """The job queue the settings choose, on this engine."""
+def make_queue(
+    settings: Settings, engine: Engine, foreground: Foreground | None = None
+) -> EmbeddedQueue | ProcrastinateQueue:
+    """The job queue the settings choose, on this engine (`foreground`: the requests an
+    embedded worker gives way to)."""
     if backend_name(settings) == "embedded":
-        return EmbeddedQueue(engine, deadline_check_s=settings.deadline_check_s)
+        return EmbeddedQueue(
+            engine, deadline_check_s=settings.deadline_check_s, foreground=foreground
+        )
     if make_url(settings.database_url).get_backend_name() != "postgresql":
         raise ValueError("SUPPLYBID_JOB_QUEUE=procrastinate needs PostgreSQL")
     return ProcrastinateQueue()
@@ -321,4 +384,11 @@ def run_worker(settings: Settings, engine: Engine, *, concurrency: int) -> None:
     )
 
 
-__all__ = ["EmbeddedQueue", "JobQueue", "ProcrastinateQueue", "make_queue", "run_worker"]
+__all__ = [
+    "EmbeddedQueue",
+    "Foreground",
+    "JobQueue",
+    "ProcrastinateQueue",
+    "make_queue",
+    "run_worker",
+]
